@@ -1,0 +1,247 @@
+// knowledge-mixer engine: the CSR knowledge graph.
+//
+// Plain C++17, no Python. A graph is three arrays (indptr, dst, rel) plus optional weights,
+// rows sorted by (rel, dst) so "neighbours of v via r" is a binary search. The arrays are owned
+// by the caller (numpy on the Python side); kernels only ever see a read-only CSRView.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace km {
+
+using node_t = int32_t;
+using rel_t = int32_t;
+
+// Read-only view over CSR arrays that live elsewhere.
+struct CSRView {
+    int64_t n_nodes = 0;
+    int64_t n_edges = 0;
+    const int64_t* indptr = nullptr;   // [n_nodes + 1]
+    const node_t* dst = nullptr;       // [n_edges]
+    const rel_t* rel = nullptr;        // [n_edges]
+    const float* weight = nullptr;     // [n_edges] or nullptr
+
+    int64_t degree(node_t v) const { return indptr[v + 1] - indptr[v]; }
+
+    // Edge range [lo, hi) of v's out-edges whose relation is r (rows are sorted by rel).
+    std::pair<int64_t, int64_t> rel_range(node_t v, rel_t r) const {
+        const rel_t* b = rel + indptr[v];
+        const rel_t* e = rel + indptr[v + 1];
+        auto range = std::equal_range(b, e, r);
+        return {range.first - rel, range.second - rel};
+    }
+
+    // True when v has an edge (v, r, u); binary search on the packed (rel, dst) order.
+    bool has_edge(node_t v, rel_t r, node_t u) const {
+        auto [lo, hi] = rel_range(v, r);
+        return std::binary_search(dst + lo, dst + hi, u);
+    }
+};
+
+// The arrays of a built graph, before they are handed to Python.
+struct CSRArrays {
+    std::vector<int64_t> indptr;
+    std::vector<node_t> dst;
+    std::vector<rel_t> rel;
+    std::vector<float> weight;  // empty when unweighted
+};
+
+inline uint64_t pack_key(rel_t r, node_t d) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(r)) << 32) | static_cast<uint32_t>(d);
+}
+
+inline void check_triples(const node_t* heads, const rel_t* rels, const node_t* tails, int64_t m,
+                          int64_t n_nodes, int64_t n_rels) {
+    for (int64_t i = 0; i < m; ++i) {
+        if (heads[i] < 0 || heads[i] >= n_nodes || tails[i] < 0 || tails[i] >= n_nodes)
+            throw std::out_of_range("triple " + std::to_string(i) + ": entity id out of range [0, " +
+                                    std::to_string(n_nodes) + ")");
+        if (rels[i] < 0 || rels[i] >= n_rels)
+            throw std::out_of_range("triple " + std::to_string(i) + ": relation id out of range [0, " +
+                                    std::to_string(n_rels) + ")");
+        if (rels[i] & 1)
+            throw std::invalid_argument("triple " + std::to_string(i) +
+                                        ": forward relation ids must be even (odd ids are the inverses)");
+    }
+}
+
+// Relation ids are interleaved: relation k is 2k forward and 2k + 1 traversed backwards (~k), so
+// adding a relation later never renumbers the inverse ones.
+inline rel_t inverse_rel(rel_t r) { return r ^ 1; }
+
+// Build a CSR graph from id triples. With `add_inverse`, every (h, r, t) also yields (t, r ^ 1, h).
+// Duplicate edges are kept once (the first weight wins); parallel edges with different relations stay.
+// Rows are sorted by (rel, dst). Work is split over `threads` by row ranges; the result does not
+// depend on the thread count.
+inline CSRArrays build_csr(const node_t* heads, const rel_t* rels, const node_t* tails,
+                           const float* weights, int64_t m, int64_t n_nodes, int64_t n_rels,
+                           bool add_inverse, int threads) {
+    check_triples(heads, rels, tails, m, n_nodes, n_rels);
+    const int64_t n_raw = add_inverse ? 2 * m : m;
+    std::vector<int64_t> count(n_nodes + 1, 0);
+    for (int64_t i = 0; i < m; ++i) {
+        ++count[heads[i] + 1];
+        if (add_inverse) ++count[tails[i] + 1];
+    }
+    std::partial_sum(count.begin(), count.end(), count.begin());
+    std::vector<uint64_t> keys(n_raw);
+    std::vector<float> w(weights ? n_raw : 0);
+    {
+        std::vector<int64_t> pos(count.begin(), count.end() - 1);
+        for (int64_t i = 0; i < m; ++i) {
+            int64_t p = pos[heads[i]]++;
+            keys[p] = pack_key(rels[i], tails[i]);
+            if (weights) w[p] = weights[i];
+            if (add_inverse) {
+                int64_t q = pos[tails[i]]++;
+                keys[q] = pack_key(inverse_rel(rels[i]), heads[i]);
+                if (weights) w[q] = weights[i];
+            }
+        }
+    }
+    // Sort each row by key and drop duplicates; remember each row's surviving length.
+    std::vector<int64_t> kept(n_nodes, 0);
+    auto sort_rows = [&](int64_t v0, int64_t v1) {
+        std::vector<std::pair<uint64_t, float>> tmp;
+        for (int64_t v = v0; v < v1; ++v) {
+            int64_t lo = count[v], hi = count[v + 1];
+            if (weights) {
+                tmp.clear();
+                for (int64_t e = lo; e < hi; ++e) tmp.emplace_back(keys[e], w[e]);
+                // stable: among duplicates the first inserted weight is kept
+                std::stable_sort(tmp.begin(), tmp.end(),
+                                 [](const auto& a, const auto& b) { return a.first < b.first; });
+                int64_t k = 0;
+                for (size_t j = 0; j < tmp.size(); ++j) {
+                    if (j > 0 && tmp[j].first == tmp[j - 1].first) continue;
+                    keys[lo + k] = tmp[j].first;
+                    w[lo + k] = tmp[j].second;
+                    ++k;
+                }
+                kept[v] = k;
+            } else {
+                std::sort(keys.begin() + lo, keys.begin() + hi);
+                kept[v] = std::unique(keys.begin() + lo, keys.begin() + hi) - (keys.begin() + lo);
+            }
+        }
+    };
+    threads = std::max(1, threads);
+    if (threads == 1 || n_nodes < 1024) {
+        sort_rows(0, n_nodes);
+    } else {
+        std::vector<std::thread> pool;
+        for (int t = 0; t < threads; ++t)
+            pool.emplace_back(sort_rows, n_nodes * t / threads, n_nodes * (t + 1) / threads);
+        for (auto& th : pool) th.join();
+    }
+    CSRArrays out;
+    out.indptr.assign(n_nodes + 1, 0);
+    for (int64_t v = 0; v < n_nodes; ++v) out.indptr[v + 1] = out.indptr[v] + kept[v];
+    const int64_t n_edges = out.indptr[n_nodes];
+    out.dst.resize(n_edges);
+    out.rel.resize(n_edges);
+    if (weights) out.weight.resize(n_edges);
+    for (int64_t v = 0; v < n_nodes; ++v) {
+        int64_t src = count[v], o = out.indptr[v];
+        for (int64_t j = 0; j < kept[v]; ++j) {
+            uint64_t k = keys[src + j];
+            out.rel[o + j] = static_cast<rel_t>(k >> 32);
+            out.dst[o + j] = static_cast<node_t>(k & 0xffffffffu);
+            if (weights) out.weight[o + j] = w[src + j];
+        }
+    }
+    return out;
+}
+
+// Per-row sorted delta edges (src, key, weight) built from triples, inverses included.
+struct DeltaEdges {
+    std::vector<int64_t> indptr;  // [n_nodes + 1]
+    std::vector<uint64_t> keys;
+    std::vector<float> weight;
+};
+
+inline DeltaEdges delta_edges(const node_t* heads, const rel_t* rels, const node_t* tails, const float* weights,
+                              int64_t m, int64_t n_nodes, bool add_inverse) {
+    CSRArrays a = build_csr(heads, rels, tails, weights, m, n_nodes, INT32_MAX, add_inverse, 1);
+    DeltaEdges d;
+    d.indptr = std::move(a.indptr);
+    d.keys.resize(a.dst.size());
+    for (size_t i = 0; i < a.dst.size(); ++i) d.keys[i] = pack_key(a.rel[i], a.dst[i]);
+    d.weight = std::move(a.weight);
+    return d;
+}
+
+// Apply added and removed triples to a built graph by merging sorted rows: O(edges + delta log delta),
+// no global re-sort. Removal wins over addition within one call (callers order their batches).
+// Re-adding an existing edge keeps its old weight. The graph may grow to n_nodes_new nodes.
+inline CSRArrays update_csr(const CSRView& g, int64_t n_nodes_new, const node_t* add_h, const rel_t* add_r,
+                            const node_t* add_t, const float* add_w, int64_t n_add, const node_t* rem_h,
+                            const rel_t* rem_r, const node_t* rem_t, int64_t n_rem, bool add_inverse,
+                            float default_weight) {
+    if (n_nodes_new < g.n_nodes) throw std::invalid_argument("a graph update cannot drop nodes");
+    check_triples(add_h, add_r, add_t, n_add, n_nodes_new, INT32_MAX);
+    check_triples(rem_h, rem_r, rem_t, n_rem, n_nodes_new, INT32_MAX);
+    const bool weighted = g.weight != nullptr;
+    DeltaEdges add = delta_edges(add_h, add_r, add_t, weighted ? add_w : nullptr, n_add, n_nodes_new, add_inverse);
+    DeltaEdges rem = delta_edges(rem_h, rem_r, rem_t, nullptr, n_rem, n_nodes_new, add_inverse);
+    CSRArrays out;
+    out.indptr.assign(n_nodes_new + 1, 0);
+    out.dst.reserve(g.n_edges + add.keys.size());
+    out.rel.reserve(g.n_edges + add.keys.size());
+    if (weighted) out.weight.reserve(g.n_edges + add.keys.size());
+    for (int64_t v = 0; v < n_nodes_new; ++v) {
+        int64_t i = v < g.n_nodes ? g.indptr[v] : 0, ie = v < g.n_nodes ? g.indptr[v + 1] : 0;
+        int64_t j = add.indptr[v], je = add.indptr[v + 1];
+        int64_t k = rem.indptr[v], ke = rem.indptr[v + 1];
+        while (i < ie || j < je) {
+            uint64_t ko = i < ie ? pack_key(g.rel[i], g.dst[i]) : UINT64_MAX;
+            uint64_t ka = j < je ? add.keys[j] : UINT64_MAX;
+            uint64_t key = std::min(ko, ka);
+            float w = default_weight;
+            if (ko == key) {
+                if (weighted) w = g.weight[i];
+                ++i;
+                if (ka == key) ++j;
+            } else {
+                if (weighted && !add.weight.empty()) w = add.weight[j];
+                ++j;
+            }
+            while (k < ke && rem.keys[k] < key) ++k;
+            if (k < ke && rem.keys[k] == key) continue;
+            out.rel.push_back(static_cast<rel_t>(key >> 32));
+            out.dst.push_back(static_cast<node_t>(key & 0xffffffffu));
+            if (weighted) out.weight.push_back(w);
+        }
+        out.indptr[v + 1] = static_cast<int64_t>(out.dst.size());
+    }
+    return out;
+}
+
+// Check that arrays handed in from outside form a valid CSR graph (sizes, monotone indptr,
+// ids in range, rows sorted by (rel, dst)). Throws with the first problem found.
+inline void validate_csr(const CSRView& g, int64_t n_rels_total) {
+    if (g.indptr[0] != 0) throw std::invalid_argument("indptr[0] must be 0");
+    if (g.indptr[g.n_nodes] != g.n_edges)
+        throw std::invalid_argument("indptr[-1] must equal the number of edges");
+    for (int64_t v = 0; v < g.n_nodes; ++v) {
+        if (g.indptr[v + 1] < g.indptr[v])
+            throw std::invalid_argument("indptr must be non-decreasing (at node " + std::to_string(v) + ")");
+        for (int64_t e = g.indptr[v]; e < g.indptr[v + 1]; ++e) {
+            if (g.dst[e] < 0 || g.dst[e] >= g.n_nodes)
+                throw std::out_of_range("edge " + std::to_string(e) + ": dst out of range");
+            if (g.rel[e] < 0 || g.rel[e] >= n_rels_total)
+                throw std::out_of_range("edge " + std::to_string(e) + ": relation out of range");
+            if (e > g.indptr[v] && pack_key(g.rel[e], g.dst[e]) <= pack_key(g.rel[e - 1], g.dst[e - 1]))
+                throw std::invalid_argument("row " + std::to_string(v) + " is not sorted by (rel, dst) or has duplicates");
+        }
+    }
+}
+
+}  // namespace km

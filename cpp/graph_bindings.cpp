@@ -1,0 +1,111 @@
+// Bindings for the CSR graph: build, validate, point queries.
+#include "common.hpp"
+
+namespace km {
+
+static py::tuple py_build_csr(const carray<int32_t>& heads, const carray<int32_t>& rels,
+                              const carray<int32_t>& tails, const py::object& weights,
+                              int64_t n_nodes, int64_t n_rels, bool add_inverse, int threads) {
+    require_1d(heads, "heads");
+    require_1d(rels, "rels");
+    require_1d(tails, "tails");
+    const int64_t m = heads.size();
+    if (rels.size() != m || tails.size() != m)
+        throw std::invalid_argument("heads, rels and tails must have the same length");
+    if (n_nodes < 0 || n_nodes > INT32_MAX) throw std::invalid_argument("n_nodes must be in [0, 2^31)");
+    if (n_rels < 0 || n_rels > INT32_MAX)
+        throw std::invalid_argument("n_rels out of range");
+    if (threads < 1 || threads > 1024) throw std::invalid_argument("threads must be in [1, 1024]");
+    carray<float> w;
+    const float* wp = nullptr;
+    if (!weights.is_none()) {
+        w = weights.cast<carray<float>>();
+        if (w.ndim() != 1 || w.size() != m)
+            throw std::invalid_argument("weights must be a 1-d array with one entry per triple");
+        wp = w.data();
+    }
+    CSRArrays a;
+    {
+        py::gil_scoped_release nogil;
+        a = build_csr(heads.data(), rels.data(), tails.data(), wp, m, n_nodes, n_rels, add_inverse, threads);
+    }
+    py::object wout = py::none();
+    if (wp) wout = to_numpy(std::move(a.weight));
+    return py::make_tuple(to_numpy(std::move(a.indptr)), to_numpy(std::move(a.dst)),
+                          to_numpy(std::move(a.rel)), wout);
+}
+
+static void py_validate_csr(const carray<int64_t>& indptr, const carray<int32_t>& dst,
+                            const carray<int32_t>& rel, const py::object& weight, int64_t n_rels_total) {
+    CSRView g = csr_view(indptr, dst, rel, weight);
+    py::gil_scoped_release nogil;
+    validate_csr(g, n_rels_total);
+}
+
+static carray<bool> py_has_edges(const carray<int64_t>& indptr, const carray<int32_t>& dst,
+                                 const carray<int32_t>& rel, const carray<int32_t>& heads,
+                                 const carray<int32_t>& rels, const carray<int32_t>& tails) {
+    CSRView g = csr_view(indptr, dst, rel, py::none());
+    const int64_t m = heads.size();
+    if (rels.size() != m || tails.size() != m)
+        throw std::invalid_argument("heads, rels and tails must have the same length");
+    carray<bool> out(m);
+    bool* o = out.mutable_data();
+    const int32_t *h = heads.data(), *r = rels.data(), *t = tails.data();
+    py::gil_scoped_release nogil;
+    for (int64_t i = 0; i < m; ++i) {
+        bool ok = h[i] >= 0 && h[i] < g.n_nodes && t[i] >= 0 && t[i] < g.n_nodes;
+        o[i] = ok && g.has_edge(h[i], r[i], t[i]);
+    }
+    return out;
+}
+
+static py::tuple py_update_csr(const carray<int64_t>& indptr, const carray<int32_t>& dst, const carray<int32_t>& rel,
+                               const py::object& weight, int64_t n_nodes_new, const carray<int32_t>& add_h,
+                               const carray<int32_t>& add_r, const carray<int32_t>& add_t,
+                               const py::object& add_w, const carray<int32_t>& rem_h,
+                               const carray<int32_t>& rem_r, const carray<int32_t>& rem_t, bool add_inverse) {
+    CSRView g = csr_view(indptr, dst, rel, weight);
+    if (add_r.size() != add_h.size() || add_t.size() != add_h.size())
+        throw std::invalid_argument("added heads, rels and tails must have the same length");
+    if (rem_r.size() != rem_h.size() || rem_t.size() != rem_h.size())
+        throw std::invalid_argument("removed heads, rels and tails must have the same length");
+    carray<float> aw;
+    const float* awp = nullptr;
+    if (!add_w.is_none()) {
+        aw = add_w.cast<carray<float>>();
+        if (aw.size() != add_h.size()) throw std::invalid_argument("one weight per added triple");
+        awp = aw.data();
+    }
+    CSRArrays a;
+    {
+        py::gil_scoped_release nogil;
+        a = update_csr(g, n_nodes_new, add_h.data(), add_r.data(), add_t.data(), awp, add_h.size(), rem_h.data(),
+                       rem_r.data(), rem_t.data(), rem_h.size(), add_inverse, 1.0f);
+    }
+    py::object wout = py::none();
+    if (g.weight) wout = to_numpy(std::move(a.weight));
+    return py::make_tuple(to_numpy(std::move(a.indptr)), to_numpy(std::move(a.dst)), to_numpy(std::move(a.rel)),
+                          wout);
+}
+
+void bind_graph(py::module_& m) {
+    m.def("update_csr", &py_update_csr, py::arg("indptr"), py::arg("dst"), py::arg("rel"), py::arg("weight"),
+          py::arg("n_nodes_new"), py::arg("add_heads"), py::arg("add_rels"), py::arg("add_tails"),
+          py::arg("add_weights"), py::arg("remove_heads"), py::arg("remove_rels"), py::arg("remove_tails"),
+          py::arg("add_inverse") = true,
+          "Merge added/removed triples into CSR arrays without a global re-sort; returns new arrays.");
+    m.def("build_csr", &py_build_csr, py::arg("heads"), py::arg("rels"), py::arg("tails"),
+          py::arg("weights") = py::none(), py::arg("n_nodes"), py::arg("n_rels"),
+          py::arg("add_inverse") = true, py::arg("threads") = 1,
+          "Build CSR arrays (indptr, dst, rel, weight|None) from id triples; rows sorted by (rel, dst), "
+          "duplicates dropped; relation ids are interleaved (2k forward, 2k+1 inverse) and n_rels counts both; "
+          "with add_inverse every (h, 2k, t) also gives (t, 2k+1, h).");
+    m.def("validate_csr", &py_validate_csr, py::arg("indptr"), py::arg("dst"), py::arg("rel"),
+          py::arg("weight") = py::none(), py::arg("n_rels_total"),
+          "Raise if the arrays are not a valid sorted CSR graph.");
+    m.def("has_edges", &py_has_edges, py::arg("indptr"), py::arg("dst"), py::arg("rel"), py::arg("heads"),
+          py::arg("rels"), py::arg("tails"), "Vectorised edge membership test (out-of-range ids give False).");
+}
+
+}  // namespace km

@@ -1,0 +1,45 @@
+"""Shared pytest setup: offline environment, one torch thread, and the shared-data fixtures."""
+import os
+import tempfile
+
+# Never reach a hub from tests; keep caches out of the home folder.
+_tmp = tempfile.mkdtemp(prefix='km-tests-')
+for k, v in dict(HF_HUB_OFFLINE='1', TRANSFORMERS_OFFLINE='1', HF_DATASETS_OFFLINE='1', HF_HUB_DISABLE_TELEMETRY='1',
+                 WANDB_MODE='offline', OMP_NUM_THREADS='1', TOKENIZERS_PARALLELISM='false').items():
+    os.environ.setdefault(k, v)
+os.environ.setdefault('HF_HOME', os.path.join(_tmp, 'hf'))
+os.environ.setdefault('WANDB_DIR', os.path.join(_tmp, 'wandb'))
+
+import pytest  # noqa: E402
+
+from knowledge_mixer.core import data_dir  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'needs_data: needs the shared data folder (KM_DATA or ../shared/data)')
+    config.addinivalue_line('markers', 'slow: long-running test (minutes)')
+
+
+@pytest.fixture(scope='session')
+def km_data():
+    "The shared data folder; skips the test with the places looked in when it is absent."
+    d = data_dir(required=False)
+    if d is None:
+        pytest.skip('shared data not found: set KM_DATA to the folder holding metaqa/ (or place it at ../shared/data)')
+    return d
+
+
+@pytest.fixture(scope='session')
+def metaqa_dir(km_data):
+    d = km_data / 'metaqa'
+    if not (d / 'kb.txt').exists():
+        pytest.skip(f'MetaQA not found at {d}: set KM_DATA to a folder holding metaqa/kb.txt')
+    return d
+
+
+@pytest.fixture(scope='session')
+def metaqa_mini_dir(km_data):
+    d = km_data / 'metaqa_mini'
+    if not (d / 'questions.jsonl').exists():
+        pytest.skip(f'metaqa_mini not found at {d}: set KM_DATA to a folder holding metaqa_mini/')
+    return d
