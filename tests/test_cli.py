@@ -1,0 +1,42 @@
+"""Console scripts: help, one-line errors with exit code 2, and the main job on a small world."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def run(*args):
+    return subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True)
+
+
+def test_help_lists_examples():
+    for cmd in ('km_graph', 'km_pipeline'):
+        r = run(cmd, '--help')
+        assert r.returncode == 0 and 'Examples' in r.stdout, (cmd, r.stdout)
+
+
+def test_km_graph_convert_round_trip(tmp_path):
+    src = tmp_path / 'kb.tsv'
+    src.write_text('a\tr\tb\nb\ts\tc\n')
+    r = run('km_graph', 'convert', str(src), '--out', str(tmp_path / 'kb.npz'))
+    assert r.returncode == 0, r.stderr
+    r = run('km_graph', 'stats', str(tmp_path / 'kb.npz'), '--json')
+    assert json.loads(r.stdout)['triples'] == 2
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path):
+    bad = tmp_path / 'kb.txt'
+    bad.write_text('a|r|b\na|r\n')
+    r = run('km_graph', 'stats', str(bad))
+    assert r.returncode == 2
+    assert r.stderr.strip().count('\n') == 0 and 'kb.txt:2' in r.stderr and 'Traceback' not in r.stderr
+
+
+def test_km_pipeline_small_world(tmp_path):
+    r = run('km_pipeline', '--out', str(tmp_path / 'run'), '--n_movies', '100')
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / 'run' / 'report.md').exists() and (tmp_path / 'run' / 'degree.png').stat().st_size > 0
+    again = run('km_pipeline', '--out', str(tmp_path / 'run'), '--n_movies', '100')
+    assert 'already done' in again.stdout

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: notebooks as tests (nbdev_test), then pytest (last, so its summary ends the log).
+# Runs offline with one torch thread; extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/env.sh
+source tools/offline.sh
+echo "== nbdev_test (notebooks)"
+.venv/bin/nbdev_test --n_workers 2
+echo "== pytest"
+.venv/bin/python -m pytest -q tests "$@"
