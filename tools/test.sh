@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/env.sh
 source tools/offline.sh
+export VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
 echo "== nbdev_test (notebooks)"
 .venv/bin/nbdev_test --n_workers 2
 echo "== pytest"
