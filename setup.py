@@ -24,7 +24,7 @@ scripts = [s.strip() for s in cfg.get('console_scripts', '').split('\n') if s.st
 
 # KM_SANITIZE=1 builds the engine with ASan + UBSan (for the sanitizer test job).
 sanitize = os.environ.get('KM_SANITIZE') == '1'
-extra_compile = ['-O1', '-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined'] if sanitize else ['-O3']
+extra_compile = ['-O1', '-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-fno-sanitize-recover=undefined'] if sanitize else ['-O3']
 extra_link = ['-fsanitize=address,undefined'] if sanitize else []
 
 ext = Pybind11Extension(

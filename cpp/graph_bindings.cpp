@@ -80,6 +80,8 @@ static py::tuple py_update_csr(const carray<int64_t>& indptr, const carray<int32
     CSRArrays a;
     {
         py::gil_scoped_release nogil;
+        // the merge copies ids straight through, so the old graph must be valid (O(edges), like the merge itself)
+        validate_csr(g, INT32_MAX);
         a = update_csr(g, n_nodes_new, add_h.data(), add_r.data(), add_t.data(), awp, add_h.size(), rem_h.data(),
                        rem_r.data(), rem_t.data(), rem_h.size(), add_inverse, 1.0f);
     }

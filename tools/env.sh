@@ -15,7 +15,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=$(cat settings.ini setup.py pyproject.toml cpp/*.hpp cpp/*.cpp | sha256sum | cut -c1-16)
 if [ "$(cat .venv/.km-stamp 2>/dev/null || true)" != "$stamp" ] || ! .venv/bin/python -c 'import knowledge_mixer._core' 2>/dev/null; then
-  echo "installing knowledge-mixer and its dependencies into .venv (first time: a few minutes)"
+  echo "installing knowledge-mixer (editable, builds the C++ engine) and its dependencies into .venv (first time: a few minutes)"
   # torch is pinned to 2.13.0 (the CPU wheel); an unpinned torch would pull a multi-GB CUDA build.
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v 'is ignored: it is neither' || true
   .venv/bin/python -c 'import knowledge_mixer._core' || { echo "tools/env.sh: install failed (see pip output above)" >&2; exit 1; }

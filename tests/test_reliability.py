@@ -1,0 +1,127 @@
+"""Bad input gets a clear error naming the file/line or value; the C++ boundary never crashes; writes are atomic."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from knowledge_mixer import _core
+from knowledge_mixer.core import KMInputError, KMNotFound
+from knowledge_mixer.graph import KnowledgeGraph, random_kg
+
+
+@pytest.mark.parametrize('content, match', [
+    (b'a|r|b\na|r\n', 'kb.txt:2: expected 3 pipe fields'),
+    (b'a|r|b\na|r|b|c\n', 'kb.txt:2: expected 3 pipe fields'),
+    (b'a|r|b\na||b\n', 'kb.txt:2: empty or non-string field'),
+    (b'a|r|b\n\xff\xfe|r|b\n', 'kb.txt:2: invalid UTF-8'),
+    (b'a|~r|b\n', "kb.txt:1: relation '~r' starts with '~'"),
+    (b'a r b\n', 'cannot tell the format'),
+    (b'a|r|' + b'x' * (11 << 20) + b'\n', 'kb.txt:1: line longer than'),
+])
+def test_triples_file_errors_name_the_line(tmp_path, content, match):
+    p = tmp_path / 'kb.txt'
+    p.write_bytes(content)
+    with pytest.raises(KMInputError, match=match.replace('|', r'\|').replace('~', '~')):
+        KnowledgeGraph.from_file(p)
+
+
+def test_tolerated_file_quirks(tmp_path):
+    p = tmp_path / 'kb.txt'
+    p.write_bytes(b'\xef\xbb\xbfhead|relation|tail\r\n\r\n# comment\r\n  \r\nA|r|B\r\nB|r|B\r\n')
+    kg = KnowledgeGraph.from_file(p)
+    assert kg.triples() == [('A', 'r', 'B'), ('B', 'r', 'B')]
+    assert kg.stats()['self_loops'] == 1
+
+
+@pytest.mark.parametrize('content, match', [
+    ('{"head": "a", "relation": "r"}\n', 'kb.jsonl:1: JSON object needs head/relation/tail'),
+    ('{"head": "a", "relation": "r", "tail": "b"}\n{oops\n', 'kb.jsonl:2: broken JSON'),
+    ('"just a string"\n', 'kb.jsonl:1: expected a JSON object or list'),
+    ('["a", "r", 3]\n', 'kb.jsonl:1: empty or non-string field'),
+])
+def test_jsonl_errors(tmp_path, content, match):
+    p = tmp_path / 'kb.jsonl'
+    p.write_text(content)
+    with pytest.raises(KMInputError, match=match):
+        KnowledgeGraph.from_file(p)
+
+
+def test_empty_and_isolated_graphs():
+    kg = KnowledgeGraph.from_triples([])
+    assert (kg.n_entities, kg.n_edges) == (0, 0) and kg.stats()['max_degree'] == 0
+    kg = KnowledgeGraph.from_triples([('a', 'r', 'b')], entities=['lonely'])
+    assert kg.neighbors('lonely') == [] and kg.stats()['isolated'] == 1
+    with pytest.raises(KMNotFound, match="entity 'nobody' is not in the graph"):
+        kg.neighbors('nobody')
+    with pytest.raises(KMNotFound, match='entity id 99 out of range'):
+        kg.neighbors(99)
+
+
+def test_hub_with_a_million_edges():
+    n = 1_000_000
+    H = np.zeros(n, np.int32); T = np.arange(1, n + 1, dtype=np.int32); R = np.zeros(n, np.int32)
+    kg = KnowledgeGraph._from_ids([f'e{i}' for i in range(n + 1)], ['r'], H, R, T)
+    assert kg.degree(0) == n and kg.has_edge(0, 'r', n) and kg.has_edge(n, '~r', 0)
+
+
+@pytest.mark.parametrize('kwargs, exc', [
+    (dict(heads=[-1]), IndexError), (dict(tails=[7]), IndexError), (dict(rels=[4]), IndexError),
+    (dict(rels=[1]), ValueError), (dict(n_nodes=-5), ValueError), (dict(threads=0), ValueError),
+    (dict(threads=10**6), ValueError), (dict(weights=[1.0, 2.0]), ValueError),
+])
+def test_binding_rejects_bad_arguments(kwargs, exc):
+    args = dict(heads=[0], rels=[0], tails=[1], weights=None, n_nodes=2, n_rels=2, add_inverse=True, threads=1)
+    args.update(kwargs)
+    for k in ('heads', 'rels', 'tails'): args[k] = np.asarray(args[k], np.int32)
+    if args['weights'] is not None: args['weights'] = np.asarray(args['weights'], np.float32)
+    with pytest.raises(exc):
+        _core.build_csr(**args)
+
+
+def test_corrupt_arrays_never_reach_the_kernels():
+    with pytest.raises(IndexError):
+        KnowledgeGraph(['a'], ['r'], np.array([0, 1]), np.array([5], np.int32), np.array([0], np.int32))
+    with pytest.raises(ValueError):
+        KnowledgeGraph(['a'], ['r'], np.array([0, 2]), np.array([0], np.int32), np.array([0], np.int32))
+    z = np.zeros(0, np.int32)
+    with pytest.raises(IndexError):
+        _core.update_csr(np.array([0, 1]), np.array([5], np.int32), np.array([0], np.int32), None, 1, z, z, z, None, z, z, z)
+
+
+def test_load_rejects_tampered_npz(tmp_path):
+    kg = random_kg(50, 200, seed=1)
+    p = kg.save(tmp_path / 'kg.npz')
+    data = dict(np.load(p))
+    data['dst'] = data['dst'].copy(); data['dst'][3] = 10**6
+    np.savez(tmp_path / 'bad.npz', **data)
+    with pytest.raises(KMInputError, match='corrupt graph arrays'):
+        KnowledgeGraph.load(tmp_path / 'bad.npz')
+    (tmp_path / 'junk.npz').write_bytes(b'not a zip')
+    with pytest.raises(KMInputError, match='not a readable knowledge-mixer graph'):
+        KnowledgeGraph.load(tmp_path / 'junk.npz')
+
+
+WRITER = """
+import sys
+from knowledge_mixer.graph import random_kg
+kg = random_kg(200_000, 2_000_000, seed=int(sys.argv[2]))
+print('ready', flush=True)
+while True: kg.save(sys.argv[1])
+"""
+
+
+def test_killed_save_leaves_previous_version_intact(tmp_path):
+    target = tmp_path / 'kg.npz'
+    good = random_kg(1000, 3000, seed=0)
+    good.save(target)
+    for trial in range(3):
+        proc = subprocess.Popen([sys.executable, '-c', WRITER, str(target), str(trial + 1)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == 'ready'
+        time.sleep(0.3 + 0.25 * trial)  # somewhere in the middle of a write
+        proc.send_signal(signal.SIGKILL); proc.wait()
+        kg = KnowledgeGraph.load(target)  # the old graph or a complete new one, never a torn file
+        assert kg.n_entities in (1000, 200_000)
