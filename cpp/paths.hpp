@@ -329,11 +329,12 @@ inline void retrieve_one(const CSRView& g, const node_t* S, int64_t ns, const re
         sc.C[k + 1].resize(sc.touched.size());
         for (size_t i = 0; i < sc.touched.size(); ++i) sc.C[k + 1][i] = sc.cnt[sc.touched[i]];
     }
-    // Backward pass: V[k] = entities of F[k] with an R[k] edge into V[k + 1].
+    // Backward pass: V[k] = entities of F[k] with an R[k] edge into V[k + 1] (only needed to list paths).
+    const bool need_paths = o.simple || o.max_paths > 0;
     sc.V[L].clear();
     for (node_t v : sc.F[L])
         if (!(o.exclude_sources && sc.smark.has(v))) sc.V[L].push_back(v);
-    for (int k = L - 1; k >= 0; --k) {
+    for (int k = L - 1; k >= 0 && need_paths; --k) {
         sc.V[k].clear();
         if (sc.V[k + 1].empty()) continue;
         for (node_t v : sc.F[k]) {
