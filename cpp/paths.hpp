@@ -14,6 +14,8 @@
 #include <atomic>
 #include <exception>
 #include <limits>
+#include <memory>
+#include <mutex>
 
 #include "graph.hpp"
 
@@ -476,6 +478,44 @@ void run_chunks(int64_t n_chunks, int threads, Fn fn) {
         if (e) std::rethrow_exception(e);
 }
 
+// Scratch objects (O(n) arrays) are pooled across calls, so a single-question call does not pay for
+// allocating and zeroing them. Epoch stamps make stale content from earlier calls invisible.
+template <typename S>
+struct ScratchPool {
+    std::mutex m;
+    std::vector<std::unique_ptr<S>> free;
+    std::vector<std::unique_ptr<S>> take(int k) {
+        std::vector<std::unique_ptr<S>> out;
+        std::lock_guard<std::mutex> lock(m);
+        for (int i = 0; i < k; ++i) {
+            if (free.empty()) out.push_back(std::make_unique<S>());
+            else { out.push_back(std::move(free.back())); free.pop_back(); }
+        }
+        return out;
+    }
+    void give(std::vector<std::unique_ptr<S>>& xs) {
+        std::lock_guard<std::mutex> lock(m);
+        for (auto& x : xs)
+            if (free.size() < 16) free.push_back(std::move(x));
+        xs.clear();
+    }
+};
+
+template <typename S>
+ScratchPool<S>& scratch_pool() {
+    static ScratchPool<S> pool;
+    return pool;
+}
+
+// Borrow `k` scratch objects for the duration of a call.
+template <typename S>
+struct Borrowed {
+    std::vector<std::unique_ptr<S>> xs;
+    explicit Borrowed(int k) : xs(scratch_pool<S>().take(k)) {}
+    ~Borrowed() { scratch_pool<S>().give(xs); }
+    S& operator[](int i) { return *xs[i]; }
+};
+
 struct BatchPaths {
     std::vector<int64_t> qptr;     // [Q + 1] path ranges per question
     PathList paths;
@@ -526,7 +566,7 @@ inline BatchPaths batch_shortest_paths(const CSRView& g, const int64_t* sptr, co
     std::vector<ChunkOut> chunks(n_chunks);
     BatchPaths b;
     b.truncated.assign(Q, 0);
-    std::vector<SPScratch> scratch(std::max(1, threads));
+    Borrowed<SPScratch> scratch(std::max(1, threads));
     run_chunks(n_chunks, threads, [&](int64_t c, int t) {
         ChunkOut& co = chunks[c];
         for (int64_t q = c * kChunk; q < std::min(Q, (c + 1) * kChunk); ++q) {
@@ -548,7 +588,7 @@ inline BatchPaths batch_retrieve(const CSRView& g, const int64_t* sptr, const no
     BatchPaths b;
     b.truncated.assign(Q, 0);
     b.totals.assign(Q, 0);
-    std::vector<RetrieveScratch> scratch(std::max(1, threads));
+    Borrowed<RetrieveScratch> scratch(std::max(1, threads));
     run_chunks(n_chunks, threads, [&](int64_t c, int t) {
         ChunkOut& co = chunks[c];
         RetrieveOut res;
