@@ -39,6 +39,7 @@ struct PathList {
         pptr.push_back(static_cast<int64_t>(nodes.size()));
     }
     void clear() { pptr.assign(1, 0); nodes.clear(); rels.clear(); }
+    void shrink() { pptr.shrink_to_fit(); nodes.shrink_to_fit(); rels.shrink_to_fit(); }  // drop growth slack
 };
 
 // An epoch-stamped membership set over node ids: clear() is O(1) (amortised), not O(n).
@@ -575,6 +576,7 @@ inline BatchPaths batch_shortest_paths(const CSRView& g, const int64_t* sptr, co
                                                 tptr[q + 1] - tptr[q], o, scratch[t], co.paths);
             co.n_paths.push_back(co.paths.size() - before);
         }
+        co.paths.shrink();
     });
     merge_chunks(chunks, Q, false, b);
     return b;
@@ -603,6 +605,7 @@ inline BatchPaths batch_retrieve(const CSRView& g, const int64_t* sptr, const no
             b.truncated[q] = res.truncated;
             b.totals[q] = res.total;
         }
+        co.paths.shrink();
     });
     merge_chunks(chunks, Q, true, b);
     return b;
