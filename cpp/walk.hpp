@@ -10,7 +10,9 @@
 // next row. The block's memory accesses overlap instead of each step waiting for the last one.
 // node2vec uses rejection sampling (KnightKing): propose an edge uniformly, accept it with
 // probability alpha(prev, x) / max(alpha), where "x is a neighbour of prev" is a binary search in a
-// per-row copy of dst sorted by dst (rows themselves are sorted by (rel, dst)).
+// per-row copy of dst sorted by dst (rows themselves are sorted by (rel, dst)). It too runs a block
+// of walks in lock-step, one proposal per walk per round. block = 1 selects the plain one-walk-at-a-
+// time loops, which give identical output (each walk consumes its own stream in the same order).
 #pragma once
 
 #include <algorithm>
@@ -183,7 +185,8 @@ void lockstep_walks(const CSRView& g, const WalkAux& aux, const node_t* starts, 
                         if (P.alpha > 0 && rng[j].uniform() < P.alpha) { edge[j] = -2; continue; }
                     }
                     const int64_t lo = indptr[cur[j]], hi = indptr[cur[j] + 1];
-                    if (!(0 <= lo && lo <= hi && hi <= m)) bad = true;
+                    // 0 <= lo <= hi <= m in two unsigned comparisons
+                    if (static_cast<uint64_t>(lo) > static_cast<uint64_t>(hi) || static_cast<uint64_t>(hi) > static_cast<uint64_t>(m)) bad = true;
                     else if (hi > lo) {
                         if constexpr (Mode == WalkMode::weighted) k = weighted_edge(aux.cumw, lo, hi, rng[j]);
                         else k = lo + static_cast<int64_t>(rng[j].below(static_cast<uint64_t>(hi - lo)));
@@ -200,7 +203,7 @@ void lockstep_walks(const CSRView& g, const WalkAux& aux, const node_t* starts, 
                 if (k >= 0) {
                     nxt = packed[2 * k];
                     r = packed[2 * k + 1];
-                    if (nxt < 0 || nxt >= n) { bad = true; nxt = r = -1; }
+                    if (static_cast<uint32_t>(nxt) >= static_cast<uint32_t>(n)) { bad = true; nxt = r = -1; }
                     else __builtin_prefetch(indptr + nxt);
                 } else if (Mode == WalkMode::restart && k == -2) {
                     nxt = start[j];
@@ -280,6 +283,103 @@ inline void node2vec_walks(const CSRView& g, const WalkAux& aux, const node_t* s
     }
 }
 
+// node2vec by rejection sampling with a block of walks in lock-step: in each round every live walk
+// proposes one edge (prefetching it and the middle of the previous entity's sorted row), then every
+// walk decides; an accepted walk advances one step, a rejected one proposes again next round. Each
+// walk draws from its own stream in the same order as node2vec_walks, so the output is identical.
+inline void node2vec_lockstep(const CSRView& g, const WalkAux& aux, const node_t* starts, int64_t n_walks,
+                              const WalkParams& P, const WalkOut& o, int64_t w0, int64_t w1) {
+    constexpr int MAXB = 64;
+    constexpr int MAX_TRIES = 64;
+    const int B = std::max(1, std::min(P.block, MAXB));
+    const int64_t L = o.length, m = g.n_edges;
+    const node_t n = static_cast<node_t>(g.n_nodes);
+    const int64_t* indptr = g.indptr;
+    const int32_t* packed = aux.packed;
+    const node_t* sdst = aux.sorted_dst;
+    const double a_ret = 1.0 / P.p, a_out = 1.0 / P.q;
+    const double amax = std::max({a_ret, 1.0, a_out}), a_sure = std::min(1.0, a_out), a_none = std::max(1.0, a_out);
+    node_t cur[MAXB], prev[MAXB];
+    int64_t t[MAXB], edge[MAXB], clo[MAXB], chi[MAXB], plo[MAXB], phi[MAXB];
+    double uval[MAXB];
+    int tries[MAXB], act[MAXB];
+    SplitMix64 rng[MAXB];
+    std::vector<double> exact;
+    bool bad = false;
+    for (int64_t b0 = w0; b0 < w1; b0 += B) {
+        const int nb = static_cast<int>(std::min<int64_t>(B, w1 - b0));
+        int64_t si = b0 / n_walks, sk = b0 % n_walks;
+        int n_act = 0;
+        for (int j = 0; j < nb; ++j) {
+            cur[j] = starts[si];
+            if (++sk == n_walks) { sk = 0; ++si; }
+            prev[j] = -1; t[j] = 0; tries[j] = 0;
+            rng[j] = SplitMix64::for_walk(P.seed, static_cast<uint64_t>(b0 + j));
+            o.nodes[(b0 + j) * (L + 1)] = cur[j];
+            if (L > 0) act[n_act++] = j;
+            __builtin_prefetch(indptr + cur[j]);
+        }
+        while (n_act > 0) {
+            // Phase 1: every live walk proposes an edge.
+            for (int a = 0; a < n_act; ++a) {
+                const int j = act[a];
+                const int64_t lo = indptr[cur[j]], hi = indptr[cur[j] + 1];
+                if (!(0 <= lo && lo <= hi && hi <= m)) { bad = true; edge[j] = -1; continue; }
+                if (hi == lo) { edge[j] = -1; continue; }
+                clo[j] = lo; chi[j] = hi;
+                const int64_t e = lo + static_cast<int64_t>(rng[j].below(static_cast<uint64_t>(hi - lo)));
+                edge[j] = e;
+                __builtin_prefetch(packed + 2 * e);
+                if (prev[j] >= 0) {
+                    uval[j] = rng[j].uniform() * amax;
+                    __builtin_prefetch(sdst + ((plo[j] + phi[j]) >> 1));
+                }
+            }
+            // Phase 2: every walk accepts (and steps) or rejects (and proposes again).
+            int kept = 0;
+            for (int a = 0; a < n_act; ++a) {
+                const int j = act[a];
+                const int64_t w = b0 + j;
+                int64_t e = edge[j];
+                if (e < 0) { pad_from(o, w, t[j]); continue; }  // dead end or corrupt row
+                node_t x = packed[2 * e];
+                bool ok = true;
+                if (prev[j] >= 0) {
+                    const double u = uval[j];
+                    if (x == prev[j]) ok = u < a_ret;
+                    else if (u < a_sure) ok = true;
+                    else if (u >= a_none) ok = false;
+                    else ok = u < (std::binary_search(sdst + plo[j], sdst + phi[j], x) ? 1.0 : a_out);
+                    if (!ok && ++tries[j] >= MAX_TRIES) {  // extreme p/q: draw from the exact distribution
+                        const int64_t lo = clo[j], hi = chi[j];
+                        exact.resize(hi - lo);
+                        double acc = 0;
+                        for (int64_t f = lo; f < hi; ++f) {
+                            const node_t y = packed[2 * f];
+                            acc += y == prev[j] ? a_ret : (std::binary_search(sdst + plo[j], sdst + phi[j], y) ? 1.0 : a_out);
+                            exact[f - lo] = acc;
+                        }
+                        const double u2 = rng[j].uniform() * acc;
+                        e = lo + std::min<int64_t>(std::upper_bound(exact.begin(), exact.end(), u2) - exact.begin(), hi - lo - 1);
+                        x = packed[2 * e];
+                        ok = true;
+                    }
+                }
+                if (!ok) { act[kept++] = j; continue; }
+                if (x < 0 || x >= n) { bad = true; pad_from(o, w, t[j]); continue; }
+                o.nodes[w * (L + 1) + t[j] + 1] = x;
+                o.rels[w * L + t[j]] = packed[2 * e + 1];
+                prev[j] = cur[j]; plo[j] = clo[j]; phi[j] = chi[j];
+                cur[j] = x; tries[j] = 0;
+                __builtin_prefetch(indptr + x);
+                if (++t[j] < L) act[kept++] = j;
+            }
+            n_act = kept;
+        }
+    }
+    if (bad) o.bad->store(true);
+}
+
 template <typename F>
 void split_walks(int64_t W, int threads, F&& f) {
     threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, W / 256 + 1)));
@@ -306,7 +406,10 @@ inline void random_walks(const CSRView& g, const WalkAux& aux, const node_t* sta
             case WalkMode::uniform: detail::lockstep_walks<WalkMode::uniform>(g, aux, starts, n_walks, P, o, w0, w1); break;
             case WalkMode::weighted: detail::lockstep_walks<WalkMode::weighted>(g, aux, starts, n_walks, P, o, w0, w1); break;
             case WalkMode::restart: detail::lockstep_walks<WalkMode::restart>(g, aux, starts, n_walks, P, o, w0, w1); break;
-            case WalkMode::node2vec: detail::node2vec_walks(g, aux, starts, n_walks, P, o, w0, w1); break;
+            case WalkMode::node2vec:
+                if (P.block > 1) detail::node2vec_lockstep(g, aux, starts, n_walks, P, o, w0, w1);
+                else detail::node2vec_walks(g, aux, starts, n_walks, P, o, w0, w1);
+                break;
         }
     };
     detail::split_walks(W, P.threads, run);

@@ -360,3 +360,17 @@ def test_cli(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
     r = km_walk(str(tmp_path / 'missing.txt'), str(tmp_path / 'x.npz'), tmp=tmp_path)
     assert r.returncode == 2 and 'no such graph file' in r.stderr
+
+
+@pytest.mark.parametrize('mode', ['uniform', 'node2vec', 'restart'])
+def test_lockstep_blocks_match_one_walk_at_a_time(mode):
+    "The lock-step kernels (block of 64 walks) give exactly the walks of the one-at-a-time loops (block=1)."
+    kg = random_kg(2000, kind='ba', m=3, seed=5)
+    starts = np.arange(kg.n_entities, dtype=np.int32)
+    args = dict(indptr=kg.indptr, dst=kg.dst, rel=kg.rel, starts=starts, n_walks=2, length=12, mode=mode, p=0.5, q=2.0,
+                alpha=0.2, seed=7, sorted_dst=_core.row_sorted_dst(kg.indptr, kg.dst, kg.rel))
+    ref = _core.random_walks(**args, block=1)
+    for block in (7, 64):
+        got = _core.random_walks(**args, block=block)
+        np.testing.assert_array_equal(ref[0], got[0])
+        np.testing.assert_array_equal(ref[1], got[1])
