@@ -166,8 +166,8 @@ void lockstep_walks(const CSRView& g, const WalkAux& aux, const node_t* starts, 
     bool bad = false;
     for (int64_t b0 = w0; b0 < w1; b0 += B) {
         const int nb = static_cast<int>(std::min<int64_t>(B, w1 - b0));
-        node_t* tn = tiled ? tile_n.data() : o.nodes + b0 * (L + 1);
-        rel_t* tr = tiled ? tile_r.data() : o.rels + b0 * L;
+        node_t* __restrict tn = tiled ? tile_n.data() : o.nodes + b0 * (L + 1);
+        rel_t* __restrict tr = tiled ? tile_r.data() : o.rels + b0 * L;
         int64_t si = b0 / n_walks, sk = b0 % n_walks;  // walk b0 + j is walk sk of start si (no division per walk)
         for (int j = 0; j < nb; ++j) {
             start[j] = cur[j] = starts[si];
@@ -179,21 +179,20 @@ void lockstep_walks(const CSRView& g, const WalkAux& aux, const node_t* starts, 
         for (int64_t t = 0; t < L; ++t) {
             // Phase 1: every live walk picks an edge (-1: none, -2: restart) and prefetches it.
             for (int j = 0; j < nb; ++j) {
-                int64_t k = -1;
-                if (cur[j] >= 0) {
-                    if constexpr (Mode == WalkMode::restart) {
-                        if (P.alpha > 0 && rng[j].uniform() < P.alpha) { edge[j] = -2; continue; }
-                    }
-                    const int64_t lo = indptr[cur[j]], hi = indptr[cur[j] + 1];
-                    // 0 <= lo <= hi <= m in two unsigned comparisons
-                    if (static_cast<uint64_t>(lo) > static_cast<uint64_t>(hi) || static_cast<uint64_t>(hi) > static_cast<uint64_t>(m)) bad = true;
-                    else if (hi > lo) {
-                        if constexpr (Mode == WalkMode::weighted) k = weighted_edge(aux.cumw, lo, hi, rng[j]);
-                        else k = lo + static_cast<int64_t>(rng[j].below(static_cast<uint64_t>(hi - lo)));
-                        if (k >= 0) __builtin_prefetch(packed + 2 * k);
-                    }
+                if (cur[j] < 0) { edge[j] = -1; continue; }
+                if constexpr (Mode == WalkMode::restart) {
+                    if (P.alpha > 0 && rng[j].uniform() < P.alpha) { edge[j] = -2; continue; }
                 }
+                const int64_t lo = indptr[cur[j]], hi = indptr[cur[j] + 1];
+                // 0 <= lo <= hi <= m in two unsigned comparisons
+                if (static_cast<uint64_t>(lo) > static_cast<uint64_t>(hi) || static_cast<uint64_t>(hi) > static_cast<uint64_t>(m)) {
+                    bad = true; edge[j] = -1; continue;
+                }
+                int64_t k;
+                if constexpr (Mode == WalkMode::weighted) k = hi > lo ? weighted_edge(aux.cumw, lo, hi, rng[j]) : -1;
+                else k = hi > lo ? lo + static_cast<int64_t>(rng[j].below(static_cast<uint64_t>(hi - lo))) : -1;
                 edge[j] = k;
+                if (k >= 0) __builtin_prefetch(packed + 2 * k);
             }
             // Phase 2: every walk takes its edge, records it and prefetches its next row.
             for (int j = 0; j < nb; ++j) {
@@ -204,7 +203,6 @@ void lockstep_walks(const CSRView& g, const WalkAux& aux, const node_t* starts, 
                     nxt = packed[2 * k];
                     r = packed[2 * k + 1];
                     if (static_cast<uint32_t>(nxt) >= static_cast<uint32_t>(n)) { bad = true; nxt = r = -1; }
-                    else __builtin_prefetch(indptr + nxt);
                 } else if (Mode == WalkMode::restart && k == -2) {
                     nxt = start[j];
                     r = WALK_RESTART;
@@ -212,6 +210,7 @@ void lockstep_walks(const CSRView& g, const WalkAux& aux, const node_t* starts, 
                 tn[j * (L + 1) + t + 1] = nxt;
                 tr[j * L + t] = r;
                 cur[j] = nxt;
+                if (nxt >= 0) __builtin_prefetch(indptr + nxt);
             }
         }
         if (tiled) {
