@@ -4,5 +4,6 @@
 PYBIND11_MODULE(_core, m) {
     m.doc() = "knowledge-mixer C++ engine: CSR knowledge graph and its kernels.";
     km::bind_graph(m);
+    km::bind_walk(m);
     km::bind_paths(m);
 }

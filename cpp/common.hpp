@@ -56,6 +56,7 @@ inline CSRView csr_view(const carray<int64_t>& indptr, const carray<int32_t>& ds
 }
 
 void bind_graph(py::module_& m);
+void bind_walk(py::module_& m);
 void bind_paths(py::module_& m);
 
 }  // namespace km

@@ -121,6 +121,23 @@ def title_of(nb, fallback):
     return fallback, ''
 
 
+def copy_local_images(nb, nb_dir, out):
+    "Markdown images with a local relative path are copied into the site's assets/ and their links rewritten."
+    def repl(m):
+        alt, src = m.group(1), m.group(2)
+        if re.match(r'^[a-z]+:', src) or src.startswith('/'): return m.group(0)
+        f = (nb_dir / src).resolve()
+        if not f.exists(): return m.group(0)  # left as is: the link checker will report it
+        rel = f.relative_to(NBS) if f.is_relative_to(NBS) else Path(f.name)
+        dest = out / 'assets' / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, dest)
+        return f'![{alt}](assets/{rel.as_posix()})'
+    for cell in nb.cells:
+        if cell.cell_type == 'markdown': cell.source = re.sub(r'!\[([^\]]*)\]\(([^)\s]+)\)', repl, cell.source)
+    return nb
+
+
 def tidy_show_doc(nb):
     "show_doc writes quarto-flavoured markdown: drop the source link with its {target=...} attributes and the rule."
     for cell in nb.cells:
@@ -212,7 +229,7 @@ def build(out, execute_nbs=True, timeout=900, only=None):
         name = page_name(nb_path)
         if only and name not in only: continue
         t0 = time.time()
-        nb = prepare(nb)
+        nb = copy_local_images(prepare(nb), nb_path.parent, out)
         if execute_nbs: nb = execute(nb, nb_path.parent, timeout)
         for cell in nb.cells:
             m = re.match(r'<a id="(.+)"></a>$', cell.source) if cell.cell_type == 'markdown' else None

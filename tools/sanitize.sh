@@ -25,4 +25,5 @@ cd "$scratch"  # so the scratch package, not the repo's, is the one imported
 "$root/.venv/bin/python" -c "import knowledge_mixer._core as c, sys; sys.exit(not c.__file__.startswith('$scratch'))" \
   || { echo "sanitize.sh: the sanitized build is not the one imported" >&2; exit 1; }
 echo "== sanitizer build (ASan + UBSan) of knowledge_mixer._core: ${tests[*]}"
-"$root/.venv/bin/python" -m pytest -q -p no:cacheprovider "${tests[@]}"
+# --capture=sys: a sanitizer report (written to fd 2) reaches the log even when it aborts the process
+"$root/.venv/bin/python" -m pytest -q -p no:cacheprovider --capture=sys "${tests[@]}"

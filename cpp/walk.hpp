@@ -1,0 +1,454 @@
+// knowledge-mixer engine: relation-labelled random walks over the CSR graph.
+//
+// Plain C++17, no Python. Every kernel writes into caller-allocated arrays nodes[W, L+1] and
+// rels[W, L] (row-major), padding with -1 after a dead end. Walk w starts at starts[w / n_walks].
+// Randomness: walk w owns a SplitMix64 stream seeded from (seed, w), so the result does not depend
+// on how walks are split over threads or blocked for latency hiding.
+//
+// The uniform, weighted and restart kernels advance a block of walks in lock-step: first every walk
+// in the block picks its edge and prefetches it, then every walk reads its edge and prefetches its
+// next row. The block's memory accesses overlap instead of each step waiting for the last one.
+// node2vec uses rejection sampling (KnightKing): propose an edge uniformly, accept it with
+// probability alpha(prev, x) / max(alpha), where "x is a neighbour of prev" is a binary search in a
+// per-row copy of dst sorted by dst (rows themselves are sorted by (rel, dst)). It too runs a block
+// of walks in lock-step, one proposal per walk per round. block = 1 selects the plain one-walk-at-a-
+// time loops, which give identical output (each walk consumes its own stream in the same order).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "graph.hpp"
+
+namespace km {
+
+// Relation id recorded for a restart (teleport back to the start node) in restart mode.
+constexpr rel_t WALK_RESTART = -2;
+
+enum class WalkMode : int { uniform = 0, weighted = 1, node2vec = 2, restart = 3 };
+
+// SplitMix64 (Steele, Lea, Flood 2014): 64-bit state, passes BigCrush, one add + three mixes per draw.
+struct SplitMix64 {
+    uint64_t s;
+    static uint64_t mix(uint64_t z) {
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    }
+    // The stream of walk `w` under `seed`: decorrelated by hashing both through the mixer.
+    static SplitMix64 for_walk(uint64_t seed, uint64_t w) {
+        return SplitMix64{mix(mix(seed ^ 0x6a09e667f3bcc909ULL) + w * 0x9e3779b97f4a7c15ULL)};
+    }
+    uint64_t next() { return mix(s += 0x9e3779b97f4a7c15ULL); }
+    // Uniform integer in [0, n), n >= 1: Lemire's multiply-shift with the rejection step (unbiased).
+    uint64_t below(uint64_t n) {
+        unsigned __int128 m = static_cast<unsigned __int128>(next()) * n;
+        uint64_t lo = static_cast<uint64_t>(m);
+        if (lo < n) {
+            const uint64_t t = (0 - n) % n;
+            while (lo < t) {
+                m = static_cast<unsigned __int128>(next()) * n;
+                lo = static_cast<uint64_t>(m);
+            }
+        }
+        return static_cast<uint64_t>(m >> 64);
+    }
+    double uniform() { return (next() >> 11) * 0x1.0p-53; }  // [0, 1)
+};
+
+struct WalkParams {
+    WalkMode mode = WalkMode::uniform;
+    double p = 1.0, q = 1.0;   // node2vec return / in-out parameters
+    double alpha = 0.0;        // restart probability per step
+    uint64_t seed = 0;
+    int threads = 1;
+    int block = 64;            // walks advanced in lock-step
+};
+
+// Auxiliary per-edge arrays some modes need (built once by the caller, see below).
+struct WalkAux {
+    const double* cumw = nullptr;        // weighted: per-row inclusive prefix sums of the weights
+    const node_t* sorted_dst = nullptr;  // node2vec: per-row copy of dst sorted by dst
+    const int32_t* packed = nullptr;     // all modes: (dst, rel) interleaved per edge, one cache miss per step
+};
+
+// dst and rel interleaved ([2 * n_edges]: dst of edge e at 2e, its rel at 2e + 1). With it a step reads
+// one cache line instead of two, which is most of the cost of a relation-labelled step.
+inline std::vector<int32_t> packed_edges(const CSRView& g) {
+    std::vector<int32_t> p(2 * g.n_edges);
+    for (int64_t e = 0; e < g.n_edges; ++e) { p[2 * e] = g.dst[e]; p[2 * e + 1] = g.rel[e]; }
+    return p;
+}
+
+// Per-row inclusive prefix sums of the edge weights (weighted mode). Throws on negative or NaN weights.
+inline std::vector<double> row_cumulative_weights(const CSRView& g) {
+    std::vector<double> c(g.n_edges);
+    for (int64_t v = 0; v < g.n_nodes; ++v) {
+        double acc = 0;
+        for (int64_t e = g.indptr[v]; e < g.indptr[v + 1]; ++e) {
+            const float w = g.weight[e];
+            if (!(w >= 0) || !std::isfinite(w))
+                throw std::invalid_argument("edge " + std::to_string(e) + ": weight must be finite and >= 0");
+            acc += w;
+            c[e] = acc;
+        }
+    }
+    return c;
+}
+
+// A per-row copy of dst sorted by dst, for "is x a neighbour of v" by binary search (node2vec).
+inline std::vector<node_t> row_sorted_dst(const CSRView& g) {
+    std::vector<node_t> s(g.dst, g.dst + g.n_edges);
+    for (int64_t v = 0; v < g.n_nodes; ++v) std::sort(s.begin() + g.indptr[v], s.begin() + g.indptr[v + 1]);
+    return s;
+}
+
+namespace detail {
+
+struct WalkOut {
+    node_t* nodes;  // [W, L+1]
+    rel_t* rels;    // [W, L]
+    int64_t length;
+    std::atomic<bool>* bad;  // set when the CSR arrays hold an out-of-range value
+};
+
+inline void pad_from(const WalkOut& o, int64_t w, int64_t t) {
+    // Walk w stopped at node index t: nodes[t+1:] and rels[t:] become -1.
+    const int64_t L = o.length;
+    std::fill(o.nodes + w * (L + 1) + t + 1, o.nodes + (w + 1) * (L + 1), node_t(-1));
+    std::fill(o.rels + w * L + t, o.rels + (w + 1) * L, rel_t(-1));
+}
+
+inline bool row_ok(const CSRView& g, int64_t lo, int64_t hi) { return 0 <= lo && lo <= hi && hi <= g.n_edges; }
+
+// Sample an edge of row [lo, hi) in proportion to its weight; -1 when the row's total weight is 0.
+inline int64_t weighted_edge(const double* cumw, int64_t lo, int64_t hi, SplitMix64& rng) {
+    const double total = cumw[hi - 1];
+    if (!(total > 0)) return -1;
+    const double u = rng.uniform() * total;
+    int64_t k = std::upper_bound(cumw + lo, cumw + hi, u) - cumw;
+    if (k >= hi) {  // u rounded up to the total: take the last edge with positive weight
+        k = hi - 1;
+        while (k > lo && cumw[k] == cumw[k - 1]) --k;
+    }
+    return k;
+}
+
+// Lock-step kernel for the uniform, weighted and restart modes, walks [w0, w1).
+// A block's rows are built in a small local tile (nodes, rels) and copied out in one contiguous piece
+// when the block is done: walks w0.., w0+nb-1 own consecutive output rows. A dead walk carries
+// cur = -1, which the loop turns into -1 padding without a branch of its own.
+template <WalkMode Mode>
+void lockstep_walks(const CSRView& g, const WalkAux& aux, const node_t* starts, int64_t n_walks,
+                    const WalkParams& P, const WalkOut& o, int64_t w0, int64_t w1) {
+    constexpr int MAXB = 64;
+    const int64_t L = o.length;
+    int B = std::max(1, std::min(P.block, MAXB));
+    // Keep the tile within ~1 MiB (L2); very long walks use smaller blocks.
+    while (B > 1 && static_cast<int64_t>(B) * (2 * L + 1) * 4 > (int64_t(1) << 20)) B /= 2;
+    const bool tiled = static_cast<int64_t>(B) * (2 * L + 1) * 4 <= (int64_t(1) << 20);
+    std::vector<node_t> tile_n(tiled ? static_cast<size_t>(B) * (L + 1) : 0);
+    std::vector<rel_t> tile_r(tiled ? static_cast<size_t>(B) * L : 0);
+    const node_t n = static_cast<node_t>(g.n_nodes);
+    const int64_t m = g.n_edges;
+    const int64_t* indptr = g.indptr;
+    const int32_t* packed = aux.packed;
+    node_t cur[MAXB], start[MAXB];
+    int64_t edge[MAXB];
+    SplitMix64 rng[MAXB];
+    bool bad = false;
+    for (int64_t b0 = w0; b0 < w1; b0 += B) {
+        const int nb = static_cast<int>(std::min<int64_t>(B, w1 - b0));
+        node_t* __restrict tn = tiled ? tile_n.data() : o.nodes + b0 * (L + 1);
+        rel_t* __restrict tr = tiled ? tile_r.data() : o.rels + b0 * L;
+        int64_t si = b0 / n_walks, sk = b0 % n_walks;  // walk b0 + j is walk sk of start si (no division per walk)
+        for (int j = 0; j < nb; ++j) {
+            start[j] = cur[j] = starts[si];
+            if (++sk == n_walks) { sk = 0; ++si; }
+            rng[j] = SplitMix64::for_walk(P.seed, static_cast<uint64_t>(b0 + j));
+            tn[j * (L + 1)] = cur[j];
+            __builtin_prefetch(indptr + cur[j]);
+        }
+        for (int64_t t = 0; t < L; ++t) {
+            // Phase 1: every live walk picks an edge (-1: none, -2: restart) and prefetches it.
+            for (int j = 0; j < nb; ++j) {
+                if (cur[j] < 0) { edge[j] = -1; continue; }
+                if constexpr (Mode == WalkMode::restart) {
+                    if (P.alpha > 0 && rng[j].uniform() < P.alpha) { edge[j] = -2; continue; }
+                }
+                const int64_t lo = indptr[cur[j]], hi = indptr[cur[j] + 1];
+                // 0 <= lo <= hi <= m in two unsigned comparisons
+                if (static_cast<uint64_t>(lo) > static_cast<uint64_t>(hi) || static_cast<uint64_t>(hi) > static_cast<uint64_t>(m)) {
+                    bad = true; edge[j] = -1; continue;
+                }
+                int64_t k;
+                if constexpr (Mode == WalkMode::weighted) k = hi > lo ? weighted_edge(aux.cumw, lo, hi, rng[j]) : -1;
+                else k = hi > lo ? lo + static_cast<int64_t>(rng[j].below(static_cast<uint64_t>(hi - lo))) : -1;
+                edge[j] = k;
+                if (k >= 0) __builtin_prefetch(packed + 2 * k);
+            }
+            // Phase 2: every walk takes its edge, records it and prefetches its next row.
+            for (int j = 0; j < nb; ++j) {
+                const int64_t k = edge[j];
+                node_t nxt = -1;
+                rel_t r = -1;
+                if (k >= 0) {
+                    nxt = packed[2 * k];
+                    r = packed[2 * k + 1];
+                    if (static_cast<uint32_t>(nxt) >= static_cast<uint32_t>(n)) { bad = true; nxt = r = -1; }
+                } else if (Mode == WalkMode::restart && k == -2) {
+                    nxt = start[j];
+                    r = WALK_RESTART;
+                }
+                tn[j * (L + 1) + t + 1] = nxt;
+                tr[j * L + t] = r;
+                cur[j] = nxt;
+                if (nxt >= 0) __builtin_prefetch(indptr + nxt);
+            }
+        }
+        if (tiled) {
+            std::memcpy(o.nodes + b0 * (L + 1), tn, sizeof(node_t) * nb * (L + 1));
+            if (L > 0) std::memcpy(o.rels + b0 * L, tr, sizeof(rel_t) * nb * L);  // length 0: no relation array
+        }
+    }
+    if (bad) o.bad->store(true);
+}
+
+// True when v has an edge to x (any relation): binary search in v's dst-sorted row.
+inline bool adjacent(const CSRView& g, const node_t* sorted_dst, node_t v, node_t x) {
+    return std::binary_search(sorted_dst + g.indptr[v], sorted_dst + g.indptr[v + 1], x);
+}
+
+// node2vec by rejection sampling, one walk at a time, walks [w0, w1).
+inline void node2vec_walks(const CSRView& g, const WalkAux& aux, const node_t* starts, int64_t n_walks,
+                           const WalkParams& P, const WalkOut& o, int64_t w0, int64_t w1) {
+    const int64_t L = o.length;
+    const node_t n = static_cast<node_t>(g.n_nodes);
+    const double a_ret = 1.0 / P.p, a_out = 1.0 / P.q;
+    const double amax = std::max({a_ret, 1.0, a_out});
+    const double a_sure = std::min(1.0, a_out);  // below this every non-return proposal is accepted
+    constexpr int MAX_TRIES = 64;                 // then fall back to the exact distribution
+    std::vector<double> exact;
+    for (int64_t w = w0; w < w1; ++w) {
+        SplitMix64 rng = SplitMix64::for_walk(P.seed, static_cast<uint64_t>(w));
+        node_t cur = starts[w / n_walks], prev = -1;
+        o.nodes[w * (L + 1)] = cur;
+        for (int64_t t = 0; t < L; ++t) {
+            const int64_t lo = g.indptr[cur], hi = g.indptr[cur + 1];
+            if (!row_ok(g, lo, hi)) { o.bad->store(true); pad_from(o, w, t); break; }
+            if (hi == lo) { pad_from(o, w, t); break; }
+            const uint64_t deg = static_cast<uint64_t>(hi - lo);
+            int64_t k = -1;
+            if (prev < 0) {
+                k = lo + static_cast<int64_t>(rng.below(deg));
+            } else {
+                for (int tries = 0; tries < MAX_TRIES && k < 0; ++tries) {
+                    const int64_t e = lo + static_cast<int64_t>(rng.below(deg));
+                    const node_t x = aux.packed[2 * e];
+                    const double u = rng.uniform() * amax;
+                    bool ok;
+                    if (x == prev) ok = u < a_ret;
+                    else if (u < a_sure) ok = true;
+                    else if (u >= std::max(1.0, a_out)) ok = false;
+                    else ok = u < (adjacent(g, aux.sorted_dst, prev, x) ? 1.0 : a_out);
+                    if (ok) k = e;
+                }
+                if (k < 0) {  // extreme p/q: draw from the exact distribution over the row
+                    exact.resize(deg);
+                    double acc = 0;
+                    for (int64_t e = lo; e < hi; ++e) {
+                        const node_t x = aux.packed[2 * e];
+                        acc += x == prev ? a_ret : (adjacent(g, aux.sorted_dst, prev, x) ? 1.0 : a_out);
+                        exact[e - lo] = acc;
+                    }
+                    const double u = rng.uniform() * acc;
+                    k = lo + std::min<int64_t>(std::upper_bound(exact.begin(), exact.end(), u) - exact.begin(), deg - 1);
+                }
+            }
+            const node_t nxt = aux.packed[2 * k];
+            if (nxt < 0 || nxt >= n) { o.bad->store(true); pad_from(o, w, t); break; }
+            o.nodes[w * (L + 1) + t + 1] = nxt;
+            o.rels[w * L + t] = aux.packed[2 * k + 1];
+            prev = cur;
+            cur = nxt;
+        }
+    }
+}
+
+// node2vec by rejection sampling with a block of walks in lock-step: in each round every live walk
+// proposes one edge (prefetching it and the middle of the previous entity's sorted row), then every
+// walk decides; an accepted walk advances one step, a rejected one proposes again next round. Each
+// walk draws from its own stream in the same order as node2vec_walks, so the output is identical.
+inline void node2vec_lockstep(const CSRView& g, const WalkAux& aux, const node_t* starts, int64_t n_walks,
+                              const WalkParams& P, const WalkOut& o, int64_t w0, int64_t w1) {
+    constexpr int MAXB = 64;
+    constexpr int MAX_TRIES = 64;
+    const int B = std::max(1, std::min(P.block, MAXB));
+    const int64_t L = o.length, m = g.n_edges;
+    const node_t n = static_cast<node_t>(g.n_nodes);
+    const int64_t* indptr = g.indptr;
+    const int32_t* packed = aux.packed;
+    const node_t* sdst = aux.sorted_dst;
+    const double a_ret = 1.0 / P.p, a_out = 1.0 / P.q;
+    const double amax = std::max({a_ret, 1.0, a_out}), a_sure = std::min(1.0, a_out), a_none = std::max(1.0, a_out);
+    node_t cur[MAXB], prev[MAXB];
+    int64_t t[MAXB], edge[MAXB], clo[MAXB], chi[MAXB], plo[MAXB], phi[MAXB];
+    double uval[MAXB];
+    int tries[MAXB], act[MAXB];
+    SplitMix64 rng[MAXB];
+    std::vector<double> exact;
+    bool bad = false;
+    for (int64_t b0 = w0; b0 < w1; b0 += B) {
+        const int nb = static_cast<int>(std::min<int64_t>(B, w1 - b0));
+        int64_t si = b0 / n_walks, sk = b0 % n_walks;
+        int n_act = 0;
+        for (int j = 0; j < nb; ++j) {
+            cur[j] = starts[si];
+            if (++sk == n_walks) { sk = 0; ++si; }
+            prev[j] = -1; t[j] = 0; tries[j] = 0;
+            rng[j] = SplitMix64::for_walk(P.seed, static_cast<uint64_t>(b0 + j));
+            o.nodes[(b0 + j) * (L + 1)] = cur[j];
+            if (L > 0) act[n_act++] = j;
+            __builtin_prefetch(indptr + cur[j]);
+        }
+        while (n_act > 0) {
+            // Phase 1: every live walk proposes an edge.
+            for (int a = 0; a < n_act; ++a) {
+                const int j = act[a];
+                const int64_t lo = indptr[cur[j]], hi = indptr[cur[j] + 1];
+                if (!(0 <= lo && lo <= hi && hi <= m)) { bad = true; edge[j] = -1; continue; }
+                if (hi == lo) { edge[j] = -1; continue; }
+                clo[j] = lo; chi[j] = hi;
+                const int64_t e = lo + static_cast<int64_t>(rng[j].below(static_cast<uint64_t>(hi - lo)));
+                edge[j] = e;
+                __builtin_prefetch(packed + 2 * e);
+                if (prev[j] >= 0) {
+                    uval[j] = rng[j].uniform() * amax;
+                    __builtin_prefetch(sdst + ((plo[j] + phi[j]) >> 1));
+                }
+            }
+            // Phase 2: every walk accepts (and steps) or rejects (and proposes again).
+            int kept = 0;
+            for (int a = 0; a < n_act; ++a) {
+                const int j = act[a];
+                const int64_t w = b0 + j;
+                int64_t e = edge[j];
+                if (e < 0) { pad_from(o, w, t[j]); continue; }  // dead end or corrupt row
+                node_t x = packed[2 * e];
+                bool ok = true;
+                if (prev[j] >= 0) {
+                    const double u = uval[j];
+                    if (x == prev[j]) ok = u < a_ret;
+                    else if (u < a_sure) ok = true;
+                    else if (u >= a_none) ok = false;
+                    else ok = u < (std::binary_search(sdst + plo[j], sdst + phi[j], x) ? 1.0 : a_out);
+                    if (!ok && ++tries[j] >= MAX_TRIES) {  // extreme p/q: draw from the exact distribution
+                        const int64_t lo = clo[j], hi = chi[j];
+                        exact.resize(hi - lo);
+                        double acc = 0;
+                        for (int64_t f = lo; f < hi; ++f) {
+                            const node_t y = packed[2 * f];
+                            acc += y == prev[j] ? a_ret : (std::binary_search(sdst + plo[j], sdst + phi[j], y) ? 1.0 : a_out);
+                            exact[f - lo] = acc;
+                        }
+                        const double u2 = rng[j].uniform() * acc;
+                        e = lo + std::min<int64_t>(std::upper_bound(exact.begin(), exact.end(), u2) - exact.begin(), hi - lo - 1);
+                        x = packed[2 * e];
+                        ok = true;
+                    }
+                }
+                if (!ok) { act[kept++] = j; continue; }
+                if (x < 0 || x >= n) { bad = true; pad_from(o, w, t[j]); continue; }
+                o.nodes[w * (L + 1) + t[j] + 1] = x;
+                o.rels[w * L + t[j]] = packed[2 * e + 1];
+                prev[j] = cur[j]; plo[j] = clo[j]; phi[j] = chi[j];
+                cur[j] = x; tries[j] = 0;
+                __builtin_prefetch(indptr + x);
+                if (++t[j] < L) act[kept++] = j;
+            }
+            n_act = kept;
+        }
+    }
+    if (bad) o.bad->store(true);
+}
+
+template <typename F>
+void split_walks(int64_t W, int threads, F&& f) {
+    threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, W / 256 + 1)));
+    if (threads == 1) { f(0, W); return; }
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) pool.emplace_back(f, W * t / threads, W * (t + 1) / threads);
+    for (auto& th : pool) th.join();
+}
+
+}  // namespace detail
+
+// Fill nodes[W, L+1] and rels[W, L] with W = n_starts * n_walks walks of `length` steps.
+// Preconditions (checked by the binding): starts in [0, n_nodes), aux.packed and the aux array the
+// mode needs are present with one entry per edge, p, q > 0, alpha in [0, 1]. CSR content is checked as it is read: an out-of-range value
+// stops that walk and the function throws std::out_of_range at the end.
+inline void random_walks(const CSRView& g, const WalkAux& aux, const node_t* starts, int64_t n_starts,
+                         int64_t n_walks, int64_t length, const WalkParams& P, node_t* nodes, rel_t* rels) {
+    const int64_t W = n_starts * n_walks;
+    if (W == 0) return;
+    std::atomic<bool> bad{false};
+    detail::WalkOut o{nodes, rels, length, &bad};
+    auto run = [&](int64_t w0, int64_t w1) {
+        switch (P.mode) {
+            case WalkMode::uniform: detail::lockstep_walks<WalkMode::uniform>(g, aux, starts, n_walks, P, o, w0, w1); break;
+            case WalkMode::weighted: detail::lockstep_walks<WalkMode::weighted>(g, aux, starts, n_walks, P, o, w0, w1); break;
+            case WalkMode::restart: detail::lockstep_walks<WalkMode::restart>(g, aux, starts, n_walks, P, o, w0, w1); break;
+            case WalkMode::node2vec:
+                if (P.block > 1) detail::node2vec_lockstep(g, aux, starts, n_walks, P, o, w0, w1);
+                else detail::node2vec_walks(g, aux, starts, n_walks, P, o, w0, w1);
+                break;
+        }
+    };
+    detail::split_walks(W, P.threads, run);
+    if (bad.load()) throw std::out_of_range("the CSR arrays hold an out-of-range index (corrupt graph); validate it");
+}
+
+// ---- Benchmark reference only -------------------------------------------------------------------
+// The barest uniform walk loop: node ids only, no relations, no checks, no padding bookkeeping beyond
+// stopping. `block` walks advance in lock-step (block = 1 is the classic one-walk-at-a-time loop).
+// It is the yardstick the production kernel is measured against, not an API.
+inline void bare_uniform_walks(const int64_t* indptr, const node_t* dst, const node_t* starts, int64_t W,
+                               int64_t length, uint64_t seed, int block, node_t* nodes) {
+    constexpr int MAXB = 64;
+    const int B = std::max(1, std::min(block, MAXB));
+    const int64_t L1 = length + 1;
+    node_t cur[MAXB];
+    int64_t edge[MAXB];
+    SplitMix64 rng[MAXB];
+    for (int64_t b0 = 0; b0 < W; b0 += B) {
+        const int nb = static_cast<int>(std::min<int64_t>(B, W - b0));
+        for (int j = 0; j < nb; ++j) {
+            cur[j] = starts[b0 + j];
+            rng[j] = SplitMix64::for_walk(seed, static_cast<uint64_t>(b0 + j));
+            nodes[(b0 + j) * L1] = cur[j];
+        }
+        for (int64_t t = 0; t < length; ++t) {
+            for (int j = 0; j < nb; ++j) {
+                if (cur[j] < 0) { edge[j] = -1; continue; }
+                const int64_t lo = indptr[cur[j]], d = indptr[cur[j] + 1] - lo;
+                edge[j] = d ? lo + static_cast<int64_t>(rng[j].below(static_cast<uint64_t>(d))) : -1;
+                if (d) __builtin_prefetch(dst + edge[j]);
+            }
+            for (int j = 0; j < nb; ++j) {
+                const node_t nxt = edge[j] < 0 ? -1 : dst[edge[j]];
+                nodes[(b0 + j) * L1 + t + 1] = nxt;
+                cur[j] = nxt;
+                if (nxt >= 0) __builtin_prefetch(indptr + nxt);
+            }
+        }
+    }
+}
+
+}  // namespace km

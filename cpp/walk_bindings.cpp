@@ -1,0 +1,198 @@
+// Bindings for the walk kernels: argument checks at the boundary, outputs allocated here, GIL released.
+#include "common.hpp"
+#include "walk.hpp"
+
+#include <sys/mman.h>
+
+#include <chrono>
+#include <cstdlib>
+
+namespace km {
+
+static WalkMode parse_mode(const std::string& mode) {
+    if (mode == "uniform") return WalkMode::uniform;
+    if (mode == "weighted") return WalkMode::weighted;
+    if (mode == "node2vec") return WalkMode::node2vec;
+    if (mode == "restart") return WalkMode::restart;
+    throw std::invalid_argument("mode must be 'uniform', 'weighted', 'node2vec' or 'restart', got '" + mode + "'");
+}
+
+static void check_starts(const carray<int32_t>& starts, int64_t n_nodes) {
+    require_1d(starts, "starts");
+    const int32_t* s = starts.data();
+    for (py::ssize_t i = 0; i < starts.size(); ++i)
+        if (s[i] < 0 || s[i] >= n_nodes)
+            throw std::out_of_range("starts[" + std::to_string(i) + "] = " + std::to_string(s[i]) +
+                                    " is not a node id in [0, " + std::to_string(n_nodes) + ")");
+}
+
+// W * (L+1) node ids plus W * L relation ids, without overflow; throws past max_bytes.
+static int64_t checked_walk_count(int64_t n_starts, int64_t n_walks, int64_t length, int64_t max_bytes) {
+    if (n_walks < 0) throw std::invalid_argument("n_walks must be >= 0, got " + std::to_string(n_walks));
+    if (length < 0) throw std::invalid_argument("length must be >= 0, got " + std::to_string(length));
+    const double bytes = static_cast<double>(n_starts) * n_walks * (2.0 * length + 1) * 4;
+    if (bytes > static_cast<double>(max_bytes))
+        throw std::invalid_argument("walk output would need " + std::to_string(static_cast<int64_t>(bytes / 1048576)) +
+                                    " MiB, over the limit of " + std::to_string(max_bytes / 1048576) +
+                                    " MiB; use fewer starts/walks, shorter walks, or raise max_bytes");
+    return n_starts * n_walks;
+}
+
+static py::tuple py_random_walks(const carray<int64_t>& indptr, const carray<int32_t>& dst,
+                                 const carray<int32_t>& rel, const carray<int32_t>& starts, int64_t n_walks,
+                                 int64_t length, const std::string& mode, double p, double q, double alpha,
+                                 uint64_t seed, int threads, const py::object& cumw, const py::object& sorted_dst,
+                                 const py::object& packed, int block, int64_t max_bytes) {
+    CSRView g = csr_view(indptr, dst, rel, py::none());
+    WalkParams P;
+    P.mode = parse_mode(mode);
+    if (!(p > 0) || !std::isfinite(p)) throw std::invalid_argument("p must be finite and > 0");
+    if (!(q > 0) || !std::isfinite(q)) throw std::invalid_argument("q must be finite and > 0");
+    if (!(alpha >= 0 && alpha <= 1)) throw std::invalid_argument("alpha must be in [0, 1]");
+    if (threads < 1 || threads > 1024) throw std::invalid_argument("threads must be in [1, 1024]");
+    if (block < 1 || block > 64) throw std::invalid_argument("block must be in [1, 64]");
+    P.p = p; P.q = q; P.alpha = alpha; P.seed = seed; P.threads = threads; P.block = block;
+    check_starts(starts, g.n_nodes);
+    const int64_t n_starts = starts.size();
+    const int64_t W = checked_walk_count(n_starts, n_walks, length, max_bytes);
+    WalkAux aux;
+    carray<double> cw;
+    carray<int32_t> sd;
+    if (P.mode == WalkMode::weighted) {
+        if (cumw.is_none()) throw std::invalid_argument("weighted mode needs the cumulative weights (cumw)");
+        cw = cumw.cast<carray<double>>();
+        if (cw.ndim() != 1 || cw.size() != g.n_edges) throw std::invalid_argument("cumw must have one entry per edge");
+        aux.cumw = cw.data();
+    }
+    if (P.mode == WalkMode::node2vec) {
+        if (sorted_dst.is_none()) throw std::invalid_argument("node2vec mode needs the dst-sorted rows (sorted_dst)");
+        sd = sorted_dst.cast<carray<int32_t>>();
+        if (sd.ndim() != 1 || sd.size() != g.n_edges)
+            throw std::invalid_argument("sorted_dst must have one entry per edge");
+        aux.sorted_dst = sd.data();
+    }
+    carray<int32_t> pk;
+    std::vector<int32_t> pk_local;
+    if (!packed.is_none()) {
+        pk = packed.cast<carray<int32_t>>();
+        if (pk.ndim() != 1 || pk.size() != 2 * g.n_edges)
+            throw std::invalid_argument("packed must hold 2 entries (dst, rel) per edge");
+        aux.packed = pk.data();
+    }
+    // One buffer for both outputs; from 2 MiB up it is 2 MiB-aligned and marked for transparent huge
+    // pages, so first touch costs a few faults instead of one per 4 KiB page.
+    const size_t n_nodes_out = static_cast<size_t>(W) * (length + 1), n_rels_out = static_cast<size_t>(W) * length;
+    const size_t bytes = std::max<size_t>(4 * (n_nodes_out + n_rels_out), 4);
+    constexpr size_t HUGE = size_t(1) << 21;
+    void* buf = nullptr;
+    if (bytes >= HUGE) {
+        if (posix_memalign(&buf, HUGE, (bytes + HUGE - 1) / HUGE * HUGE) != 0) buf = nullptr;
+#ifdef MADV_HUGEPAGE
+        else madvise(buf, (bytes + HUGE - 1) / HUGE * HUGE, MADV_HUGEPAGE);
+#endif
+    } else {
+        buf = std::malloc(bytes);
+    }
+    if (!buf) throw std::bad_alloc();
+    py::capsule owner(buf, [](void* q) { std::free(q); });
+    int32_t* np_ = static_cast<int32_t*>(buf);
+    int32_t* rp = np_ + n_nodes_out;
+    py::array_t<int32_t> nodes({W, length + 1}, {static_cast<int64_t>(4 * (length + 1)), int64_t(4)}, np_, owner);
+    py::array_t<int32_t> rels({W, length}, {static_cast<int64_t>(4 * length), int64_t(4)}, rp, owner);
+    {
+        py::gil_scoped_release nogil;
+        if (!aux.packed) {
+            pk_local = packed_edges(g);
+            aux.packed = pk_local.data();
+        }
+        random_walks(g, aux, starts.data(), n_starts, n_walks, length, P, np_, rp);
+    }
+    return py::make_tuple(nodes, rels);
+}
+
+static carray<double> py_row_cumulative_weights(const carray<int64_t>& indptr, const carray<int32_t>& dst,
+                                                const carray<int32_t>& rel, const carray<float>& weight) {
+    CSRView g = csr_view(indptr, dst, rel, weight);
+    for (int64_t v = 0; v < g.n_nodes; ++v)
+        if (g.indptr[v + 1] < g.indptr[v]) throw std::invalid_argument("indptr must be non-decreasing");
+    std::vector<double> c;
+    {
+        py::gil_scoped_release nogil;
+        c = row_cumulative_weights(g);
+    }
+    return to_numpy(std::move(c));
+}
+
+static carray<int32_t> py_row_sorted_dst(const carray<int64_t>& indptr, const carray<int32_t>& dst,
+                                         const carray<int32_t>& rel) {
+    CSRView g = csr_view(indptr, dst, rel, py::none());
+    for (int64_t v = 0; v < g.n_nodes; ++v)
+        if (g.indptr[v + 1] < g.indptr[v]) throw std::invalid_argument("indptr must be non-decreasing");
+    std::vector<int32_t> s;
+    {
+        py::gil_scoped_release nogil;
+        s = row_sorted_dst(g);
+    }
+    return to_numpy(std::move(s));
+}
+
+static py::tuple py_bench_bare_uniform(const carray<int64_t>& indptr, const carray<int32_t>& dst,
+                                                  const carray<int32_t>& starts, int64_t length, uint64_t seed,
+                                                  int block) {
+    require_1d(indptr, "indptr");
+    require_1d(dst, "dst");
+    if (indptr.size() < 1 || indptr.data()[0] != 0 || indptr.data()[indptr.size() - 1] != dst.size())
+        throw std::invalid_argument("indptr must start at 0 and end at len(dst)");
+    const int64_t n = indptr.size() - 1;
+    for (int64_t v = 0; v < n; ++v)
+        if (indptr.data()[v + 1] < indptr.data()[v]) throw std::invalid_argument("indptr must be non-decreasing");
+    for (py::ssize_t e = 0; e < dst.size(); ++e)
+        if (dst.data()[e] < 0 || dst.data()[e] >= n) throw std::out_of_range("dst out of range");
+    check_starts(starts, n);
+    if (block < 1 || block > 64) throw std::invalid_argument("block must be in [1, 64]");
+    const int64_t W = checked_walk_count(starts.size(), 1, length, int64_t(1) << 34);
+    py::array_t<int32_t> nodes({W, length + 1});
+    int32_t* np_ = nodes.mutable_data();
+    double seconds;
+    {
+        py::gil_scoped_release nogil;
+        auto t0 = std::chrono::steady_clock::now();
+        bare_uniform_walks(indptr.data(), dst.data(), starts.data(), W, length, seed, block, np_);
+        seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    return py::make_tuple(nodes, seconds);
+}
+
+void bind_walk(py::module_& m) {
+    m.def("random_walks", &py_random_walks, py::arg("indptr"), py::arg("dst"), py::arg("rel"), py::arg("starts"),
+          py::arg("n_walks"), py::arg("length"), py::arg("mode") = "uniform", py::arg("p") = 1.0,
+          py::arg("q") = 1.0, py::arg("alpha") = 0.0, py::arg("seed") = 0, py::arg("threads") = 1,
+          py::arg("cumw") = py::none(), py::arg("sorted_dst") = py::none(), py::arg("packed") = py::none(), py::arg("block") = 64,
+          py::arg("max_bytes") = int64_t(1) << 32,
+          "Relation-labelled random walks: (nodes[W, L+1], rels[W, L]) int32, W = len(starts) * n_walks, "
+          "walk w starts at starts[w // n_walks]; -1 pads after a dead end, rel -2 marks a restart. "
+          "Deterministic for a seed whatever the thread count. Pass the cached aux arrays (packed_edges, "
+          "row_cumulative_weights for 'weighted', row_sorted_dst for 'node2vec') to skip rebuilding them.");
+    m.def("row_cumulative_weights", &py_row_cumulative_weights, py::arg("indptr"), py::arg("dst"), py::arg("rel"),
+          py::arg("weight"), "Per-row inclusive prefix sums of edge weights (float64), for weighted walks.");
+    m.def("row_sorted_dst", &py_row_sorted_dst, py::arg("indptr"), py::arg("dst"), py::arg("rel"),
+          "A per-row copy of dst sorted by dst, for node2vec's neighbour test.");
+    m.def("packed_edges", [](const carray<int64_t>& indptr, const carray<int32_t>& dst, const carray<int32_t>& rel) {
+              CSRView g = csr_view(indptr, dst, rel, py::none());
+              std::vector<int32_t> p;
+              {
+                  py::gil_scoped_release nogil;
+                  p = packed_edges(g);
+              }
+              return to_numpy(std::move(p));
+          }, py::arg("indptr"), py::arg("dst"), py::arg("rel"),
+          "(dst, rel) interleaved per edge (int32[2 * n_edges]): the walk kernels' edge layout, one cache line per step. "
+          "Pass it to random_walks to skip rebuilding it on every call.");
+    m.def("bench_bare_uniform", &py_bench_bare_uniform, py::arg("indptr"), py::arg("dst"), py::arg("starts"),
+          py::arg("length"), py::arg("seed") = 0, py::arg("block") = 32,
+          "Benchmark yardstick only: the barest uniform walk loop (node ids only, one walk per start), "
+          "`block` walks in lock-step (1 = one walk at a time). Returns (nodes, kernel seconds): "
+          "the time excludes the argument checks, so the yardstick is not slowed by them.");
+}
+
+}  // namespace km
