@@ -143,8 +143,12 @@ def test_wandb_offline_logs_perplexity(tiny_base, planning, tmp_path, monkeypatc
     wandb.finish()
     runs = list((tmp_path / 'wandb' / 'wandb').glob('offline-run-*/run-*.wandb'))
     assert len(runs) == 1, list((tmp_path / 'wandb').rglob('*'))[:20]
-    data = runs[0].read_bytes()  # the offline run file (synced later with `wandb sync`) holds the logged keys
-    assert b'train/perplexity' in data and b'eval/plan_exact' in data
+    t0 = time.time()  # the offline run file (synced later with `wandb sync`) holds the logged keys; the wandb service
+    while time.time() - t0 < 30:  # process may still be flushing it right after finish()
+        data = runs[0].read_bytes()
+        if b'train/perplexity' in data and b'eval/plan_exact' in data: break
+        time.sleep(0.2)
+    assert b'train/perplexity' in data and b'eval/plan_exact' in data, len(data)
     assert r.metrics['global_step'] == 4
 
 
