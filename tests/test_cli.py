@@ -12,7 +12,7 @@ def run(*args):
 
 
 def test_help_lists_examples():
-    for cmd in ('km_graph', 'km_pipeline'):
+    for cmd in ('km_graph', 'km_pipeline', 'km_walk', 'km_paths', 'km_dataset', 'km_train', 'km_predict', 'km_eval'):
         r = run(cmd, '--help')
         assert r.returncode == 0 and 'Examples' in r.stdout, (cmd, r.stdout)
 
@@ -35,8 +35,11 @@ def test_bad_input_is_one_line_exit_2(tmp_path):
 
 
 def test_km_pipeline_small_world(tmp_path):
-    r = run('km_pipeline', '--out', str(tmp_path / 'run'), '--n_movies', '100')
+    small = ('--n_movies', '100', '--per_type', '2', '--base', 'tiny', '--steps', '3', '--beams', '2', '--threads', '1')
+    r = run('km_pipeline', '--out', str(tmp_path / 'run'), *small)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / 'run' / 'report.md').exists() and (tmp_path / 'run' / 'degree.png').stat().st_size > 0
-    again = run('km_pipeline', '--out', str(tmp_path / 'run'), '--n_movies', '100')
+    again = run('km_pipeline', '--out', str(tmp_path / 'run'), *small)
     assert 'already done' in again.stdout
+    other = run('km_pipeline', '--out', str(tmp_path / 'run'), *small[:-2], '--threads', '2', '--seed', '3')
+    assert other.returncode == 2 and 'other settings' in other.stderr

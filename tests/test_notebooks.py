@@ -33,7 +33,8 @@ def test_parameters_tag_survives_nbdev_clean(tmp_path):
 def test_papermill_parameter_changes_the_value_used(tmp_path):
     out_nb, run = tmp_path / 'out.ipynb', tmp_path / 'run'
     subprocess.run([str(BIN / 'papermill'), str(ROOT / 'nbs/pipelines/kgqa.ipynb'), str(out_nb),
-                    '-p', 'n_movies', '120', '-p', 'seed', '7', '-p', 'out', str(run),
+                    '-p', 'n_movies', '120', '-p', 'seed', '7', '-p', 'out', str(run), '-p', 'base', 'tiny',
+                    '-p', 'steps', '3', '-p', 'per_type', '2', '-p', 'beams', '2',
                     '--cwd', str(ROOT / 'nbs/pipelines')], check=True, capture_output=True)
     cfg = json.loads((run / 'config.json').read_text())
     assert (cfg['n_movies'], cfg['seed']) == (120, 7)

