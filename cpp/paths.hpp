@@ -236,7 +236,7 @@ inline bool shortest_paths_one(const CSRView& g, const node_t* S, int64_t ns, co
 struct RetrieveOptions {
     int64_t max_paths = 1000;     // explicit paths kept per question (0: none)
     bool simple = false;          // forbid revisiting an entity within a path
-    bool exclude_sources = false; // end entities that are sources do not count (MetaQA 3-hop)
+    bool exclude_sources = false; // paths that come back to a source entity (at any hop) do not count (MetaQA)
 };
 
 struct RetrieveScratch {
@@ -279,6 +279,7 @@ inline void retrieve_dfs(const CSRView& g, const rel_t* R, int L, const Retrieve
             int64_t e = pos[k]++;
             node_t w = g.dst[e];
             if (!in_sorted(sc.V[k + 1], w)) continue;
+            if (o.exclude_sources && sc.smark.has(w)) continue;
             if (o.simple) {
                 bool dup = false;
                 for (int j = 0; j <= k && !dup; ++j) dup = nodes[j] == w;
@@ -323,6 +324,7 @@ inline void retrieve_one(const CSRView& g, const node_t* S, int64_t ns, const re
             auto [lo, hi] = g.rel_range(Fk[i], R[k]);
             for (int64_t e = lo; e < hi; ++e) {
                 node_t w = g.dst[e];
+                if (o.exclude_sources && sc.smark.has(w)) continue;  // a path through a source does not count
                 if (!sc.acc.has(w)) { sc.acc.set(w); sc.cnt[w] = 0; sc.touched.push_back(w); }
                 sc.cnt[w] = sat_add(sc.cnt[w], sc.C[k][i]);
             }

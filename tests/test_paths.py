@@ -54,7 +54,7 @@ def nx_retrieve(G, sources, rp, simple=False, exclude_sources=False):
         nodes, rels = q.popleft()
         k = len(rels)
         if k == len(rp):
-            if not (exclude_sources and nodes[-1] in sources): out.append((nodes, rels))
+            if not (exclude_sources and any(v in sources for v in nodes[1:])): out.append((nodes, rels))
             continue
         for _, v, key in G.out_edges(nodes[-1], keys=True):
             if key != rp[k] or (simple and v in nodes): continue

@@ -176,10 +176,13 @@ def test_sigkill_resume_matches_uninterrupted_run(tiny_base, planning, tmp_path)
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
     assert not (run / 'model').exists(), 'the run finished before it was killed; make it longer'
-    killed_at = max(int(c.name.split('-')[1]) for c in run.glob('checkpoint-*'))
+    killed_at = max(int(c.name.split('-')[1]) for c in run.glob('checkpoint-*') if (c / 'trainer_state.json').exists())
+    partial = run / 'checkpoint-9999'  # what a kill in the middle of writing a checkpoint leaves behind
+    partial.mkdir()
+    (partial / 'model.safetensors').write_bytes(b'\0' * 10)
     r = km_train('--config', cfg_path)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert 'resuming from' in r.stdout
+    assert 'resuming from' in r.stdout and 'removing incomplete checkpoint' in r.stdout and not partial.exists()
     resumed = json.loads((run / 'metrics.json').read_text())
     assert resumed['summary']['resumed_from'].endswith(f'checkpoint-{killed_at}')
     # the same run without interruption, in this process

@@ -186,6 +186,7 @@ def benchmark_page(out):
         parts.append('<p>No benchmark results yet: run the notebooks in <code>nbs/bench/</code> with papermill.</p>')
     (out / 'bench').mkdir(exist_ok=True)
     for f in sorted(res.glob('*.json')) if res.exists() else []:
+        if f.stem.startswith('kgqa_'): continue  # end-to-end results live on the Results page
         parts.append(f'<h2 id="{f.stem}">{html.escape(f.stem)}</h2>')
         data = json.loads(f.read_text())
         tables = data.get('tables', {'results': data.get('rows', [])}) if isinstance(data, dict) else {'results': data}
