@@ -499,7 +499,8 @@ def load_dataset_dir(path):
     return datasets.load_from_disk(str(path))
 
 # %% ../nbs/04_data.ipynb #a861b293
-from fastcore.script import call_parse, Param, store_true
+from fastcore.script import Param, store_true
+from .core import km_command
 
 def _dataset_main(action, out, kg, questions, kind, source, per_type, n_movies, chat, seed, threads):
     graph = load_graph(kg) if kg else movie_world(n_movies, seed=seed)
@@ -518,7 +519,7 @@ def _dataset_main(action, out, kg, questions, kind, source, per_type, n_movies, 
         print(f'wrote {len(ds):,} {kind} examples to {out}')
     else: raise KMInputError(f"unknown action {action!r}: use 'questions' or 'sft'")
 
-@call_parse
+@km_command
 def km_dataset(action:Param("'questions' (build KGQA questions from a KG) or 'sft' (training examples from questions)", str),
                out:Param('output: a .jsonl file (questions) or a dataset folder (sft)', str),
                kg:Param('triples file or .npz graph (default: the embedded movie world)', str)=None,

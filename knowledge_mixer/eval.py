@@ -231,9 +231,10 @@ def _eval_main(predictions, format, out, topk):
         if out: print(f'wrote {out}/eval_metrics.json, eval_report.md and plots')
     else: raise KMInputError(f"--format must be 'km' or 'rog', got {format!r}")
 
-from fastcore.script import call_parse, Param, store_true
+from fastcore.script import Param, store_true
+from .core import km_command
 
-@call_parse
+@km_command
 def km_eval(predictions:Param('predictions JSONL: ours (km_predict) or RoG\'s with --format rog', str),
             format:Param("'km' (ours: strict + RoG-compatible + path metrics) or 'rog' (RoG's file and numbers)", str)='km',
             out:Param('folder for eval_metrics.json, eval_report.md and plots (km format)', str)=None,

@@ -562,7 +562,8 @@ def write_triples(kg:KnowledgeGraph, path, format:str='auto'):
     return path
 
 # %% ../nbs/00_graph.ipynb #9315e90f
-from fastcore.script import call_parse, Param, store_true
+from fastcore.script import Param, store_true
+from .core import km_command
 
 def _graph_main(action, path, out, format, no_inverse, as_json):
     kg = load_graph(path, format, inverse=not no_inverse)
@@ -582,7 +583,7 @@ def _graph_main(action, path, out, format, no_inverse, as_json):
         print(f'wrote {out} ({kg.n_triples:,} triples)')
     else: raise KMInputError(f"unknown action {action!r}: use 'stats' or 'convert'")
 
-@call_parse
+@km_command
 def km_graph(action:Param("'stats' (print statistics) or 'convert' (write the graph to --out)", str),
              path:Param('triples file (pipe, TSV, CSV, JSONL) or a saved .npz graph', str),
              out:Param('convert: output path (.npz, .tsv, .txt for pipe, .jsonl)', str)=None,

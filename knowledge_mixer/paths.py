@@ -12,7 +12,8 @@ from itertools import chain
 from pathlib import Path
 
 import numpy as np
-from fastcore.script import call_parse, Param, store_true
+from fastcore.script import Param, store_true
+from .core import km_command
 
 from . import _core
 from .core import KMInputError, KMNotFound, atomic_path, run_cli, data_dir
@@ -320,7 +321,7 @@ def _km_paths(questions, kb, out, mode, path_field, max_hops, max_paths, exclude
     print(f'km_paths: {len(res)} questions -> {out}')
     return out
 
-@call_parse
+@km_command
 def km_paths(questions:str, # questions JSONL (topic_entities, answers, gold_relation_path)
              kb:str, # the knowledge graph: a triples file (pipe, TSV, CSV, JSONL) or a saved .npz
              out:str, # output JSONL, one line per question (written atomically)

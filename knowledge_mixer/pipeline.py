@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, atomic_path, data_dir, run_cli, seed_everything
+from .core import KMInputError, atomic_path, data_dir, progress_enabled, run_cli, seed_everything
 from .graph import KnowledgeGraph, load_graph
 from .data import (QARecord, load_jsonl, load_metaqa, load_questions, movie_questions, movie_world,
                                   planning_dataset, save_dataset, save_jsonl, split_records)
@@ -231,7 +231,7 @@ def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
     model, tok = load_planner(out/'train'/'model')
     from tqdm.auto import tqdm
     plans, step = [], 32
-    for i in tqdm(range(0, len(test), step), desc='planning', disable=bool(os.environ.get('IN_TEST'))):
+    for i in tqdm(range(0, len(test), step), desc='planning', disable=not progress_enabled()):
         plans += plan(model, tok, test[i:i + step], kg, beams=cfg.beams, constrained=cfg.constrained, max_hops=cfg.max_hops,
                       batch_size=16)
     preds = answer(kg, test, plans, top_plans=cfg.top_plans)
@@ -285,9 +285,10 @@ def run_pipeline(cfg:PipelineConfig, stages:list[str]|None=None) -> Path:
     return report
 
 # %% ../nbs/09_pipeline.ipynb #cf1f3b35
-from fastcore.script import call_parse, Param, store_true, bool_arg
+from fastcore.script import Param, store_true, bool_arg
+from .core import km_command
 
-@call_parse
+@km_command
 def km_pipeline(out:Param('run folder (finished stages are reused; --force re-runs them)', str)='runs/kgqa',
                 kg:Param('triples file or saved .npz graph (default: the embedded movie world)', str)=None,
                 questions:Param('questions JSONL or question<TAB>answers file (default: built from the KG)', str)=None,

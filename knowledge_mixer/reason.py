@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, KMNotFound, atomic_path, run_cli, where
+from .core import KMInputError, KMNotFound, atomic_path, progress_enabled, run_cli, where
 from .graph import KnowledgeGraph, load_graph
 from .paths import batch_retrieve, relation_paths_from
 from .text import (PATH_END, parse_relation_paths, path_to_text, planning_messages, planning_prompt,
@@ -215,7 +215,7 @@ def _predict_main(model, kg, questions, out, beams, unconstrained, max_hops, top
     m, tok = load_planner(model)
     from tqdm.auto import tqdm
     plans = []
-    bar = tqdm(total=len(recs), desc='planning', disable=not sys.stderr.isatty())
+    bar = tqdm(total=len(recs), desc='planning', disable=not progress_enabled())
     for i in range(0, len(recs), batch_size * 4):
         plans += plan(m, tok, recs[i:i + batch_size * 4], graph, beams, not unconstrained, max_hops, batch_size, chat=chat)
         bar.update(len(recs[i:i + batch_size * 4]))
@@ -225,9 +225,10 @@ def _predict_main(model, kg, questions, out, beams, unconstrained, max_hops, top
     valid = [p.valid for ps in plans for p in ps]
     print(f'wrote {len(preds):,} predictions to {out}; {100 * np.mean(valid) if valid else 0:.1f}% of {len(valid):,} plans valid')
 
-from fastcore.script import call_parse, Param, store_true
+from fastcore.script import Param, store_true
+from .core import km_command
 
-@call_parse
+@km_command
 def km_predict(model:Param('trained planner folder (merged model or LoRA adapter with tokenizer)', str),
                kg:Param('triples file or .npz graph', str),
                questions:Param('questions JSONL (id, question, answer, q_entity[, relation_path])', str),

@@ -16,9 +16,10 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from fastcore.script import Param, call_parse, store_true
+from fastcore.script import Param, store_true
+from .core import km_command
 
-from .core import KMInputError, KMNotFound, atomic_path, data_dir, run_cli, seed_everything
+from .core import KMInputError, KMNotFound, atomic_path, data_dir, progress_enabled, run_cli, seed_everything
 from .data import QARecord, load_jsonl, load_metaqa, planning_dataset, split_records
 from .text import parse_relation_paths, relation_path_to_text
 
@@ -354,7 +355,7 @@ def trainer_args(config:TrainConfig, run_dir:Path, has_eval:bool, kind:str='sft'
               report_to=['wandb'] if config.wandb_project else 'none', run_name=config.run_name or run_dir.name,
               deepspeed=str(ds_path) if ds_path else None, fsdp=config.fsdp,
               fsdp_config=dict(version=2, cpu_offload=config.offload) if config.fsdp else None,
-              disable_tqdm=bool(os.environ.get('IN_TEST')) or not sys.stderr.isatty(),
+              disable_tqdm=not progress_enabled(),
               dataloader_num_workers=0, remove_unused_columns=True)
     if kind == 'sft': return SFTConfig(packing=config.packing, dataset_num_proc=None, **kw)
     return DPOConfig(beta=config.dpo_beta, **kw)
@@ -562,7 +563,7 @@ def _train_main(config, base, dataset, out, method, objective, lr, steps, batch_
               f"plan exact {s.get('eval_plan_exact', float('nan')):.3f}; model in {r.model_dir}")
     return r
 
-@call_parse
+@km_command
 def km_train(config:Param('TrainConfig JSON file (other options override it)', str)=None,
              base:Param("base model: local HF folder or 'smollm2-135m'", str)=None,
              dataset:Param("'metaqa_mini', 'metaqa' (dev, grouped split) or a .jsonl file", str)=None,

@@ -205,7 +205,7 @@ def walks_to_text(kg:KnowledgeGraph, # the graph the walks came from
     return out
 
 # %% ../nbs/01_walk.ipynb #6adb4f51
-from fastcore.script import call_parse
+from .core import km_command
 
 def _load_graph(path, weighted=False):
     path = Path(path)
@@ -228,7 +228,7 @@ def _km_walk(graph, out, starts, n_walks, length, mode, p, q, alpha, seed, threa
     return out
 
 # %% ../nbs/01_walk.ipynb #1c3f8137
-@call_parse
+@km_command
 def km_walk(graph:str, # graph: a .npz written by KnowledgeGraph.save, or a triples file (h|r|t, TSV, CSV, JSONL)
             out:str, # output: .npz (nodes, relations arrays) or a text file (one `e0 -> r1 -> e1` line per walk)
             starts:str=None, # comma-separated start entities, or @FILE with one per line (default: every entity)

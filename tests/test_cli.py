@@ -11,10 +11,25 @@ def run(*args):
     return subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True)
 
 
+COMMANDS = ('km_graph', 'km_pipeline', 'km_walk', 'km_paths', 'km_dataset', 'km_train', 'km_predict', 'km_eval')
+
+
 def test_help_lists_examples():
-    for cmd in ('km_graph', 'km_pipeline', 'km_walk', 'km_paths', 'km_dataset', 'km_train', 'km_predict', 'km_eval'):
+    for cmd in COMMANDS:
         r = run(cmd, '--help')
         assert r.returncode == 0 and 'Examples' in r.stdout, (cmd, r.stdout)
+
+
+def test_version():
+    from knowledge_mixer import __version__
+    for cmd in COMMANDS:
+        r = run(cmd, '--version')
+        assert (r.returncode, r.stdout.strip()) == (0, f'{cmd} (knowledge-mixer) {__version__}'), (cmd, r)
+
+
+def test_usage_errors_exit_2():
+    r = run('km_graph', 'stats')  # missing the path argument
+    assert r.returncode == 2 and 'usage: km_graph' in r.stderr and 'Traceback' not in r.stderr
 
 
 def test_km_graph_convert_round_trip(tmp_path):
@@ -38,6 +53,8 @@ def test_km_pipeline_small_world(tmp_path):
     small = ('--n_movies', '100', '--per_type', '2', '--base', 'tiny', '--steps', '3', '--beams', '2', '--threads', '1')
     r = run('km_pipeline', '--out', str(tmp_path / 'run'), *small)
     assert r.returncode == 0, r.stderr
+    # stderr is a pipe here, not a terminal: no progress bars (tqdm's '\r' redraws or 'it/s') in the log
+    assert '\r' not in r.stderr and 'it/s' not in r.stderr and '%|' not in r.stderr, r.stderr[-2000:]
     assert (tmp_path / 'run' / 'report.md').exists() and (tmp_path / 'run' / 'degree.png').stat().st_size > 0
     again = run('km_pipeline', '--out', str(tmp_path / 'run'), *small)
     assert 'already done' in again.stdout
