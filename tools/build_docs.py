@@ -78,7 +78,7 @@ def exported_names(src):
 
 def prepare(nb):
     "Drop hidden cells, strip directives, add an anchored show_doc after every exported symbol."
-    cells = [nbformat.v4.new_code_cell("from nbdev.showdoc import show_doc\nimport matplotlib\nmatplotlib.use('Agg')",
+    cells = [nbformat.v4.new_code_cell("from nbdev.showdoc import show_doc\n%matplotlib inline",
                                        metadata={'tags': ['remove_cell']})]
     for cell in nb.cells:
         if cell.cell_type != 'code':
