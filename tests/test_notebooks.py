@@ -1,5 +1,6 @@
 """Papermill parameters really reach the notebook, and survive nbdev_clean; README is generated."""
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -48,3 +49,25 @@ def test_papermill_parameter_changes_the_value_used(tmp_path):
 def test_readme_is_generated_from_index():
     r = subprocess.run([sys.executable, str(ROOT / 'tools/make_readme.py'), '--check'], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def parameter_names(nb_path):
+    cell = next(c for c in nbformat.read(nb_path, 4).cells if 'parameters' in c.metadata.get('tags', []))
+    return [m.group(1) for m in re.finditer(r'^(\w+)\s*[:=]', cell.source, re.M)]
+
+
+def test_help_notebook_documents_every_parameter():
+    "`papermill --help-notebook` shows each parameter with a type and a meaning (annotation + comment in the cell)."
+    for nb in PARAM_NOTEBOOKS:
+        r = subprocess.run([str(BIN / 'papermill'), '--help-notebook', str(nb)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        names = parameter_names(nb)
+        assert names, f'{nb}: empty parameters cell'
+        for name in names:
+            i = next((i for i, l in enumerate(lines) if l.strip().startswith(f'{name}: ')), None)
+            assert i is not None, f'{nb}: parameter {name} missing from --help-notebook:\n{r.stdout}'
+            assert 'Unknown type' not in lines[i], f'{nb}: {name} has no type annotation ({lines[i].strip()})'
+            same_line = re.search(r'\)\s{2,}(\S.*)$', lines[i])  # short names: the help follows on the same line
+            help_text = same_line.group(1) if same_line else (lines[i + 1].strip() if i + 1 < len(lines) and lines[i + 1].startswith(' ' * 8) else '')
+            assert help_text, f'{nb}: {name} has no help comment'
