@@ -7,8 +7,8 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
-def run(*args):
-    return subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True)
+def run(*args, cwd=None):
+    return subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True, cwd=cwd)
 
 
 COMMANDS = ('km_graph', 'km_pipeline', 'km_walk', 'km_paths', 'km_dataset', 'km_train', 'km_predict', 'km_eval')
@@ -52,11 +52,18 @@ def test_bad_input_is_one_line_exit_2(tmp_path):
 
 def test_km_pipeline_small_world(tmp_path):
     small = ('--n_movies', '100', '--per_type', '2', '--base', 'tiny', '--steps', '3', '--beams', '2', '--threads', '1')
-    r = run('km_pipeline', '--out', str(tmp_path / 'run'), *small)
+    r = run('km_pipeline', '--out', 'run', *small, cwd=tmp_path)  # a relative run folder
     assert r.returncode == 0, r.stderr
     # stderr is a pipe here, not a terminal: no progress bars (tqdm's '\r' redraws or 'it/s') in the log
     assert '\r' not in r.stderr and 'it/s' not in r.stderr and '%|' not in r.stderr, r.stderr[-2000:]
     assert (tmp_path / 'run' / 'report.md').exists() and (tmp_path / 'run' / 'degree.png').stat().st_size > 0
+    # the trained planner works from any working directory (its adapter names the base relative to the run)
+    elsewhere = tmp_path / 'elsewhere'; elsewhere.mkdir()
+    run_dir = tmp_path / 'run'
+    p = run('km_predict', str(run_dir / 'train' / 'model'), str(run_dir / 'kg.npz'), str(run_dir / 'questions' / 'test.jsonl'),
+            '--out', 'preds.jsonl', '--beams', '2', cwd=elsewhere)
+    assert p.returncode == 0, p.stderr
+    assert (elsewhere / 'preds.jsonl').read_text().count('\n') == len((run_dir / 'questions' / 'test.jsonl').read_text().splitlines())
     again = run('km_pipeline', '--out', str(tmp_path / 'run'), *small)
     assert 'already done' in again.stdout
     other = run('km_pipeline', '--out', str(tmp_path / 'run'), *small[:-2], '--threads', '2', '--seed', '3')
