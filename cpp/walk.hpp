@@ -3,7 +3,9 @@
 // Plain C++17, no Python. Every kernel writes into caller-allocated arrays nodes[W, L+1] and
 // rels[W, L] (row-major), padding with -1 after a dead end. Walk w starts at starts[w / n_walks].
 // Randomness: walk w owns a SplitMix64 stream seeded from (seed, w), so the result does not depend
-// on how walks are split over threads or blocked for latency hiding.
+// on how walks are split over threads or blocked for latency hiding. A caller may compute any
+// contiguous range [first, first + count) of the walks (output row 0 is walk `first`): streaming
+// writers walk a large batch chunk by chunk and get exactly the walks of one big call.
 //
 // The uniform, weighted and restart kernels advance a block of walks in lock-step: first every walk
 // in the block picks its edge and prefetches it, then every walk reads its edge and prefetches its
@@ -113,17 +115,20 @@ inline std::vector<node_t> row_sorted_dst(const CSRView& g) {
 namespace detail {
 
 struct WalkOut {
-    node_t* nodes;  // [W, L+1]
-    rel_t* rels;    // [W, L]
+    node_t* nodes;  // [count, L+1]
+    rel_t* rels;    // [count, L]
     int64_t length;
     std::atomic<bool>* bad;  // set when the CSR arrays hold an out-of-range value
+    int64_t first = 0;       // global index of the walk in output row 0
+    node_t* nrow(int64_t w) const { return nodes + (w - first) * (length + 1); }  // walk w's node row
+    rel_t* rrow(int64_t w) const { return rels + (w - first) * length; }          // walk w's relation row
 };
 
 inline void pad_from(const WalkOut& o, int64_t w, int64_t t) {
     // Walk w stopped at node index t: nodes[t+1:] and rels[t:] become -1.
     const int64_t L = o.length;
-    std::fill(o.nodes + w * (L + 1) + t + 1, o.nodes + (w + 1) * (L + 1), node_t(-1));
-    std::fill(o.rels + w * L + t, o.rels + (w + 1) * L, rel_t(-1));
+    std::fill(o.nrow(w) + t + 1, o.nrow(w) + L + 1, node_t(-1));
+    std::fill(o.rrow(w) + t, o.rrow(w) + L, rel_t(-1));
 }
 
 inline bool row_ok(const CSRView& g, int64_t lo, int64_t hi) { return 0 <= lo && lo <= hi && hi <= g.n_edges; }
@@ -166,8 +171,8 @@ void lockstep_walks(const CSRView& g, const WalkAux& aux, const node_t* starts, 
     bool bad = false;
     for (int64_t b0 = w0; b0 < w1; b0 += B) {
         const int nb = static_cast<int>(std::min<int64_t>(B, w1 - b0));
-        node_t* __restrict tn = tiled ? tile_n.data() : o.nodes + b0 * (L + 1);
-        rel_t* __restrict tr = tiled ? tile_r.data() : o.rels + b0 * L;
+        node_t* __restrict tn = tiled ? tile_n.data() : o.nrow(b0);
+        rel_t* __restrict tr = tiled ? tile_r.data() : o.rrow(b0);
         int64_t si = b0 / n_walks, sk = b0 % n_walks;  // walk b0 + j is walk sk of start si (no division per walk)
         for (int j = 0; j < nb; ++j) {
             start[j] = cur[j] = starts[si];
@@ -214,8 +219,8 @@ void lockstep_walks(const CSRView& g, const WalkAux& aux, const node_t* starts, 
             }
         }
         if (tiled) {
-            std::memcpy(o.nodes + b0 * (L + 1), tn, sizeof(node_t) * nb * (L + 1));
-            if (L > 0) std::memcpy(o.rels + b0 * L, tr, sizeof(rel_t) * nb * L);  // length 0: no relation array
+            std::memcpy(o.nrow(b0), tn, sizeof(node_t) * nb * (L + 1));
+            if (L > 0) std::memcpy(o.rrow(b0), tr, sizeof(rel_t) * nb * L);  // length 0: no relation array
         }
     }
     if (bad) o.bad->store(true);
@@ -239,7 +244,7 @@ inline void node2vec_walks(const CSRView& g, const WalkAux& aux, const node_t* s
     for (int64_t w = w0; w < w1; ++w) {
         SplitMix64 rng = SplitMix64::for_walk(P.seed, static_cast<uint64_t>(w));
         node_t cur = starts[w / n_walks], prev = -1;
-        o.nodes[w * (L + 1)] = cur;
+        o.nrow(w)[0] = cur;
         for (int64_t t = 0; t < L; ++t) {
             const int64_t lo = g.indptr[cur], hi = g.indptr[cur + 1];
             if (!row_ok(g, lo, hi)) { o.bad->store(true); pad_from(o, w, t); break; }
@@ -274,8 +279,8 @@ inline void node2vec_walks(const CSRView& g, const WalkAux& aux, const node_t* s
             }
             const node_t nxt = aux.packed[2 * k];
             if (nxt < 0 || nxt >= n) { o.bad->store(true); pad_from(o, w, t); break; }
-            o.nodes[w * (L + 1) + t + 1] = nxt;
-            o.rels[w * L + t] = aux.packed[2 * k + 1];
+            o.nrow(w)[t + 1] = nxt;
+            o.rrow(w)[t] = aux.packed[2 * k + 1];
             prev = cur;
             cur = nxt;
         }
@@ -314,7 +319,7 @@ inline void node2vec_lockstep(const CSRView& g, const WalkAux& aux, const node_t
             if (++sk == n_walks) { sk = 0; ++si; }
             prev[j] = -1; t[j] = 0; tries[j] = 0;
             rng[j] = SplitMix64::for_walk(P.seed, static_cast<uint64_t>(b0 + j));
-            o.nodes[(b0 + j) * (L + 1)] = cur[j];
+            o.nrow(b0 + j)[0] = cur[j];
             if (L > 0) act[n_act++] = j;
             __builtin_prefetch(indptr + cur[j]);
         }
@@ -366,8 +371,8 @@ inline void node2vec_lockstep(const CSRView& g, const WalkAux& aux, const node_t
                 }
                 if (!ok) { act[kept++] = j; continue; }
                 if (x < 0 || x >= n) { bad = true; pad_from(o, w, t[j]); continue; }
-                o.nodes[w * (L + 1) + t[j] + 1] = x;
-                o.rels[w * L + t[j]] = packed[2 * e + 1];
+                o.nrow(w)[t[j] + 1] = x;
+                o.rrow(w)[t[j]] = packed[2 * e + 1];
                 prev[j] = cur[j]; plo[j] = clo[j]; phi[j] = chi[j];
                 cur[j] = x; tries[j] = 0;
                 __builtin_prefetch(indptr + x);
@@ -390,16 +395,20 @@ void split_walks(int64_t W, int threads, F&& f) {
 
 }  // namespace detail
 
-// Fill nodes[W, L+1] and rels[W, L] with W = n_starts * n_walks walks of `length` steps.
+// Fill nodes[W, L+1] and rels[W, L] with W = n_starts * n_walks walks of `length` steps; or, with
+// first/count, only walks [first, first + count) of those W into nodes[count, L+1] and rels[count, L]
+// (count < 0: to the end). Each walk is the same whatever range it is computed in.
 // Preconditions (checked by the binding): starts in [0, n_nodes), aux.packed and the aux array the
-// mode needs are present with one entry per edge, p, q > 0, alpha in [0, 1]. CSR content is checked as it is read: an out-of-range value
+// mode needs are present with one entry per edge, p, q > 0, alpha in [0, 1], 0 <= first <= W,
+// first + count <= W. CSR content is checked as it is read: an out-of-range value
 // stops that walk and the function throws std::out_of_range at the end.
 inline void random_walks(const CSRView& g, const WalkAux& aux, const node_t* starts, int64_t n_starts,
-                         int64_t n_walks, int64_t length, const WalkParams& P, node_t* nodes, rel_t* rels) {
-    const int64_t W = n_starts * n_walks;
-    if (W == 0) return;
+                         int64_t n_walks, int64_t length, const WalkParams& P, node_t* nodes, rel_t* rels,
+                         int64_t first = 0, int64_t count = -1) {
+    const int64_t W = count < 0 ? n_starts * n_walks - first : count;
+    if (W <= 0) return;
     std::atomic<bool> bad{false};
-    detail::WalkOut o{nodes, rels, length, &bad};
+    detail::WalkOut o{nodes, rels, length, &bad, first};
     auto run = [&](int64_t w0, int64_t w1) {
         switch (P.mode) {
             case WalkMode::uniform: detail::lockstep_walks<WalkMode::uniform>(g, aux, starts, n_walks, P, o, w0, w1); break;
@@ -411,7 +420,7 @@ inline void random_walks(const CSRView& g, const WalkAux& aux, const node_t* sta
                 break;
         }
     };
-    detail::split_walks(W, P.threads, run);
+    detail::split_walks(W, P.threads, [&](int64_t w0, int64_t w1) { run(first + w0, first + w1); });
     if (bad.load()) throw std::out_of_range("the CSR arrays hold an out-of-range index (corrupt graph); validate it");
 }
 

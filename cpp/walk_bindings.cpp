@@ -38,11 +38,31 @@ static int64_t checked_walk_count(int64_t n_starts, int64_t n_walks, int64_t len
     return n_starts * n_walks;
 }
 
+// The walk range [first, first + count) of W = n_starts * n_walks walks (count < 0: to the end), checked;
+// returns the number of walks in it. Only the range is allocated, so max_bytes applies to it.
+static int64_t checked_walk_range(int64_t n_starts, int64_t n_walks, int64_t length, int64_t first, int64_t& count,
+                                  int64_t max_bytes) {
+    if (n_walks < 0) throw std::invalid_argument("n_walks must be >= 0, got " + std::to_string(n_walks));
+    if (static_cast<double>(n_starts) * n_walks > 9.0e18)
+        throw std::invalid_argument("len(starts) * n_walks overflows 64 bits; use fewer starts/walks");
+    const int64_t W = n_starts * n_walks;
+    if (first < 0 || first > W)
+        throw std::out_of_range("first = " + std::to_string(first) + " is not a walk index in [0, " + std::to_string(W) +
+                                "] (W = len(starts) * n_walks)");
+    if (count < 0) count = W - first;
+    if (count > W - first)
+        throw std::out_of_range("first + count = " + std::to_string(first) + " + " + std::to_string(count) +
+                                " runs past the " + std::to_string(W) + " walks (W = len(starts) * n_walks)");
+    checked_walk_count(count, 1, length, max_bytes);
+    return count;
+}
+
 static py::tuple py_random_walks(const carray<int64_t>& indptr, const carray<int32_t>& dst,
                                  const carray<int32_t>& rel, const carray<int32_t>& starts, int64_t n_walks,
                                  int64_t length, const std::string& mode, double p, double q, double alpha,
                                  uint64_t seed, int threads, const py::object& cumw, const py::object& sorted_dst,
-                                 const py::object& packed, int block, int64_t max_bytes) {
+                                 const py::object& packed, int block, int64_t max_bytes, int64_t first,
+                                 int64_t count) {
     CSRView g = csr_view(indptr, dst, rel, py::none());
     WalkParams P;
     P.mode = parse_mode(mode);
@@ -54,7 +74,7 @@ static py::tuple py_random_walks(const carray<int64_t>& indptr, const carray<int
     P.p = p; P.q = q; P.alpha = alpha; P.seed = seed; P.threads = threads; P.block = block;
     check_starts(starts, g.n_nodes);
     const int64_t n_starts = starts.size();
-    const int64_t W = checked_walk_count(n_starts, n_walks, length, max_bytes);
+    const int64_t W = checked_walk_range(n_starts, n_walks, length, first, count, max_bytes);
     WalkAux aux;
     carray<double> cw;
     carray<int32_t> sd;
@@ -105,7 +125,7 @@ static py::tuple py_random_walks(const carray<int64_t>& indptr, const carray<int
             pk_local = packed_edges(g);
             aux.packed = pk_local.data();
         }
-        random_walks(g, aux, starts.data(), n_starts, n_walks, length, P, np_, rp);
+        random_walks(g, aux, starts.data(), n_starts, n_walks, length, P, np_, rp, first, W);
     }
     return py::make_tuple(nodes, rels);
 }
@@ -168,10 +188,12 @@ void bind_walk(py::module_& m) {
           py::arg("n_walks"), py::arg("length"), py::arg("mode") = "uniform", py::arg("p") = 1.0,
           py::arg("q") = 1.0, py::arg("alpha") = 0.0, py::arg("seed") = 0, py::arg("threads") = 1,
           py::arg("cumw") = py::none(), py::arg("sorted_dst") = py::none(), py::arg("packed") = py::none(), py::arg("block") = 64,
-          py::arg("max_bytes") = int64_t(1) << 32,
+          py::arg("max_bytes") = int64_t(1) << 32, py::arg("first") = 0, py::arg("count") = -1,
           "Relation-labelled random walks: (nodes[W, L+1], rels[W, L]) int32, W = len(starts) * n_walks, "
           "walk w starts at starts[w // n_walks]; -1 pads after a dead end, rel -2 marks a restart. "
-          "Deterministic for a seed whatever the thread count. Pass the cached aux arrays (packed_edges, "
+          "Deterministic for a seed whatever the thread count. first/count return only walks "
+          "[first, first + count) (count -1: to the end), each identical to the same row of the full call, "
+          "so a large batch can be computed in chunks. Pass the cached aux arrays (packed_edges, "
           "row_cumulative_weights for 'weighted', row_sorted_dst for 'node2vec') to skip rebuilding them.");
     m.def("row_cumulative_weights", &py_row_cumulative_weights, py::arg("indptr"), py::arg("dst"), py::arg("rel"),
           py::arg("weight"), "Per-row inclusive prefix sums of edge weights (float64), for weighted walks.");

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from .graph import KnowledgeGraph, load_graph, random_kg
 # %% auto #0
 __all__ = ['MAX_HOPS', 'KGPath', 'ShortestPaths', 'Retrieval', 'Paths', 'PathBatch', 'batch_shortest_paths', 'shortest_paths',
            'batch_retrieve', 'retrieve_paths', 'enumerate_paths', 'RelationPaths', 'relation_paths_from',
-           'paths_for_questions', 'km_paths']
+           'paths_for_questions', 'write_paths', 'km_paths']
 
 # %% ../nbs/02_paths.ipynb #023a033a
 @dataclass(frozen=True)
@@ -270,20 +270,27 @@ def relation_paths_from(kg:KnowledgeGraph, # the graph
     return RelationPaths(paths, bool(d['truncated']))
 
 # %% ../nbs/02_paths.ipynb #1f38d7e7
-def _read_questions(path, need):
-    "Read a questions JSONL file, checking the fields each mode needs."
+def _iter_questions(path, need):
+    "Questions of a JSONL file, read lazily one line at a time, checking the fields each mode needs."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f'{path}: no such questions file')
-    qs = []
-    for n, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
-        if not line.strip(): continue
-        try: q = json.loads(line)
-        except json.JSONDecodeError as e: raise KMInputError(f'{path}:{n}: broken JSON ({e.msg} at column {e.colno})') from None
-        if not isinstance(q, dict): raise KMInputError(f'{path}:{n}: expected a JSON object per line')
-        missing = [k for k in need if k not in q]
-        if missing: raise KMInputError(f'{path}:{n}: missing field(s) {missing}; each question needs {list(need)}')
-        qs.append(q)
-    return qs
+    with open(path, encoding='utf-8') as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip(): continue
+            try: q = json.loads(line)
+            except json.JSONDecodeError as e: raise KMInputError(f'{path}:{n}: broken JSON ({e.msg} at column {e.colno})') from None
+            if not isinstance(q, dict): raise KMInputError(f'{path}:{n}: expected a JSON object per line')
+            missing = [k for k in need if k not in q]
+            if missing: raise KMInputError(f'{path}:{n}: missing field(s) {missing}; each question needs {list(need)}')
+            yield q
+
+def _read_questions(path, need):
+    "Read a whole questions JSONL file, checking the fields each mode needs."
+    return list(_iter_questions(path, need))
+
+def _fields_needed(mode, path_field):
+    "The question fields a mode reads."
+    return ['topic_entities'] + (['answers'] if mode in ('truth', 'both') else []) + ([path_field] if mode in ('retrieve', 'both') else [])
 
 def paths_for_questions(kg:KnowledgeGraph, # the graph
                         questions:list, # dicts with `topic_entities` and `answers` and/or a relation path field
@@ -309,16 +316,45 @@ def paths_for_questions(kg:KnowledgeGraph, # the graph
             if 'answers' in q: o['answers_found'] = sum(a in r.ends for a in q['answers']) / max(1, len(q['answers']))
     return out
 
+# %% ../nbs/02_paths.ipynb #0140bd46
+def write_paths(kg:KnowledgeGraph, # the graph
+                questions, # a questions JSONL file (read lazily) or an iterable of question dicts
+                out, # output JSONL: one line per question, in input order (written atomically)
+                mode:str='both', # 'truth', 'retrieve' or 'both'
+                path_field:str='gold_relation_path', # field holding the relation path to follow
+                max_hops:int=3, # longest truth path (edges)
+                max_paths:int=100, # explicit paths kept per pair (truth) / question (retrieve)
+                exclude_sources:bool=False, # retrieval: paths returning to a topic entity do not count
+                threads:int=1, # worker threads per chunk
+                chunk:int=4096 # questions read (and held in memory) at a time; the output does not depend on it
+               ) -> int:
+    "Stream `paths_for_questions` over `questions` chunk by chunk into a JSONL file, atomically; returns the question count."
+    if mode not in ('truth', 'retrieve', 'both'): raise KMInputError(f"mode must be 'truth', 'retrieve' or 'both', got {mode!r}")
+    chunk = _check_int('chunk', chunk, 1, hint='; pass the number of questions to process (and hold in memory) at a time')
+    need = _fields_needed(mode, path_field)
+    if isinstance(questions, (str, Path)):
+        if not Path(questions).exists(): raise FileNotFoundError(f'{questions}: no such questions file')
+        qs = _iter_questions(questions, need)
+    else: qs = iter(questions)
+    n = 0
+    with atomic_path(out, suffix=Path(out).suffix) as tmp, open(tmp, 'w', encoding='utf-8') as f:
+        while batch := list(islice(qs, chunk)):
+            for i, q in enumerate(batch, n):
+                missing = [k for k in need if not isinstance(q, dict) or k not in q]
+                if missing: raise KMInputError(f'question {i}: missing field(s) {missing}; each question needs {need}')
+            for i, (q, o) in enumerate(zip(batch, paths_for_questions(kg, batch, mode, path_field, max_hops, max_paths,
+                                                                       exclude_sources, threads)), n):
+                if 'id' not in q: o['id'] = i
+                f.write(json.dumps(o, ensure_ascii=False)); f.write('\n')
+            n += len(batch)
+            del batch
+    return n
+
 # %% ../nbs/02_paths.ipynb #dee28abe
-def _km_paths(questions, kb, out, mode, path_field, max_hops, max_paths, exclude_sources, threads):
+def _km_paths(questions, kb, out, mode, path_field, max_hops, max_paths, exclude_sources, threads, chunk=4096):
     kg = load_graph(kb)
-    qs = _read_questions(questions, ['topic_entities'] + (['answers'] if mode in ('truth', 'both') else [])
-                                    + ([path_field] if mode in ('retrieve', 'both') else []))
-    res = paths_for_questions(kg, qs, mode, path_field, max_hops, max_paths, exclude_sources, threads)
-    with atomic_path(out, suffix='.jsonl') as tmp:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            for r in res: f.write(json.dumps(r, ensure_ascii=False) + '\n')
-    print(f'km_paths: {len(res)} questions -> {out}')
+    n = write_paths(kg, questions, out, mode, path_field, max_hops, max_paths, exclude_sources, threads, chunk)
+    print(f'km_paths: {n} questions -> {out}')
     return out
 
 @km_command
@@ -331,12 +367,13 @@ def km_paths(questions:str, # questions JSONL (topic_entities, answers, gold_rel
              max_paths:int=100, # explicit paths kept per pair (truth) / question (retrieve)
              exclude_sources:store_true=False, # retrieval: paths returning to a topic entity do not count
              threads:int=1, # worker threads
+             chunk:int=4096, # questions held in memory at a time (the output does not depend on it)
              debug:store_true=False): # show tracebacks
-    """Mine truth relation paths and/or retrieve along relation paths for a questions file.
+    """Mine truth relation paths and/or retrieve along relation paths for a questions file, streamed chunk by chunk.
 
     Examples:
       km_paths ../shared/data/metaqa_mini/questions.jsonl ../shared/data/metaqa_mini/kb.txt paths.jsonl
       km_paths questions.jsonl kb.txt truth.jsonl --mode truth --max_hops 2 --threads 2
     """
     return run_cli('km_paths', _km_paths, questions, kb, out, mode, path_field, max_hops, max_paths, exclude_sources,
-                   threads, debug=debug)
+                   threads, chunk, debug=debug)

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import struct
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +21,7 @@ from .core import KMInputError, KMNotFound, atomic_path, run_cli
 from .graph import KnowledgeGraph, random_kg
 
 # %% auto #0
-__all__ = ['RESTART', 'MODES', 'Walks', 'random_walks', 'walks_to_text', 'km_walk']
+__all__ = ['RESTART', 'MODES', 'Walks', 'random_walks', 'walks_to_text', 'WalkFile', 'write_walks', 'km_walk']
 
 # %% ../nbs/01_walk.ipynb #704a26c3
 RESTART = -2  # relation id recorded when a restart-mode walk jumps back to its start
@@ -51,12 +55,31 @@ def _walks_save(self, path) -> Path:
         np.savez(tmp, nodes=self.nodes, relations=self.relations, n_walks=np.array(self.n_walks))
     return path
 
-def _walks_load(cls, path) -> Walks:
-    "Read walks written by `Walks.save`."
+def _npz_memmap(path, name) -> np.ndarray:
+    "Memory-map array `name` of an uncompressed `.npz` (as `np.savez`, `Walks.save` and `write_walks` write them)."
+    with zipfile.ZipFile(path) as zf: info = zf.getinfo(f'{name}.npy')
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise KMInputError(f'{path}: array {name!r} is compressed and cannot be memory-mapped; load it with mmap=False')
+    with open(path, 'rb') as f:
+        f.seek(info.header_offset)  # the zip local header: 30 bytes, then the name and an extra field
+        head = f.read(30)
+        if head[:4] != b'PK\x03\x04': raise KMInputError(f'{path}: broken zip entry for {name!r}; rewrite the file')
+        f.seek(info.header_offset + 30 + sum(struct.unpack('<HH', head[26:30])))
+        version = np.lib.format.read_magic(f)
+        shape, fortran, dtype = {(1, 0): np.lib.format.read_array_header_1_0,
+                                 (2, 0): np.lib.format.read_array_header_2_0}[version](f)
+        offset = f.tell()
+    if math.prod(shape) == 0: return np.zeros(shape, dtype)
+    return np.memmap(path, dtype, 'r', offset, shape, 'F' if fortran else 'C')
+
+def _walks_load(cls, path, mmap:bool=False) -> Walks:
+    "Read walks written by `Walks.save` or `write_walks`; `mmap=True` maps the arrays from the file instead of reading them."
     with np.load(path, allow_pickle=False) as z:
         missing = {'nodes', 'relations', 'n_walks'} - set(z.files)
         if missing: raise KMInputError(f'{path}: missing arrays {sorted(missing)}; was it written by Walks.save?')
-        return cls(z['nodes'], z['relations'], int(z['n_walks']))
+        if not mmap: return cls(z['nodes'], z['relations'], int(z['n_walks']))
+        n_walks = int(z['n_walks'])
+    return cls(_npz_memmap(path, 'nodes'), _npz_memmap(path, 'relations'), n_walks)
 
 Walks.save, Walks.load = _walks_save, classmethod(_walks_load)
 
@@ -126,6 +149,15 @@ def _start_ids(kg, starts) -> np.ndarray:
     except KMNotFound as e: raise KMInputError(f'unknown start entity: {e}') from None
 
 # %% ../nbs/01_walk.ipynb #6ae4e699
+def _native_walks(kg, s, n_walks, length, mode, p, q, alpha, seed, threads, inverse, max_bytes=2**32, first=0, count=-1):
+    "Walks [first, first + count) (count -1: to the end) of the C++ kernel's len(s) * n_walks walks: (nodes, relations)."
+    a = _walk_arrays(kg, inverse, 'packed')
+    aux = {'weighted': 'cumw', 'node2vec': 'sorted_dst'}.get(mode)
+    if aux: _walk_arrays(kg, inverse, aux)
+    return _core.random_walks(a['indptr'], a['dst'], a['rel'], s, n_walks, length, mode, p, q, alpha, int(seed) % 2**64,
+                              threads, a.get('cumw'), a.get('sorted_dst'), a['packed'], max_bytes=max_bytes,
+                              first=first, count=count)
+
 def random_walks(kg:KnowledgeGraph, # the graph to walk
                  starts=None, # start entities (names or ids, one or many); None = every entity
                  n_walks:int=1, # walks per start
@@ -144,13 +176,7 @@ def random_walks(kg:KnowledgeGraph, # the graph to walk
     _check_walk_args(kg, n_walks, length, mode, p, q, alpha, threads, max_bytes, len(s))
     if backend == 'graphwalker': return _graphwalker_walks(kg, s, n_walks, length, mode, p, q, inverse)
     if backend != 'native': raise KMInputError(f"backend must be 'native' or 'graphwalker', got {backend!r}")
-    a = _walk_arrays(kg, inverse, 'packed')
-    aux = {'weighted': 'cumw', 'node2vec': 'sorted_dst'}.get(mode)
-    if aux: _walk_arrays(kg, inverse, aux)
-    nodes, rels = _core.random_walks(a['indptr'], a['dst'], a['rel'], s, n_walks, length, mode, p, q, alpha,
-                                     int(seed) % 2**64, threads, a.get('cumw'), a.get('sorted_dst'), a['packed'],
-                                     max_bytes=max_bytes)
-    return Walks(nodes, rels, n_walks)
+    return Walks(*_native_walks(kg, s, n_walks, length, mode, p, q, alpha, seed, threads, inverse, max_bytes), n_walks)
 
 # %% ../nbs/01_walk.ipynb #a44a6b54
 def _step_relations(a, nodes, rng) -> np.ndarray:
@@ -204,6 +230,75 @@ def walks_to_text(kg:KnowledgeGraph, # the graph the walks came from
         if len(line) > 1: out.append(sep.join(line))
     return out
 
+# %% ../nbs/01_walk.ipynb #7775844a
+@dataclass
+class WalkFile:
+    "What `write_walks` wrote: the file, the number of walks and steps, and (text) the number of lines."
+    path:Path # the output file
+    walks:int # walks written: len(starts) * n_walks
+    length:int # steps per walk (nominal)
+    steps:int # steps taken, restarts included (fewer than walks * length after dead ends), as `Walks.steps`
+    lines:int|None=None # text format: lines written (a restart starts a new line; a walk with no step writes none)
+    def __repr__(self):
+        text = '' if self.lines is None else f', {self.lines:,} lines'
+        return f'WalkFile({self.walks:,} walks of length {self.length}, {self.steps:,} steps{text} -> {self.path})'
+
+# %% ../nbs/01_walk.ipynb #5f504180
+def _npy_header(f, shape):
+    "Write the `.npy` header of a C-order int32 array of `shape`; its data must follow."
+    np.lib.format.write_array_header_1_0(f, {'descr': np.lib.format.dtype_to_descr(np.dtype(np.int32)),
+                                             'fortran_order': False, 'shape': tuple(shape)})
+
+def write_walks(kg:KnowledgeGraph, # the graph to walk
+                path, # output: `.npz` (the arrays of `Walks.save`) or any other suffix (text lines, as `walks_to_text`)
+                starts=None, # start entities (names or ids, one or many); None = every entity
+                n_walks:int=1, # walks per start
+                length:int=20, # steps (edges) per walk
+                mode:str='uniform', # 'uniform', 'weighted', 'node2vec' (p, q) or 'restart' (alpha)
+                p:float=1.0, # node2vec return parameter
+                q:float=1.0, # node2vec in-out parameter
+                alpha:float=0.15, # restart mode: probability of jumping back to the start at each step
+                seed:int=0, # RNG seed; the walks are those of `random_walks` with the same seed
+                threads:int=1, # worker threads per chunk
+                inverse:bool=True, # also follow inverse edges `~r`
+                chunk:int=65_536, # walks computed (and held in memory) at a time; the output does not depend on it
+                sep:str=' -> ') -> WalkFile: # text format: separator between names
+    "Stream `random_walks(kg, starts, ...)` to `path` chunk by chunk, atomically: memory stays at one chunk."
+    path = Path(path)
+    s = _start_ids(kg, starts)
+    chunk = _check_int('chunk', chunk, 1, fix='; pass the number of walks to compute (and hold in memory) at a time')
+    _check_walk_args(kg, n_walks, length, mode, p, q, alpha, threads, math.inf, len(s))
+    if chunk * (2 * length + 1) * 4 > 2**32:
+        raise KMInputError(f'chunk={chunk:,} walks of length {length:,} need {chunk * (2 * length + 1) * 4 / 2**20:,.0f} MiB '
+                           'at a time, over 4 GiB; pass a smaller chunk')
+    W = len(s) * n_walks
+    chunks = (_native_walks(kg, s, n_walks, length, mode, p, q, alpha, seed, threads, inverse, first=f, count=min(chunk, W - f))
+              for f in range(0, W, chunk))
+    steps = lines = 0
+    if path.suffix == '.npz':
+        with atomic_path(path, suffix='.npz') as tmp, zipfile.ZipFile(tmp, 'w', zipfile.ZIP_STORED) as zf, \
+             tempfile.TemporaryFile(prefix=f'.{path.name}.relations.', dir=path.parent) as spill:
+            with zf.open('nodes.npy', 'w', force_zip64=True) as f:
+                _npy_header(f, (W, length + 1))
+                for nodes, rels in chunks:
+                    f.write(nodes); spill.write(rels)
+                    steps += int(np.count_nonzero(rels != -1))
+                    del nodes, rels  # free this chunk before the next is computed
+            with zf.open('relations.npy', 'w', force_zip64=True) as f:
+                _npy_header(f, (W, length))
+                spill.seek(0); shutil.copyfileobj(spill, f, 2**20)
+            with zf.open('n_walks.npy', 'w') as f: np.lib.format.write_array(f, np.array(n_walks))
+        return WalkFile(path, W, length, steps)
+    with atomic_path(path) as tmp, open(tmp, 'w', encoding='utf-8') as f:
+        for nodes, rels in chunks:
+            for i in range(0, len(nodes), 4096):  # Python strings for 4096 walks at a time, not for the whole chunk
+                text = walks_to_text(kg, Walks(nodes[i:i + 4096], rels[i:i + 4096], n_walks), sep)
+                if text: f.write('\n'.join(text)); f.write('\n')
+                lines += len(text)
+            steps += int(np.count_nonzero(rels != -1))
+            del nodes, rels, text
+    return WalkFile(path, W, length, steps, lines)
+
 # %% ../nbs/01_walk.ipynb #6adb4f51
 from .core import km_command
 
@@ -217,15 +312,10 @@ def _read_starts(starts):
     if starts.startswith('@'): return [l.strip() for l in Path(starts[1:]).read_text(encoding='utf-8').splitlines() if l.strip()]
     return [s.strip() for s in starts.split(',') if s.strip()]
 
-def _km_walk(graph, out, starts, n_walks, length, mode, p, q, alpha, seed, threads, forward_only, weighted):
+def _km_walk(graph, out, starts, n_walks, length, mode, p, q, alpha, seed, threads, forward_only, weighted, chunk=65_536):
     kg = _load_graph(graph, weighted)
-    w = random_walks(kg, _read_starts(starts), n_walks, length, mode, p, q, alpha, seed, threads, inverse=not forward_only)
-    out = Path(out)
-    if out.suffix == '.npz': w.save(out)
-    else:
-        with atomic_path(out) as tmp: tmp.write_text('\n'.join(walks_to_text(kg, w)) + '\n', encoding='utf-8')
-    print(f'{w} -> {out}')
-    return out
+    print(write_walks(kg, out, _read_starts(starts), n_walks, length, mode, p, q, alpha, seed, threads, not forward_only, chunk))
+    return Path(out)
 
 # %% ../nbs/01_walk.ipynb #1c3f8137
 @km_command
@@ -242,12 +332,13 @@ def km_walk(graph:str, # graph: a .npz written by KnowledgeGraph.save, or a trip
             threads:int=1, # worker threads
             forward_only:bool=False, # follow forward edges only (no `~r` steps)
             weighted:bool=False, # the triples file has a 4th weight column
+            chunk:int=65_536, # walks held in memory at a time (the output does not depend on it)
             debug:bool=False): # show the full traceback on errors
-    """Write random walks over a knowledge graph as .npz arrays or text lines.
+    """Write random walks over a knowledge graph as .npz arrays or text lines, streamed chunk by chunk.
 
     Examples:
       km_walk ../shared/data/metaqa/kb.txt walks.txt --starts "Clint Eastwood" --n_walks 10 --length 4
       km_walk kg.npz walks.npz --mode node2vec --p 0.5 --q 2 --threads 2
     """
     run_cli('km_walk', _km_walk, graph, out, starts, n_walks, length, mode, p, q, alpha, seed, threads,
-            forward_only, weighted, debug=debug)
+            forward_only, weighted, chunk, debug=debug)
