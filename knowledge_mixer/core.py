@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'repo_root', 'data_dir', 'atomic_path', 'seed_everything',
-           'run_cli']
+__all__ = ['disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'repo_root', 'data_dir', 'atomic_path', 'restore_dir',
+           'replace_dir', 'atomic_dir', 'seed_everything', 'run_cli']
 
 # %% ../nbs/00_core.ipynb #e61dbbbd
 def disable_telemetry():
@@ -65,10 +65,30 @@ def data_dir(required:bool=True) -> Path|None:
     raise KMNotFound(f'shared data folder not found (looked in: {looked}); '
                      'set KM_DATA to the folder that holds metaqa/, metaqa_mini/ and toy_kgs/')
 
+# %% ../nbs/00_core.ipynb #45c31d27
+def _umask() -> int:
+    global _UMASK
+    if _UMASK is None: _UMASK = os.umask(0o022); os.umask(_UMASK)
+    return _UMASK
+_UMASK = None
+
+def _file_mode(path:Path, dir:bool=False) -> int:
+    "The mode a replacement of `path` gets: the current one if it exists, else what the umask gives new files."
+    try: return path.stat().st_mode & 0o7777
+    except OSError: return (0o777 if dir else 0o666) & ~_umask()
+
+def _fsync(path):
+    "Flush a file (or a folder's entries) to disk, so a rename never exposes data that a power cut would lose."
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try: os.fsync(fd)
+        finally: os.close(fd)
+    except OSError: pass  # some filesystems cannot fsync folders
+
 # %% ../nbs/00_core.ipynb #8887fe05
 @contextlib.contextmanager
 def atomic_path(path, suffix:str=''):
-    "Yield a temp path beside `path`; on success rename it over `path`, on error delete it."
+    "Yield a temp path beside `path`; on success flush it to disk and rename it over `path`, on error delete it."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix or '.tmp', dir=path.parent)
@@ -76,9 +96,61 @@ def atomic_path(path, suffix:str=''):
     tmp = Path(tmp)
     try:
         yield tmp
+        _fsync(tmp)
+        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600 files: keep the target's mode, or the umask default
         os.replace(tmp, path)
+        _fsync(path.parent)
     finally:
         if tmp.exists(): tmp.unlink()
+
+# %% ../nbs/00_core.ipynb #4bfc83d9
+def _exchange(a, b) -> bool:
+    "Atomically swap two paths with Linux's renameat2(RENAME_EXCHANGE); False where the OS or filesystem lacks it."
+    import ctypes, errno, sys
+    if not sys.platform.startswith('linux'): return False
+    try: fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError): return False
+    if fn(-100, os.fsencode(str(a)), -100, os.fsencode(str(b)), 2) == 0: return True  # AT_FDCWD, RENAME_EXCHANGE
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM): return False
+    raise OSError(err, os.strerror(err), str(b))
+
+def _old_name(path:Path) -> Path: return path.with_name(f'.{path.name}.old')
+
+def restore_dir(path) -> Path:
+    "Finish an interrupted `replace_dir`: if `path` is missing but its previous version was set aside, put it back."
+    path = Path(path); old = _old_name(path)
+    if not path.exists() and old.is_dir(): os.replace(old, path)
+    return path
+
+def replace_dir(src, dst) -> Path:
+    "Move the complete folder `src` to `dst`, replacing a previous `dst` so that an interruption leaves the old or the new one, whole."
+    import shutil
+    src, dst = Path(src), Path(dst)
+    restore_dir(dst)
+    for f in src.rglob('*'):
+        if f.is_file(): _fsync(f)
+    if not dst.exists(): os.replace(src, dst)
+    elif _exchange(src, dst): shutil.rmtree(src)  # src now holds the old version
+    else:
+        old = _old_name(dst)
+        if old.exists(): shutil.rmtree(old)  # left by a kill during the last step below
+        os.replace(dst, old); os.replace(src, dst); shutil.rmtree(old)
+    _fsync(dst.parent)
+    return dst
+
+@contextlib.contextmanager
+def atomic_dir(path):
+    "Yield an empty temp folder beside `path`; on success it replaces `path` whole (`replace_dir`), on error it is deleted."
+    import shutil
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', dir=path.parent))
+    try:
+        os.chmod(tmp, _file_mode(path, dir=True))
+        yield tmp
+        replace_dir(tmp, path)
+    finally:
+        if tmp.exists(): shutil.rmtree(tmp)
 
 # %% ../nbs/00_core.ipynb #15a9df3d
 def seed_everything(seed:int=0):
