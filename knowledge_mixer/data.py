@@ -88,10 +88,24 @@ class SkipLog(list):
     "Skipped lines, as (location, reason) pairs, when a loader is asked to skip bad lines."
     def report(self) -> str: return f'{len(self)} skipped' + ''.join(f'\n  {l}: {r}' for l, r in self[:10])
 
+def _did_you_mean(name:str, names) -> str:
+    "A hint naming an entry of `names` equal to `name` up to case and spacing, if there is one."
+    key = ' '.join(name.split()).casefold()
+    for n in names:
+        if ' '.join(n.split()).casefold() == key: return f' (did you mean {n!r}?)'
+    return ''
+
 def _check_entities(rec, kg, loc):
+    "The record's topic entities and relation-path relations must be in `kg`; errors name `loc`, the value and the fix."
     if kg is None: return
-    missing = [e for e in rec.q_entity if e not in kg._ent]
-    if missing: raise KMNotFound(f'{loc}: topic entity {missing[0]!r} is not in the knowledge graph; check the KG file matches the questions')
+    for e in rec.q_entity:
+        if e not in kg._ent:
+            raise KMNotFound(f'{loc}: topic entity {e!r} is not in the knowledge graph ({kg.n_entities:,} entities)'
+                             f'{_did_you_mean(e, kg.entities)}; check that the questions belong to this KG and the name matches exactly')
+    for r in rec.relation_path or []:
+        if not (r[1:] if r.startswith('~') else r) in kg.relations:
+            raise KMNotFound(f'{loc}: relation {r!r} of relation_path {rec.relation_path} is not in the knowledge graph; known relations: '
+                             f'{", ".join(kg.relations[:20])}{" ..." if len(kg.relations) > 20 else ""} (write ~r to follow r backwards)')
 
 # %% ../nbs/04_data.ipynb #440d4c33
 def load_metaqa(root, # folder with kb.txt and {k}-hop/ (MetaQA's layout)
@@ -282,9 +296,38 @@ def save_jsonl(records, path):
         for r in records: f.write(json.dumps(r.to_dict() if isinstance(r, QARecord) else r, ensure_ascii=False) + '\n')
     return Path(path)
 
-def load_jsonl(path, skip:SkipLog|None=None) -> list[QARecord]:
-    "Read records written by `save_jsonl` (or any JSONL with the record fields)."
-    out, names = [], set(QARecord.__dataclass_fields__)
+def _names(v, field:str, loc:str) -> list[str]:
+    "A JSON list of names (a lone string or number counts as a list of one); anything else names the line and field."
+    if isinstance(v, (str, int, float)) and not isinstance(v, bool): v = [v]
+    if not isinstance(v, list) or not all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
+        raise KMInputError(f'{loc}: field {field!r} must be a list of names, got {json.dumps(v)[:80]}')
+    v = [str(x).strip() for x in v]
+    if not v or not all(v): raise KMInputError(f'{loc}: field {field!r} must hold at least one non-empty name, got {v}')
+    return v
+
+def _record(d:dict, loc:str) -> QARecord:
+    "Check and normalise one JSON record (our fields or metaqa_mini's) into a `QARecord`."
+    if 'topic_entities' in d and 'q_entity' not in d:  # metaqa_mini's field names
+        d = dict(d, q_entity=d.pop('topic_entities'), answer=d.pop('answers', None), relation_path=d.pop('gold_relation_path', None))
+    if 'q_entity' not in d and isinstance(d.get('question'), str):  # the topic entity may be marked in the question
+        topics = _TOPIC.findall(d['question'])
+        if not topics: raise KMInputError(f'{loc}: no q_entity field and no [topic entity] in brackets in question {d["question"][:80]!r}; '
+                                          'add "q_entity": ["name"] or mark the entity in the question as [name]')
+        d = dict(d, q_entity=[topics[0].strip()])
+    missing = [k for k in ('id', 'question', 'answer', 'q_entity') if d.get(k) is None]
+    if missing: raise KMInputError(f'{loc}: missing field(s) {missing}')
+    if not isinstance(d['question'], str) or not d['question'].strip(): raise KMInputError(f'{loc}: question must be a non-empty string')
+    d = dict(d, id=str(d['id']), answer=_names(d['answer'], 'answer', loc), q_entity=_names(d['q_entity'], 'q_entity', loc))
+    rp = d.get('relation_path')
+    if rp is not None and (not isinstance(rp, list) or not all(isinstance(r, str) and r.strip() for r in rp)):
+        raise KMInputError(f'{loc}: relation_path must be a list of relation names like ["directed_by", "~starred_actors"], got {json.dumps(rp)[:80]}')
+    return QARecord(**{k: v for k, v in d.items() if k in QARecord.__dataclass_fields__})
+
+def load_jsonl(path, skip:SkipLog|None=None,
+               kg:KnowledgeGraph|None=None) -> list[QARecord]: # when given, topic entities and relation paths must be in it
+    "Read records written by `save_jsonl` (or any JSONL with the record fields); errors name the file and line."
+    out = []
+    if not Path(path).exists(): raise FileNotFoundError(f'{path}: no such questions file')
     for n, line in _read_text_lines(path):
         if not line.strip(): continue
         loc = where(path, n)
@@ -292,12 +335,10 @@ def load_jsonl(path, skip:SkipLog|None=None) -> list[QARecord]:
             try: d = json.loads(line)
             except json.JSONDecodeError as e: raise KMInputError(f'{loc}: broken JSON ({e.msg} at column {e.colno})') from None
             if not isinstance(d, dict): raise KMInputError(f'{loc}: expected a JSON object')
-            if 'topic_entities' in d and 'q_entity' not in d:  # metaqa_mini's field names
-                d = dict(d, q_entity=d.pop('topic_entities'), answer=d.pop('answers'), relation_path=d.pop('gold_relation_path', None))
-            missing = [k for k in ('id', 'question', 'answer', 'q_entity') if k not in d]
-            if missing: raise KMInputError(f'{loc}: missing field(s) {missing}')
-            out.append(QARecord(**{k: v for k, v in d.items() if k in names}))
-        except KMInputError as e:
+            rec = _record(d, loc)
+            _check_entities(rec, kg, loc)
+            out.append(rec)
+        except (KMInputError, KMNotFound) as e:
             if skip is None: raise
             skip.append((loc, str(e)))
     return out
@@ -502,25 +543,16 @@ def dpo_dataset(kg:KnowledgeGraph, records:list[QARecord], rejected_per_question
 
 # %% ../nbs/04_data.ipynb #06e6eb6f
 def save_dataset(ds, path):
-    "Save a `datasets.Dataset` to `path` atomically (temp folder, then rename; the old version is replaced)."
-    import shutil, tempfile
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', dir=path.parent))
-    try:
-        ds.save_to_disk(str(tmp))
-        if path.exists():
-            old = path.with_name(f'.{path.name}.old')
-            if old.exists(): shutil.rmtree(old)
-            path.rename(old); tmp.rename(path); shutil.rmtree(old)
-        else: tmp.rename(path)
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp)
-    return path
+    "Save a `datasets.Dataset` to `path` atomically: an interrupted save leaves the previous version, whole."
+    from knowledge_mixer.core import atomic_dir
+    with atomic_dir(path) as tmp: ds.save_to_disk(str(tmp))
+    return Path(path)
 
 def load_dataset_dir(path):
     "Load a dataset saved by `save_dataset`."
     import datasets
-    if not Path(path).exists(): raise FileNotFoundError(f'{path}: no saved dataset here (build one with km_dataset)')
+    from knowledge_mixer.core import restore_dir
+    if not restore_dir(path).exists(): raise FileNotFoundError(f'{path}: no saved dataset here (build one with km_dataset)')
     return datasets.load_from_disk(str(path))
 
 # %% ../nbs/04_data.ipynb #4e13d0a7
@@ -535,7 +567,7 @@ def _dataset_main(action, out, kg, questions, kind, source, per_type, n_movies, 
         print(f'wrote {len(recs):,} questions ({len(set(r.qtype for r in recs))} path types) to {out}')
     elif action == 'sft':
         if not questions: raise KMInputError('sft needs --questions (a JSONL file from `km_dataset questions` or load_jsonl)')
-        recs = load_jsonl(questions)
+        recs = load_jsonl(questions, kg=graph)
         if kind == 'planning': ds = planning_dataset(graph, recs, source, chat=chat, threads=threads)
         elif kind == 'reasoning': ds = reasoning_dataset(graph, recs, chat=chat, threads=threads)
         elif kind == 'dpo': ds = dpo_dataset(graph, recs, seed=seed, chat=chat)

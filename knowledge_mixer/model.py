@@ -49,15 +49,10 @@ def convert_gguf(gguf:Path, out:Path) -> Path:
     plain = AutoModelForCausalLM.from_config(type(src.config).from_dict(d), dtype=torch.float32)
     plain.load_state_dict(src.state_dict())
     plain.generation_config = src.generation_config
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', dir=out.parent))
-    try:
+    from knowledge_mixer.core import atomic_dir
+    with atomic_dir(out) as tmp:  # a kill leaves no half-converted cache folder behind
         plain.save_pretrained(tmp, safe_serialization=True); tok.save_pretrained(tmp)
         (tmp/'km_source.json').write_text(json.dumps({'converted_from': str(gguf), 'format': 'gguf'}))
-        if out.exists(): shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp)
     return out
 
 # %% ../nbs/05_model.ipynb #06d768e8
@@ -70,7 +65,8 @@ def model_path(name_or_path:str) -> Path:
         out = cache_dir()/sub
         if not (out/'config.json').exists(): convert_gguf(find(), out)
         return out
-    p = Path(name_or_path).expanduser()
+    from knowledge_mixer.core import restore_dir
+    p = restore_dir(Path(name_or_path).expanduser())
     if (p/'config.json').exists(): return p
     if p.exists(): raise KMInputError(f'{p}: not a model folder (no config.json); point to a folder saved with save_pretrained')
     raise KMNotFound(f'model {name_or_path!r} is neither a local folder nor a known name {sorted(KNOWN_MODELS)}; '

@@ -78,8 +78,13 @@ def claim_run_folder(cfg:PipelineConfig) -> Path:
     "Create the run folder, or check that an existing one was made with the same settings (else refuse, unless force)."
     out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
     f = out/'config.json'
+    if not f.exists() and not cfg.force and any(p.name not in ('stages',) for p in out.iterdir()):
+        raise KMInputError(f'{out} is not empty and is not a knowledge-mixer run folder (no config.json), so the run could overwrite '
+                           'files in it; use a new or empty --out, or --force to write into it anyway')
     if f.exists() and not cfg.force:
-        old = json.loads(f.read_text())
+        try: old = json.loads(f.read_text(encoding='utf-8'))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise KMInputError(f'{f}: not readable JSON ({e}); restore it, use another --out, or --force to redo the run') from None
         diff = {k: (old.get(k), getattr(cfg, k)) for k in _IDENTITY if old.get(k) != getattr(cfg, k)}
         if diff:
             raise KMInputError(f'{out} holds a run made with other settings ({", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())}); '
@@ -155,7 +160,7 @@ def stage_questions(cfg:PipelineConfig, out:Path) -> dict:
     "Load or build the questions, split them (grouped) and save train/valid/test JSONL."
     kg = KnowledgeGraph.load(out/'kg.npz')
     if cfg.questions:
-        recs = load_jsonl(cfg.questions) if cfg.questions.endswith('.jsonl') else load_questions(cfg.questions, kg)
+        recs = load_jsonl(cfg.questions, kg=kg) if cfg.questions.endswith('.jsonl') else load_questions(cfg.questions, kg)
     elif cfg.dataset == 'metaqa':
         recs = load_metaqa(_metaqa_dir(cfg), hops=[int(h) for h in cfg.hops.split(',')], kg=kg)
     elif cfg.kg: 
@@ -188,14 +193,16 @@ def _tiny_base(out:Path, texts) -> str:
     "Build and save a tiny random Llama whose tokenizer is trained on `texts` with the [topic entity] names blanked."
     import re
     from knowledge_mixer.model import add_path_tokens, build_tokenizer, tiny_model
-    folder = out/'base_tiny'
+    from knowledge_mixer.core import atomic_dir, restore_dir
+    folder = restore_dir(out/'base_tiny')
     if not (folder/'config.json').exists():
         # Names are left out of the BPE training text, so they are spelled in small pieces the planner cannot
         # memorise as whole tokens: it learns the question's phrasing and generalises to unseen entities.
         tok = build_tokenizer([re.sub(r'\[[^\]]*\]', '[]', t) for t in texts], vocab_size=1000)
         model = tiny_model(tok)
         add_path_tokens(model, tok)
-        model.save_pretrained(folder); tok.save_pretrained(folder)
+        with atomic_dir(folder) as tmp:  # config.json is written first: a kill must not leave it beside torn weights
+            model.save_pretrained(tmp); tok.save_pretrained(tmp)
     return str(folder)
 
 def stage_train(cfg:PipelineConfig, out:Path) -> dict:
@@ -279,7 +286,12 @@ def run_pipeline(cfg:PipelineConfig, stages:list[str]|None=None) -> Path:
         if s not in names: raise KMInputError(f'unknown stage {s!r}; stages are {names}')
     print(f'knowledge-mixer pipeline -> {out}', flush=True)
     t0 = time.perf_counter()
-    results = [run_stage(cfg, name, lambda o, fn=fn: fn(cfg, o)) for name, fn in STAGES if not stages or name in stages]
+    results = []
+    for i, (name, fn) in enumerate(STAGES):
+        if stages and name not in stages: continue
+        if cfg.force or not _done_marker(out, name).exists():  # this stage runs: what later stages made from it is stale
+            for later, _ in STAGES[i + 1:]: _done_marker(out, later).unlink(missing_ok=True)
+        results.append(run_stage(cfg, name, lambda o, fn=fn: fn(cfg, o)))
     report = write_report(cfg, results)
     print(f'report: {report} ({(time.perf_counter() - t0) / 60:.1f} min)', flush=True)
     return report

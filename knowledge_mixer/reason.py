@@ -57,7 +57,21 @@ class Plan:
     valid: bool = False
     def to_dict(self): return dict(path=list(self.path), score=round(float(self.score), 5), valid=bool(self.valid))
 
-def _question_of(r): return (r.question, list(r.q_entity)) if isinstance(r, QARecord) else (r['question'], list(r.get('q_entity') or r.get('topic_entities')))
+def _question_of(r):
+    if isinstance(r, QARecord): return r.question, list(r.q_entity)
+    ents = r.get('q_entity') or r.get('topic_entities')
+    if 'question' not in r or not ents: raise KMInputError(f'question {r.get("id", r)!r}: needs "question" and a non-empty "q_entity" list')
+    return r['question'], [ents] if isinstance(ents, str) else list(ents)
+
+def _qid(r, i): return r.id if isinstance(r, QARecord) else r.get('id', i)
+
+def _check_topics(kg, questions, qs):
+    "Every question's topic entities must be in `kg`; the error names the question and how to fix it."
+    for i, (r, (_, ents)) in enumerate(zip(questions, qs)):
+        for e in ents:
+            if e not in kg._ent:
+                raise KMNotFound(f'question {_qid(r, i)!r}: topic entity {e!r} is not in the knowledge graph ({kg.n_entities:,} entities); '
+                                 'load the questions with load_jsonl(path, kg=kg) to find every such line, and use the KG they were made for')
 
 def _prompt_text(tokenizer, question, chat):
     if chat: return tokenizer.apply_chat_template(planning_messages(question), tokenize=False, add_generation_prompt=True)
@@ -92,6 +106,7 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
     if beams < 1: raise KMInputError(f'beams must be >= 1, got {beams}')
     eos = tokenizer.eos_token_id
     qs = [_question_of(r) for r in questions]
+    _check_topics(kg, questions, qs)
     out = []
     side, tokenizer.padding_side = tokenizer.padding_side, 'left'
     was_training = model.training; model.eval()
@@ -147,6 +162,10 @@ def answer(kg:KnowledgeGraph, questions:list, plans:list[list[Plan]], top_plans:
     for qi, (r, ps) in enumerate(zip(questions, plans)):
         _, ents = _question_of(r)
         good = sorted([p for p in ps if p.valid], key=lambda p: -p.score)[:top_plans]
+        for p in good:
+            unknown = [x for x in p.path if (x[1:] if str(x).startswith('~') else x) not in kg.relations]
+            if unknown: raise KMNotFound(f'question {_qid(r, qi)!r}: plan {list(p.path)} is marked valid but relation {unknown[0]!r} '
+                                         'is not in the knowledge graph; run mark_valid(kg, ...) on hand-made plans (it marks such plans invalid)')
         for p in good: jobs.append((ents, list(p.path))); owner.append(qi)
     res = batch_retrieve(kg, jobs, max_paths=max_paths, exclude_sources=exclude_topic, threads=threads) if jobs else None
     answers = [[] for _ in questions]; samples = [[] for _ in questions]
@@ -215,7 +234,8 @@ def adapter_base(adapter_dir) -> str:
 def load_planner(model_dir):
     "A planner saved by training (a merged model folder, or a LoRA adapter folder with its tokenizer)."
     from knowledge_mixer.model import load_base_model
-    p = Path(model_dir)
+    from knowledge_mixer.core import restore_dir
+    p = restore_dir(model_dir)
     if not p.exists(): raise FileNotFoundError(f'{p}: no such model folder')
     if (p/'adapter_config.json').exists():
         from peft import PeftModel
@@ -229,7 +249,7 @@ def load_planner(model_dir):
 # %% ../nbs/07_reason.ipynb #867ae1fe
 def _predict_main(model, kg, questions, out, beams, unconstrained, max_hops, top_plans, format, batch_size, chat, limit):
     graph = load_graph(kg)
-    recs = load_jsonl(questions)[:limit or None]
+    recs = load_jsonl(questions, kg=graph)[:limit or None]
     m, tok = load_planner(model)
     from tqdm.auto import tqdm
     plans = []

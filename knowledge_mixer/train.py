@@ -26,8 +26,8 @@ from .text import parse_relation_paths, relation_path_to_text
 # %% auto #0
 __all__ = ['TEXT_COLUMNS', 'training_columns', 'first_path', 'load_datasets', 'TrainConfig', 'deepspeed_config', 'free_port',
            'launch_command', 'plan_accuracy', 'write_metrics', 'loss_plot', 'peft_model_for', 'trainer_args',
-           'TrainResult', 'train_sft', 'train_dpo', 'dpo_from_planning', 'merge_and_save', 'launch', 'run_training',
-           'km_train']
+           'TrainResult', 'checkpoint_problem', 'train_sft', 'train_dpo', 'dpo_from_planning', 'merge_and_save',
+           'launch', 'run_training', 'km_train']
 
 # %% ../nbs/06_train.ipynb #4c3bdc90
 TEXT_COLUMNS = ('prompt', 'completion', 'messages', 'chosen', 'rejected')
@@ -370,18 +370,52 @@ class TrainResult:
     history: list  # the trainer's log history
     best_checkpoint: str|None = None
 
+def _safetensors_ok(f:Path) -> bool:
+    "The header of a safetensors file parses and its tensors end exactly at the end of the file (not cut short)."
+    try:
+        with open(f, 'rb') as fh:
+            n = int.from_bytes(fh.read(8), 'little')
+            if not 0 < n < 100 << 20: return False
+            header = json.loads(fh.read(n))
+        end = max([v['data_offsets'][1] for k, v in header.items() if k != '__metadata__'], default=0)
+        return f.stat().st_size == 8 + n + end
+    except (OSError, ValueError, KeyError, TypeError, IndexError): return False
+
+def checkpoint_problem(cp:Path) -> str|None:
+    "Why the checkpoint folder `cp` is incomplete or torn (None if it is whole). The HF trainer writes `trainer_state.json` last, in place."
+    f = cp/'trainer_state.json'
+    if not f.exists(): return 'no trainer_state.json'
+    try: step = json.loads(f.read_text(encoding='utf-8')).get('global_step')
+    except (ValueError, UnicodeDecodeError): return 'trainer_state.json is cut short'
+    if cp.name.startswith('checkpoint-') and str(step) != cp.name.split('-', 1)[1]: return f'trainer_state.json says step {step}'
+    bad = [w.name for w in sorted(cp.rglob('*.safetensors')) if not _safetensors_ok(w)]
+    return f'{bad[0]} is cut short' if bad else None
+
 def _last_checkpoint(run_dir:Path, main:bool=True) -> str|None:
-    "Newest *complete* checkpoint (the HF trainer writes `trainer_state.json` last); incomplete ones are removed."
+    "Newest *complete* checkpoint (see `checkpoint_problem`); incomplete or torn ones are removed by the main process."
     import re, shutil
     if not run_dir.is_dir(): return None
     cps = sorted((int(m.group(1)), p) for p in run_dir.iterdir() if p.is_dir() and (m := re.fullmatch(r'checkpoint-(\d+)', p.name)))
-    done = [p for _, p in cps if (p/'trainer_state.json').exists()]
-    if main:
-        for _, p in cps:
-            if not (p/'trainer_state.json').exists():
-                print(f'removing incomplete checkpoint {p} (the run was killed while writing it)', flush=True)
-                shutil.rmtree(p, ignore_errors=True)
+    done = []
+    for _, p in cps:
+        why = checkpoint_problem(p)
+        if why is None: done.append(p)
+        elif main:
+            print(f'removing incomplete checkpoint {p} ({why}: the run was killed while writing it)', flush=True)
+            shutil.rmtree(p, ignore_errors=True)
     return str(done[-1]) if done else None
+
+def _train_resuming(trainer, checkpoint:str|None):
+    "`trainer.train`, turning a checkpoint file that only unpickles with code execution into a clear refusal."
+    try: return trainer.train(resume_from_checkpoint=checkpoint)
+    except Exception as e:
+        if checkpoint is None or type(e).__name__ != 'UnpicklingError': raise
+        import re
+        why = re.search(r'WeightsUnpickler error: ([^\n]*)', str(e))
+        raise KMInputError(f'{checkpoint}: a file of this checkpoint holds objects other than tensors and was not loaded '
+                           f'({why.group(1) if why else str(e).splitlines()[0]}); checkpoints are only read with torch.load(weights_only=True). '
+                           'If you did not write it, it may have been tampered with: delete that checkpoint folder to resume from an '
+                           'earlier one, or start again with resume=False') from None
 
 def _start_run(config:TrainConfig):
     config.check()
@@ -402,13 +436,15 @@ def _start_run(config:TrainConfig):
 
 def _save_final(trainer, tok, run_dir:Path, main:bool) -> Path:
     out = run_dir/'model'
-    tmp = run_dir/'.model.tmp'
-    trainer.save_model(str(tmp))  # collective under DeepSpeed/FSDP: every process calls it
+    tmp = run_dir/'.model.tmp'  # one name for every process: saving is collective under DeepSpeed/FSDP
+    import shutil
+    from knowledge_mixer.core import replace_dir
+    if main and tmp.exists(): shutil.rmtree(tmp)  # left by a run killed while saving
+    trainer.save_model(str(tmp))
     if main:
         tok.save_pretrained(tmp)
-        import shutil
-        if out.exists(): shutil.rmtree(out)
-        os.replace(tmp, out)
+        (tmp/'training_args.bin').unlink(missing_ok=True)  # a pickle nothing reads back (config.json says it all): keep model/ pickle-free
+        replace_dir(tmp, out)  # a kill leaves the previous model/ or the new one, never a mix
     return out
 
 # %% ../nbs/06_train.ipynb #91011192
@@ -454,7 +490,7 @@ def train_sft(config:TrainConfig, # all settings (`config.out` is the run folder
         tr.plan_max_new_tokens, tr.plan_batch = config.max_new_tokens, config.plan_eval_batch
     resumed = _last_checkpoint(run_dir, main) if config.resume else None
     if resumed and main: print(f'resuming from {resumed}', flush=True)
-    tr.train(resume_from_checkpoint=resumed)
+    _train_resuming(tr, resumed)
     return _finish(tr, config, tokenizer, run_dir, main, t0, resumed)
 
 # %% ../nbs/06_train.ipynb #56a40d19
@@ -472,7 +508,7 @@ def train_dpo(config:TrainConfig, ds, eval_ds=None, model=None, tokenizer=None) 
     tr = cls(model=peft_model_for(config, model, tokenizer), args=trainer_args(config, run_dir, eval_ds is not None, kind='dpo'),
              train_dataset=ds, eval_dataset=eval_ds, processing_class=tokenizer, callbacks=[_run_log_callback(run_dir, config)])
     resumed = _last_checkpoint(run_dir, main) if config.resume else None
-    tr.train(resume_from_checkpoint=resumed)
+    _train_resuming(tr, resumed)
     return _finish(tr, config, tokenizer, run_dir, main, t0, resumed)
 
 # %% ../nbs/06_train.ipynb #b98b99ee
@@ -493,11 +529,11 @@ def merge_and_save(adapter_dir, # a run's `model/` folder (adapter + tokenizer)
                    out_dir, # where the merged model goes (written atomically)
                    base:str|None=None): # base model folder or name (default: the one recorded in the adapter)
     "Merge a LoRA adapter into its base model and save a standalone safetensors model folder."
-    import shutil
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from knowledge_mixer.model import model_path
-    adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
+    from knowledge_mixer.core import restore_dir
+    adapter_dir, out_dir = restore_dir(adapter_dir), Path(out_dir)
     ac = adapter_dir/'adapter_config.json'
     if not ac.exists(): raise KMInputError(f'{adapter_dir}: no adapter_config.json; is this a LoRA run\'s model/ folder?')
     base = base or json.loads(ac.read_text())['base_model_name_or_path']
@@ -505,11 +541,9 @@ def merge_and_save(adapter_dir, # a run's `model/` folder (adapter + tokenizer)
     model = AutoModelForCausalLM.from_pretrained(model_path(base), local_files_only=True)
     if model.get_input_embeddings().weight.shape[0] != len(tok): model.resize_token_embeddings(len(tok), mean_resizing=False)
     merged = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
-    tmp = out_dir.parent/f'.{out_dir.name}.tmp'
-    if tmp.exists(): shutil.rmtree(tmp)
-    merged.save_pretrained(tmp, safe_serialization=True); tok.save_pretrained(tmp)
-    if out_dir.exists(): shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    from knowledge_mixer.core import atomic_dir
+    with atomic_dir(out_dir) as tmp:
+        merged.save_pretrained(tmp, safe_serialization=True); tok.save_pretrained(tmp)
     return out_dir
 
 # %% ../nbs/06_train.ipynb #38a2c865

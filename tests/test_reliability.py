@@ -125,3 +125,91 @@ def test_killed_save_leaves_previous_version_intact(tmp_path):
         proc.send_signal(signal.SIGKILL); proc.wait()
         kg = KnowledgeGraph.load(target)  # the old graph or a complete new one, never a torn file
         assert kg.n_entities in (1000, 200_000)
+
+
+# ------------------------------------------------------------------ bad questions and plans: named file:line or value, and the fix
+
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+QA_KG = [('Heat', 'directed_by', 'Michael Mann'), ('Heat', 'starred_actors', 'Al Pacino')]
+
+
+def _jsonl(tmp_path, *rows, name='questions.jsonl'):
+    import json
+    p = tmp_path / name
+    p.write_text(''.join((r if isinstance(r, str) else json.dumps(r)) + '\n' for r in rows))
+    return p
+
+
+GOOD_Q = dict(id='ok', question='who directed [Heat]', answer=['Michael Mann'], q_entity=['Heat'], relation_path=['directed_by'])
+
+
+@pytest.mark.parametrize('row, exc, match', [
+    (dict(GOOD_Q, q_entity=['Heat (1995)']), KMNotFound, r"questions.jsonl:2: topic entity 'Heat \(1995\)' is not in the knowledge graph"),
+    (dict(GOOD_Q, q_entity=['heat']), KMNotFound, r"questions.jsonl:2: topic entity 'heat' .*\(did you mean 'Heat'\?\)"),
+    (dict(GOOD_Q, relation_path=['director']), KMNotFound, r"questions.jsonl:2: relation 'director' of relation_path \['director'\] is not in the knowledge graph; known relations: directed_by, starred_actors"),
+    (dict(GOOD_Q, relation_path=['~directed_by', 'nope']), KMNotFound, r"questions.jsonl:2: relation 'nope'"),
+    (dict(GOOD_Q, relation_path='directed_by'), KMInputError, r'questions.jsonl:2: relation_path must be a list of relation names like'),
+    ({k: v for k, v in GOOD_Q.items() if k != 'q_entity'} | dict(question='who directed Heat'), KMInputError,
+     r'questions.jsonl:2: no q_entity field and no \[topic entity\] in brackets.*mark the entity in the question as \[name\]'),
+    (dict(GOOD_Q, q_entity=[]), KMInputError, r"questions.jsonl:2: field 'q_entity' must hold at least one non-empty name"),
+    (dict(GOOD_Q, answer={'a': 1}), KMInputError, r"questions.jsonl:2: field 'answer' must be a list of names"),
+    (dict(GOOD_Q, question=''), KMInputError, r'questions.jsonl:2: question must be a non-empty string'),
+    ('{"id": "x", "question": "q"', KMInputError, r'questions.jsonl:2: broken JSON'),
+])
+def test_bad_question_records_name_the_line(tmp_path, row, exc, match):
+    from knowledge_mixer.data import SkipLog, load_jsonl
+    kg = KnowledgeGraph.from_triples(QA_KG)
+    p = _jsonl(tmp_path, GOOD_Q, row)
+    with pytest.raises(exc, match=match):
+        load_jsonl(p, kg=kg)
+    skipped = SkipLog()
+    assert [r.id for r in load_jsonl(p, skip=skipped, kg=kg)] == ['ok'] and skipped[0][0].endswith('questions.jsonl:2')
+
+
+def test_bad_questions_through_the_clis_are_one_line_exit_2(tmp_path):
+    kb = tmp_path / 'kb.tsv'
+    kb.write_text(''.join('\t'.join(t) + '\n' for t in QA_KG))
+    bad = _jsonl(tmp_path, GOOD_Q, dict(GOOD_Q, q_entity=['Ronin']))
+    env = {**os.environ, 'PYTHONPATH': str(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', '')}
+    def cli(module, *args):
+        return subprocess.run([sys.executable, '-m', f'knowledge_mixer.{module}', *map(str, args)], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=300)
+    for r in (cli('data', 'sft', tmp_path / 'ds', '--kg', kb, '--questions', bad),
+              cli('reason', tmp_path / 'no-model-needed-yet', kb, bad, '--out', tmp_path / 'preds.jsonl')):
+        assert r.returncode == 2 and r.stderr.count('\n') == 1 and 'Traceback' not in r.stderr, r.stderr
+        assert "questions.jsonl:2: topic entity 'Ronin' is not in the knowledge graph" in r.stderr, r.stderr
+    assert not (tmp_path / 'ds').exists() and not (tmp_path / 'preds.jsonl').exists()
+    paths_q = _jsonl(tmp_path, dict(topic_entities=['Heat'], answers=['Al Pacino'], gold_relation_path=['acted_in']), name='p.jsonl')
+    r = cli('paths', paths_q, kb, tmp_path / 'out.jsonl')
+    assert r.returncode == 2 and "relation 'acted_in' is not in the graph; known relations: directed_by, starred_actors" in r.stderr
+    assert not (tmp_path / 'out.jsonl').exists()
+
+
+def test_pipeline_questions_file_with_unknown_topic_names_the_line(tmp_path):
+    from knowledge_mixer.pipeline import PipelineConfig, run_pipeline
+    kb = tmp_path / 'kb.tsv'
+    kb.write_text(''.join('\t'.join(t) + '\n' for t in QA_KG))
+    q = _jsonl(tmp_path, GOOD_Q, dict(GOOD_Q, id='two', q_entity=['Collateral']))
+    with pytest.raises(KMNotFound, match=r"questions.jsonl:2: topic entity 'Collateral' is not in the knowledge graph"):
+        run_pipeline(PipelineConfig(out=str(tmp_path / 'run'), kg=str(kb), questions=str(q)), ['graph', 'questions'])
+
+
+def test_plans_and_questions_given_to_reasoning_are_checked():
+    from types import SimpleNamespace
+    from knowledge_mixer.paths import retrieve_paths
+    from knowledge_mixer.reason import Plan, answer, plan
+    kg = KnowledgeGraph.from_triples(QA_KG)
+    tok = SimpleNamespace(eos_token_id=0, padding_side='right')  # the checks come before any model call
+    with pytest.raises(KMNotFound, match=r"question 'q7': topic entity 'Thief' is not in the knowledge graph.*load_jsonl\(path, kg=kg\)"):
+        plan(None, tok, [dict(id='q7', question='who directed [Thief]', q_entity=['Thief'])], kg)
+    with pytest.raises(KMInputError, match=r"question 'q8': needs \"question\" and a non-empty \"q_entity\" list"):
+        plan(None, tok, [dict(id='q8', question='who directed [Heat]')], kg)
+    q = dict(id='q9', question='who directed [Heat]', answer=['Michael Mann'], q_entity=['Heat'])
+    with pytest.raises(KMNotFound, match=r"question 'q9': plan \['director'\] is marked valid but relation 'director' is not in the knowledge graph"):
+        answer(kg, [q], [[Plan(('director',), -0.1, valid=True)]])
+    assert answer(kg, [q], [[Plan(('directed_by',), -0.1, valid=True)]])[0].prediction == ['Michael Mann']
+    assert answer(kg, [q], [[Plan(('director',), -0.1, valid=False)]])[0].prediction == []  # invalid plans are simply not followed
+    with pytest.raises(KMNotFound, match=r"relation 'director' is not in the graph; known relations: directed_by, starred_actors"):
+        retrieve_paths(kg, 'Heat', ['director'])
