@@ -68,3 +68,17 @@ def test_km_pipeline_small_world(tmp_path):
     assert 'already done' in again.stdout
     other = run('km_pipeline', '--out', str(tmp_path / 'run'), *small[:-2], '--threads', '2', '--seed', '3')
     assert other.returncode == 2 and 'other settings' in other.stderr
+
+
+def test_success_exits_0(tmp_path):
+    "A command's Python return value (a path, a result object) must not become a non-zero exit status."
+    kb = tmp_path / 'kb.tsv'
+    kb.write_text('a\tr\tb\nb\ts\tc\n')
+    q = tmp_path / 'q.jsonl'
+    q.write_text(json.dumps({'id': 'q1', 'question': 'what is [a] r s', 'answers': ['c'], 'topic_entities': ['a'],
+                             'gold_relation_path': ['r', 's']}) + '\n')
+    r = run('km_paths', str(q), str(kb), str(tmp_path / 'paths.jsonl'))
+    assert (r.returncode, r.stderr) == (0, ''), r
+    assert json.loads((tmp_path / 'paths.jsonl').read_text())['retrieved'] == {'c': 1}
+    r = run('km_walk', str(kb), str(tmp_path / 'walks.txt'), '--n_walks', '2', '--length', '3')
+    assert r.returncode == 0, r.stderr
