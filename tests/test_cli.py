@@ -26,6 +26,9 @@ def test_version():
     for cmd in COMMANDS:
         r = run(cmd, '--version')
         assert (r.returncode, r.stdout.strip()) == (0, f'{cmd} (knowledge-mixer) {__version__}'), (cmd, r)
+    # `python -m knowledge_mixer.<stage>` is the same command (multi-process training launches it that way)
+    r = subprocess.run([sys.executable, '-m', 'knowledge_mixer.train', '--version'], capture_output=True, text=True)
+    assert (r.returncode, r.stdout.strip()) == (0, f'km_train (knowledge-mixer) {__version__}'), r
 
 
 def test_usage_errors_exit_2():
