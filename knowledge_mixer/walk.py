@@ -99,6 +99,7 @@ def _check_walk_args(kg, n_walks, length, mode, p, q, alpha, threads, max_bytes,
     _check_int('n_walks', n_walks, 0, fix='; pass the number of walks per start entity')
     _check_int('length', length, 0, fix='; pass the number of steps (edges) per walk')
     _check_int('threads', threads, 1, 1024, fix='; use e.g. threads=os.cpu_count()')
+    _check_int('max_bytes', max_bytes, 0, fix='; it caps the walk output in bytes (default 2**32 = 4 GiB)')
     for name, v in (('p', p), ('q', q)):
         if not (isinstance(v, (int, float, np.number)) and math.isfinite(v) and v > 0):
             raise KMInputError(f'{name} must be a finite number > 0, got {v!r}; node2vec uses 1/{name} as a bias (1 = unbiased)')
