@@ -37,9 +37,9 @@ carray<T> checked_int_array(py::handle src) {
     py::array a = py::array::ensure(src);
     if (!a) throw py::type_error("expected an integer array, got " + py::repr(src).cast<std::string>());
     const char kind = a.dtype().kind();
-    const std::string dt = py::str(a.dtype()).cast<std::string>();
+    auto dt = [&] { return py::str(a.dtype()).cast<std::string>(); };  // only on the error paths: it costs a Python call
     if (a.size() > 0 && kind != 'i' && kind != 'u' && kind != 'b')
-        throw py::type_error("expected an integer array, got dtype " + dt + "; ids and offsets must be integers "
+        throw py::type_error("expected an integer array, got dtype " + dt() + "; ids and offsets must be integers "
                              "(convert with np.asarray(x, np.int64) after checking the values)");
     const auto width = static_cast<size_t>(a.dtype().itemsize());
     if (a.size() > 0 && ((kind == 'i' && width > sizeof(T)) || (kind == 'u' && width >= sizeof(T)))) {
@@ -48,7 +48,7 @@ carray<T> checked_int_array(py::handle src) {
         for (const py::object& v : {lo, hi})
             if (v.attr("__lt__")(tmin).cast<bool>() || v.attr("__gt__")(tmax).cast<bool>()) {
                 PyErr_SetString(PyExc_OverflowError,
-                                ("an integer array (dtype " + dt + ") holds " + py::str(v).cast<std::string>() +
+                                ("an integer array (dtype " + dt() + ") holds " + py::str(v).cast<std::string>() +
                                  ", which does not fit " + (sizeof(T) == 4 ? "int32" : "int64") + " [" +
                                  std::to_string(std::numeric_limits<T>::min()) + ", " +
                                  std::to_string(std::numeric_limits<T>::max()) + "]").c_str());

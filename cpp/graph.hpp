@@ -19,6 +19,20 @@ namespace km {
 using node_t = int32_t;
 using rel_t = int32_t;
 
+// The errors of CSRView's checked accessors, kept out of line so the kernels' loops stay tight.
+[[noreturn]] __attribute__((noinline, cold)) inline void bad_row(int64_t v, int64_t lo, int64_t hi, int64_t n_edges) {
+    throw std::out_of_range("the CSR arrays hold an out-of-range index (indptr[" + std::to_string(v) + ":" +
+                            std::to_string(v + 2) + "] = " + std::to_string(lo) + ", " + std::to_string(hi) + " with " +
+                            std::to_string(n_edges) + " edges); the graph is corrupt: validate it with validate_csr "
+                            "or rebuild it with build_csr");
+}
+
+[[noreturn]] __attribute__((noinline, cold)) inline void bad_dst(int64_t e, int32_t w, int64_t n_nodes) {
+    throw std::out_of_range("the CSR arrays hold an out-of-range index (dst[" + std::to_string(e) + "] = " +
+                            std::to_string(w) + " with " + std::to_string(n_nodes) + " nodes); the graph is corrupt: "
+                            "validate it with validate_csr or rebuild it with build_csr");
+}
+
 // Read-only view over CSR arrays that live elsewhere.
 struct CSRView {
     int64_t n_nodes = 0;
@@ -35,21 +49,19 @@ struct CSRView {
     // Edge range [lo, hi) of v's out-edges; throws when indptr does not give 0 <= lo <= hi <= n_edges.
     std::pair<int64_t, int64_t> row(node_t v) const {
         const int64_t lo = indptr[v], hi = indptr[v + 1];
-        if (!(0 <= lo && lo <= hi && hi <= n_edges))
-            throw std::out_of_range("the CSR arrays hold an out-of-range index (indptr[" + std::to_string(v) + ":" +
-                                    std::to_string(v + 2) + "] = " + std::to_string(lo) + ", " + std::to_string(hi) +
-                                    " with " + std::to_string(n_edges) + " edges); the graph is corrupt: validate it "
-                                    "with validate_csr or rebuild it with build_csr");
+        // 0 <= lo <= hi <= n_edges in two unsigned compares
+        if (__builtin_expect(static_cast<uint64_t>(lo) > static_cast<uint64_t>(hi) ||
+                             static_cast<uint64_t>(hi) > static_cast<uint64_t>(n_edges), 0))
+            bad_row(v, lo, hi, n_edges);
         return {lo, hi};
     }
 
     // The target of edge e (inside a checked row); throws when it is not a node id.
     node_t node_at(int64_t e) const {
         const node_t w = dst[e];
-        if (w < 0 || w >= n_nodes)
-            throw std::out_of_range("the CSR arrays hold an out-of-range index (dst[" + std::to_string(e) + "] = " +
-                                    std::to_string(w) + " with " + std::to_string(n_nodes) + " nodes); the graph is "
-                                    "corrupt: validate it with validate_csr or rebuild it with build_csr");
+        // one unsigned compare: a negative id sign-extends to a huge value
+        if (__builtin_expect(static_cast<uint64_t>(static_cast<int64_t>(w)) >= static_cast<uint64_t>(n_nodes), 0))
+            bad_dst(e, w, n_nodes);
         return w;
     }
 

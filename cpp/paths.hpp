@@ -176,10 +176,13 @@ inline void sp_bfs(const CSRView& g, node_t s, const SPOptions& o, SPScratch& sc
         }
         const bool last = d + 1 == o.max_hops;
         sc.next.clear();
+        const node_t* dst = g.dst;
+        const uint64_t n = static_cast<uint64_t>(g.n_nodes);  // locals: push_back below may alias g's fields
         for (node_t u : sc.frontier) {
             const auto [lo, hi] = g.row(u);
             for (int64_t e = lo; e < hi; ++e) {
-                node_t v = g.node_at(e);
+                node_t v = dst[e];
+                if (__builtin_expect(static_cast<uint64_t>(static_cast<int64_t>(v)) >= n, 0)) bad_dst(e, v, g.n_nodes);
                 if (!sc.seen.has(v)) {
                     if (last && !sc.tmark.has(v)) continue;  // beyond the last layer only targets matter
                     sc.seen.set(v); sc.dist[v] = d + 1; sc.head[v] = -1;
