@@ -101,7 +101,7 @@ def raises_sensibly(fn, *hints):
 
 # ---- build_csr, validate_csr and the point queries --------------------------------------------------------
 
-@fuzz(150)
+@fuzz(300)
 @given(graphs(min_nodes=0))
 def test_build_csr_matches_reference(g):
     indptr, dst, rel, w = expect_csr(g)
@@ -124,7 +124,7 @@ def test_build_csr_matches_reference(g):
             assert np.allclose(cw[lo:hi], np.cumsum(np.array(w[lo:hi], np.float64)))
 
 
-@fuzz(100)
+@fuzz(200)
 @given(graphs(min_nodes=0), st.data())
 def test_equivalent_inputs_give_the_same_graph(g, data):
     "Lists, wider integer dtypes and strided views of the same ids are the same input."
@@ -164,7 +164,7 @@ def _bad_id_array(data, xs, lo, hi):
     return np.append(a, lo), ('same length', 'one entry')
 
 
-@fuzz(200)
+@fuzz(400)
 @given(graphs(max_nodes=6, max_triples=8), st.data())
 def test_build_csr_refuses_bad_triples(g, data):
     args = dict(heads=g.H, rels=g.R, tails=g.T, weights=g.W, n_nodes=g.n, n_rels=g.n_rels, add_inverse=g.inverse, threads=1)
@@ -196,7 +196,7 @@ def test_build_csr_refuses_bad_triples(g, data):
     assert err is not None, f'{which} mutation was accepted: {args}'
 
 
-@fuzz(150)
+@fuzz(300)
 @given(graphs(min_nodes=0, max_nodes=6, max_triples=10), st.data())
 def test_csr_consumers_survive_corrupt_arrays(g, data):
     "validate_csr names every corruption; every other entry point raises or returns, never reads out of bounds."
@@ -260,7 +260,7 @@ def test_csr_consumers_survive_corrupt_arrays(g, data):
     raises_sensibly(calls[name])
 
 
-@fuzz(100)
+@fuzz(200)
 @given(graphs(min_nodes=0), st.data())
 def test_has_edges_matches_reference(g, data):
     ids = st.integers(-3, g.n + 3)
@@ -274,7 +274,7 @@ def test_has_edges_matches_reference(g, data):
 
 # ---- update_csr ------------------------------------------------------------------------------------------
 
-@fuzz(120)
+@fuzz(240)
 @given(graphs(max_nodes=7), st.data())
 def test_update_csr_matches_reference(g, data):
     grow = data.draw(st.integers(0, 2))
@@ -370,7 +370,7 @@ def run_walks(g, a, **over):
                               a['seed'], a['threads'], cw, sd, pk, a['block'])
 
 
-@fuzz(200)
+@fuzz(400)
 @given(st.data())
 def test_random_walks_are_valid(data):
     g = data.draw(graphs())
@@ -404,7 +404,7 @@ def _bad_walk_arg(data, g):
     return name, v
 
 
-@fuzz(250)
+@fuzz(500)
 @given(st.data())
 def test_random_walks_refuse_bad_arguments(data):
     g = data.draw(graphs(max_nodes=5, max_triples=8))
@@ -429,7 +429,7 @@ def test_random_walks_refuse_bad_arguments(data):
     assert any(w in msg for w in words.get(name, (f'{name} must',))), f'{name}={v!r}: {msg!r}'
 
 
-@fuzz(60)
+@fuzz(120)
 @given(st.data())
 def test_bench_bare_uniform_walks_edges(data):
     g = data.draw(graphs())
@@ -500,7 +500,7 @@ def pack(lists):
     return ptr, np.array([v for x in lists for v in x], np.int32)
 
 
-@fuzz(150)
+@fuzz(300)
 @given(st.data())
 def test_batch_shortest_paths_are_bfs_shortest_edges(data):
     g = data.draw(graphs())
@@ -546,7 +546,7 @@ def retrieve_ref(g, S, R, simple, exclude):
     return out
 
 
-@fuzz(150)
+@fuzz(300)
 @given(st.data())
 def test_batch_retrieve_matches_reference(data):
     g = data.draw(graphs())
@@ -581,7 +581,7 @@ def enumerate_ref(g, s, max_hops, cap, simple):
     return out
 
 
-@fuzz(150)
+@fuzz(300)
 @given(st.data())
 def test_enumerate_paths_matches_reference(data):
     g = data.draw(graphs())
@@ -608,7 +608,7 @@ def relation_paths_ref(g, S, max_hops, cap):
     return out
 
 
-@fuzz(150)
+@fuzz(300)
 @given(st.data())
 def test_relation_paths_from_matches_reference(data):
     g = data.draw(graphs())
@@ -622,7 +622,7 @@ def test_relation_paths_from_matches_reference(data):
     assert got == ref[:max_paths] and d['truncated'] == (len(ref) > max_paths)
 
 
-@fuzz(200)
+@fuzz(400)
 @given(st.data())
 def test_path_kernels_refuse_bad_arguments(data):
     g = data.draw(graphs(max_nodes=5, max_triples=8))
@@ -655,7 +655,7 @@ def test_path_kernels_refuse_bad_arguments(data):
     assert err is not None, f'{fn}: {bad} was accepted'
 
 
-@fuzz(40)
+@fuzz(80)
 @given(st.data())
 def test_absurd_max_paths_hit_max_bytes_not_memory(data):
     "A dense graph with cycles has astronomically many paths: the output cap turns that into a ValueError."
@@ -810,7 +810,8 @@ BAD_INPUTS = [
     ('enumerate_paths: source 2**40 (not an int32)', lambda: _core.enumerate_paths(*CSR, 2**40, 2, 10), TypeError, '1099511627776'),
     ('enumerate_paths: max_hops 100', lambda: _core.enumerate_paths(*CSR, 0, 100, 10), ValueError, 'got 100'),
     ('enumerate_paths: max_paths -5', lambda: _core.enumerate_paths(*CSR, 0, 2, -5), ValueError, 'got -5'),
-    ('enumerate_paths: 64 hops, 2**62 paths, non-simple (was unbounded memory)', lambda: _core.enumerate_paths(*_K3, 2, 64, 2**62, False), ValueError, 'more than max_bytes = 4294967296 bytes'),
+    # (the default max_bytes is 4 GiB; a smaller cap keeps the test from filling 4 GiB first)
+    ('enumerate_paths: 64 hops, 2**62 paths, non-simple (was unbounded memory)', lambda: _core.enumerate_paths(*_K3, 2, 64, 2**62, False, 1 << 20), ValueError, 'more than max_bytes = 1048576 bytes'),
     ('enumerate_paths: indptr jumping past the edges', lambda: _core.enumerate_paths(_ip_jump, _dst, _rel, 0, 2, 10), IndexError, 'out-of-range index'),
     ('relation_paths_from: sources 7', lambda: _core.relation_paths_from(*CSR, [7], 2, 10), IndexError, 'sources[0] = 7'),
     ('relation_paths_from: max_hops -2', lambda: _core.relation_paths_from(*CSR, [0], -2, 10), ValueError, 'got -2'),
