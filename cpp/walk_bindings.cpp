@@ -5,9 +5,17 @@
 #include <sys/mman.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 
 namespace km {
+
+// A double as a short decimal ("0.1", "nan", "inf"), for error messages.
+static std::string num(double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", x);
+    return buf;
+}
 
 static WalkMode parse_mode(const std::string& mode) {
     if (mode == "uniform") return WalkMode::uniform;
@@ -49,10 +57,10 @@ static py::tuple py_random_walks(const offs64& indptr, const ids32& dst,
     CSRView g = csr_view(indptr, dst, rel, py::none());
     WalkParams P;
     P.mode = parse_mode(mode);
-    if (!(p > 0) || !std::isfinite(p)) throw std::invalid_argument("p must be finite and > 0, got " + std::to_string(p));
-    if (!(q > 0) || !std::isfinite(q)) throw std::invalid_argument("q must be finite and > 0, got " + std::to_string(q));
+    if (!(p > 0) || !std::isfinite(p)) throw std::invalid_argument("p must be finite and > 0, got " + num(p));
+    if (!(q > 0) || !std::isfinite(q)) throw std::invalid_argument("q must be finite and > 0, got " + num(q));
     if (!(alpha >= 0 && alpha <= 1))
-        throw std::invalid_argument("alpha must be in [0, 1] (a restart probability), got " + std::to_string(alpha));
+        throw std::invalid_argument("alpha must be in [0, 1] (a restart probability), got " + num(alpha));
     if (threads < 1 || threads > 1024)
         throw std::invalid_argument("threads must be in [1, 1024], got " + std::to_string(threads));
     if (block < 1 || block > 64) throw std::invalid_argument("block must be in [1, 64], got " + std::to_string(block));

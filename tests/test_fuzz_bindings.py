@@ -7,9 +7,13 @@ allocates without bound. Valid inputs are checked against small Python reference
 mutate random graphs and arguments. Run them under ASan + UBSan with `bash tools/sanitize.sh tests/test_fuzz_bindings.py`.
 `KM_FUZZ_EXAMPLES=<n>` sets every hypothesis test's example count (default: sized for a quick run).
 """
-import os
 import math
+import os
+import sys
 from dataclasses import dataclass
+
+if __name__ == '__main__':  # run as a script: import the package of this checkout, not an installed one
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np
 import pytest
