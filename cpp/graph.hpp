@@ -19,6 +19,20 @@ namespace km {
 using node_t = int32_t;
 using rel_t = int32_t;
 
+// The errors of CSRView's checked accessors, kept out of line so the kernels' loops stay tight.
+[[noreturn]] __attribute__((noinline, cold)) inline void bad_row(int64_t v, int64_t lo, int64_t hi, int64_t n_edges) {
+    throw std::out_of_range("the CSR arrays hold an out-of-range index (indptr[" + std::to_string(v) + ":" +
+                            std::to_string(v + 2) + "] = " + std::to_string(lo) + ", " + std::to_string(hi) + " with " +
+                            std::to_string(n_edges) + " edges); the graph is corrupt: validate it with validate_csr "
+                            "or rebuild it with build_csr");
+}
+
+[[noreturn]] __attribute__((noinline, cold)) inline void bad_dst(int64_t e, int32_t w, int64_t n_nodes) {
+    throw std::out_of_range("the CSR arrays hold an out-of-range index (dst[" + std::to_string(e) + "] = " +
+                            std::to_string(w) + " with " + std::to_string(n_nodes) + " nodes); the graph is corrupt: "
+                            "validate it with validate_csr or rebuild it with build_csr");
+}
+
 // Read-only view over CSR arrays that live elsewhere.
 struct CSRView {
     int64_t n_nodes = 0;
@@ -28,12 +42,36 @@ struct CSRView {
     const rel_t* rel = nullptr;        // [n_edges]
     const float* weight = nullptr;     // [n_edges] or nullptr
 
-    int64_t degree(node_t v) const { return indptr[v + 1] - indptr[v]; }
+    // The arrays may come from outside (numpy), so kernels that follow them read rows and neighbours
+    // through these checked accessors: a corrupt value raises instead of reading out of bounds.
+    // `v` itself must already be a valid node id (a checked input or a value returned by node_at).
+
+    // Edge range [lo, hi) of v's out-edges; throws when indptr does not give 0 <= lo <= hi <= n_edges.
+    std::pair<int64_t, int64_t> row(node_t v) const {
+        const int64_t lo = indptr[v], hi = indptr[v + 1];
+        // 0 <= lo <= hi <= n_edges in two unsigned compares
+        if (__builtin_expect(static_cast<uint64_t>(lo) > static_cast<uint64_t>(hi) ||
+                             static_cast<uint64_t>(hi) > static_cast<uint64_t>(n_edges), 0))
+            bad_row(v, lo, hi, n_edges);
+        return {lo, hi};
+    }
+
+    // The target of edge e (inside a checked row); throws when it is not a node id.
+    node_t node_at(int64_t e) const {
+        const node_t w = dst[e];
+        // one unsigned compare: a negative id sign-extends to a huge value
+        if (__builtin_expect(static_cast<uint64_t>(static_cast<int64_t>(w)) >= static_cast<uint64_t>(n_nodes), 0))
+            bad_dst(e, w, n_nodes);
+        return w;
+    }
+
+    int64_t degree(node_t v) const { auto [lo, hi] = row(v); return hi - lo; }
 
     // Edge range [lo, hi) of v's out-edges whose relation is r (rows are sorted by rel).
     std::pair<int64_t, int64_t> rel_range(node_t v, rel_t r) const {
-        const rel_t* b = rel + indptr[v];
-        const rel_t* e = rel + indptr[v + 1];
+        const auto [lo, hi] = row(v);
+        const rel_t* b = rel + lo;
+        const rel_t* e = rel + hi;
         auto range = std::equal_range(b, e, r);
         return {range.first - rel, range.second - rel};
     }
@@ -75,6 +113,13 @@ inline void check_triples(const node_t* heads, const rel_t* rels, const node_t* 
 // Relation ids are interleaved: relation k is 2k forward and 2k + 1 traversed backwards (~k), so
 // adding a relation later never renumbers the inverse ones.
 inline rel_t inverse_rel(rel_t r) { return r ^ 1; }
+
+// Rough peak memory (bytes) of build_csr / update_csr: three int64 arrays per node (counts, kept rows, indptr),
+// and per stored edge a 64-bit key plus dst and rel (and the weight twice). The bindings refuse a build
+// past their max_bytes, so an absurd n_nodes is an error, not an out-of-memory kill.
+inline double csr_build_bytes(int64_t n_nodes, int64_t n_edges, bool weighted) {
+    return 24.0 * (static_cast<double>(n_nodes) + 1) + static_cast<double>(n_edges) * (weighted ? 24 : 16);
+}
 
 // Build a CSR graph from id triples. With `add_inverse`, every (h, r, t) also yields (t, r ^ 1, h).
 // Duplicate edges are kept once (the first weight wins); parallel edges with different relations stay.
@@ -230,14 +275,19 @@ inline void validate_csr(const CSRView& g, int64_t n_rels_total) {
     if (g.indptr[0] != 0) throw std::invalid_argument("indptr[0] must be 0");
     if (g.indptr[g.n_nodes] != g.n_edges)
         throw std::invalid_argument("indptr[-1] must equal the number of edges");
-    for (int64_t v = 0; v < g.n_nodes; ++v) {
+    // indptr first, whole: only a non-decreasing indptr from 0 to n_edges keeps every row inside the edge arrays
+    for (int64_t v = 0; v < g.n_nodes; ++v)
         if (g.indptr[v + 1] < g.indptr[v])
-            throw std::invalid_argument("indptr must be non-decreasing (at node " + std::to_string(v) + ")");
+            throw std::invalid_argument("indptr must be non-decreasing (at node " + std::to_string(v) + ": " +
+                                        std::to_string(g.indptr[v]) + " > " + std::to_string(g.indptr[v + 1]) + ")");
+    for (int64_t v = 0; v < g.n_nodes; ++v) {
         for (int64_t e = g.indptr[v]; e < g.indptr[v + 1]; ++e) {
             if (g.dst[e] < 0 || g.dst[e] >= g.n_nodes)
-                throw std::out_of_range("edge " + std::to_string(e) + ": dst out of range");
+                throw std::out_of_range("edge " + std::to_string(e) + ": dst out of range (" + std::to_string(g.dst[e]) +
+                                        " is not in [0, " + std::to_string(g.n_nodes) + "))");
             if (g.rel[e] < 0 || g.rel[e] >= n_rels_total)
-                throw std::out_of_range("edge " + std::to_string(e) + ": relation out of range");
+                throw std::out_of_range("edge " + std::to_string(e) + ": relation out of range (" + std::to_string(g.rel[e]) +
+                                        " is not in [0, " + std::to_string(n_rels_total) + "))");
             if (e > g.indptr[v] && pack_key(g.rel[e], g.dst[e]) <= pack_key(g.rel[e - 1], g.dst[e - 1]))
                 throw std::invalid_argument("row " + std::to_string(v) + " is not sorted by (rel, dst) or has duplicates");
         }

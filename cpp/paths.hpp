@@ -16,6 +16,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <tuple>
 
 #include "graph.hpp"
 
@@ -23,17 +24,34 @@ namespace km {
 
 constexpr int kMaxHops = 64;  // hard bound on path lengths (scratch arrays are sized by it)
 
+// A cap on the bytes of output one call may produce, shared by its threads. Path counts grow exponentially
+// with the hops on graphs with cycles, so an absurd max_paths must end in a clear error (std::length_error,
+// a Python ValueError), not in exhausted memory. Every kernel emits each path it explores, so the cap
+// bounds the time spent too.
+struct OutputBudget {
+    int64_t max_bytes = std::numeric_limits<int64_t>::max();
+    std::atomic<int64_t> used{0};
+    explicit OutputBudget(int64_t m = std::numeric_limits<int64_t>::max()) : max_bytes(m) {}
+    void take(int64_t bytes) {
+        if (used.fetch_add(bytes, std::memory_order_relaxed) + bytes > max_bytes)
+            throw std::length_error("the paths found need more than max_bytes = " + std::to_string(max_bytes) +
+                                    " bytes of output; lower max_paths or max_hops, or raise max_bytes");
+    }
+};
+
 // Paths stored flat: path i has nodes[pptr[i] .. pptr[i+1]) and rels[pptr[i] - i .. pptr[i+1] - i - 1).
 struct PathList {
     std::vector<int64_t> pptr{0};
     std::vector<node_t> nodes;
     std::vector<rel_t> rels;
+    OutputBudget* budget = nullptr;  // charged for every path added, when set
 
     int64_t size() const { return static_cast<int64_t>(pptr.size()) - 1; }
     int64_t length(int64_t i) const { return pptr[i + 1] - pptr[i] - 1; }
     const node_t* path_nodes(int64_t i) const { return nodes.data() + pptr[i]; }
     const rel_t* path_rels(int64_t i) const { return rels.data() + (pptr[i] - i); }
     void add(const node_t* ns, const rel_t* rs, int64_t len) {  // len = number of edges
+        if (budget) budget->take(8 * len + 12);
         nodes.insert(nodes.end(), ns, ns + len + 1);
         rels.insert(rels.end(), rs, rs + len);
         pptr.push_back(static_cast<int64_t>(nodes.size()));
@@ -132,8 +150,9 @@ inline void sp_bfs(const CSRView& g, node_t s, const SPOptions& o, SPScratch& sc
                 for (node_t t : sc.T) {
                     if (sc.seen.has(t)) continue;
                     bool hit = false;
-                    for (int64_t e = g.indptr[t]; e < g.indptr[t + 1] && !hit; ++e) {
-                        node_t w = g.dst[e];
+                    const auto [lo, hi] = g.row(t);
+                    for (int64_t e = lo; e < hi && !hit; ++e) {
+                        node_t w = g.node_at(e);
                         hit = sc.seen.has(w) && sc.dist[w] == d;
                     }
                     if (!hit) { all = false; break; }
@@ -142,8 +161,9 @@ inline void sp_bfs(const CSRView& g, node_t s, const SPOptions& o, SPScratch& sc
                     for (node_t t : sc.T) {
                         if (sc.seen.has(t)) continue;
                         sc.seen.set(t); sc.dist[t] = d + 1; sc.head[t] = -1;
-                        for (int64_t e = g.indptr[t]; e < g.indptr[t + 1]; ++e) {
-                            node_t w = g.dst[e];
+                        const auto [lo, hi] = g.row(t);
+                        for (int64_t e = lo; e < hi; ++e) {
+                            node_t w = g.node_at(e);
                             if (w != t && sc.seen.has(w) && sc.dist[w] == d) {
                                 sc.preds.push_back({w, inverse_rel(g.rel[e]), sc.head[t]});
                                 sc.head[t] = static_cast<int64_t>(sc.preds.size()) - 1;
@@ -156,9 +176,13 @@ inline void sp_bfs(const CSRView& g, node_t s, const SPOptions& o, SPScratch& sc
         }
         const bool last = d + 1 == o.max_hops;
         sc.next.clear();
+        const node_t* dst = g.dst;
+        const uint64_t n = static_cast<uint64_t>(g.n_nodes);  // locals: push_back below may alias g's fields
         for (node_t u : sc.frontier) {
-            for (int64_t e = g.indptr[u]; e < g.indptr[u + 1]; ++e) {
-                node_t v = g.dst[e];
+            const auto [lo, hi] = g.row(u);
+            for (int64_t e = lo; e < hi; ++e) {
+                node_t v = dst[e];
+                if (__builtin_expect(static_cast<uint64_t>(static_cast<int64_t>(v)) >= n, 0)) bad_dst(e, v, g.n_nodes);
                 if (!sc.seen.has(v)) {
                     if (last && !sc.tmark.has(v)) continue;  // beyond the last layer only targets matter
                     sc.seen.set(v); sc.dist[v] = d + 1; sc.head[v] = -1;
@@ -213,8 +237,9 @@ inline bool sp_backtrack(node_t s, node_t t, const SPOptions& o, SPScratch& sc, 
 // All shortest paths from every source to every target (pairs in source-major order, each pair's paths
 // sorted by (r1, e1, r2, ...)). Appends to `out`; returns true when some pair was truncated by max_paths.
 inline bool shortest_paths_one(const CSRView& g, const node_t* S, int64_t ns, const node_t* T, int64_t nt,
-                               const SPOptions& o, SPScratch& sc, PathList& out) {
+                               const SPOptions& o, SPScratch& sc, PathList& out, OutputBudget* budget = nullptr) {
     sc.resize(g.n_nodes);
+    sc.pair.budget = budget;  // every path passes through sc.pair: charge it there
     unique_in_order(S, ns, sc.smark, sc.S);
     unique_in_order(T, nt, sc.tmark, sc.T);  // tmark now marks the targets
     bool truncated = false;
@@ -277,7 +302,7 @@ inline void retrieve_dfs(const CSRView& g, const rel_t* R, int L, const Retrieve
             if (!count_all && kept > o.max_paths) return;
             if (pos[k] == end[k]) { --k; continue; }
             int64_t e = pos[k]++;
-            node_t w = g.dst[e];
+            node_t w = g.node_at(e);
             if (!in_sorted(sc.V[k + 1], w)) continue;
             if (o.exclude_sources && sc.smark.has(w)) continue;
             if (o.simple) {
@@ -323,7 +348,7 @@ inline void retrieve_one(const CSRView& g, const node_t* S, int64_t ns, const re
         for (size_t i = 0; i < Fk.size(); ++i) {
             auto [lo, hi] = g.rel_range(Fk[i], R[k]);
             for (int64_t e = lo; e < hi; ++e) {
-                node_t w = g.dst[e];
+                node_t w = g.node_at(e);
                 if (o.exclude_sources && sc.smark.has(w)) continue;  // a path through a source does not count
                 if (!sc.acc.has(w)) { sc.acc.set(w); sc.cnt[w] = 0; sc.touched.push_back(w); }
                 sc.cnt[w] = sat_add(sc.cnt[w], sc.C[k][i]);
@@ -345,7 +370,7 @@ inline void retrieve_one(const CSRView& g, const node_t* S, int64_t ns, const re
         for (node_t v : sc.F[k]) {
             auto [lo, hi] = g.rel_range(v, R[k]);
             for (int64_t e = lo; e < hi; ++e)
-                if (in_sorted(sc.V[k + 1], g.dst[e])) { sc.V[k].push_back(v); break; }
+                if (in_sorted(sc.V[k + 1], g.node_at(e))) { sc.V[k].push_back(v); break; }
         }
     }
     int64_t kept = 0;
@@ -376,17 +401,16 @@ inline void retrieve_one(const CSRView& g, const node_t* S, int64_t ns, const re
 inline bool enumerate_paths(const CSRView& g, node_t s, int max_hops, int64_t max_paths, bool simple, PathList& out) {
     node_t nodes[kMaxHops + 1];
     rel_t rels[kMaxHops];
-    int64_t pos[kMaxHops + 1];
+    int64_t pos[kMaxHops + 1], end[kMaxHops + 1];
     if (max_hops == 0) return false;
     nodes[0] = s;
-    pos[0] = g.indptr[s];
+    std::tie(pos[0], end[0]) = g.row(s);
     int k = 0;
     int64_t kept = 0;
     while (k >= 0) {
-        node_t u = nodes[k];
-        if (pos[k] == g.indptr[u + 1]) { --k; continue; }
+        if (pos[k] == end[k]) { --k; continue; }
         int64_t e = pos[k]++;
-        node_t w = g.dst[e];
+        node_t w = g.node_at(e);
         if (simple) {
             bool dup = false;
             for (int j = 0; j <= k && !dup; ++j) dup = nodes[j] == w;
@@ -397,7 +421,7 @@ inline bool enumerate_paths(const CSRView& g, node_t s, int max_hops, int64_t ma
         if (kept == max_paths) return true;
         out.add(nodes, rels, k + 1);
         ++kept;
-        if (k + 1 < max_hops) { ++k; pos[k] = g.indptr[w]; }
+        if (k + 1 < max_hops) { ++k; std::tie(pos[k], end[k]) = g.row(w); }
     }
     return false;
 }
@@ -410,12 +434,15 @@ struct RelPathsOut {
 };
 
 inline void relation_paths_rec(const CSRView& g, const std::vector<node_t>& F, int depth, int max_hops,
-                               int64_t max_out, std::vector<rel_t>& prefix, Marks& acc, RelPathsOut& out) {
+                               int64_t max_out, std::vector<rel_t>& prefix, Marks& acc, RelPathsOut& out,
+                               OutputBudget* budget) {
     if (depth == max_hops || out.truncated) return;
     std::vector<rel_t> rs;
-    for (node_t v : F)
-        for (int64_t e = g.indptr[v]; e < g.indptr[v + 1]; ++e)
+    for (node_t v : F) {
+        const auto [lo, hi] = g.row(v);
+        for (int64_t e = lo; e < hi; ++e)
             if (rs.empty() || rs.back() != g.rel[e]) rs.push_back(g.rel[e]);
+    }
     std::sort(rs.begin(), rs.end());
     rs.erase(std::unique(rs.begin(), rs.end()), rs.end());
     std::vector<node_t> next;
@@ -424,16 +451,19 @@ inline void relation_paths_rec(const CSRView& g, const std::vector<node_t>& F, i
         next.clear();
         for (node_t v : F) {
             auto [lo, hi] = g.rel_range(v, r);
-            for (int64_t e = lo; e < hi; ++e)
-                if (!acc.has(g.dst[e])) { acc.set(g.dst[e]); next.push_back(g.dst[e]); }
+            for (int64_t e = lo; e < hi; ++e) {
+                const node_t w = g.node_at(e);
+                if (!acc.has(w)) { acc.set(w); next.push_back(w); }
+            }
         }
         if (static_cast<int64_t>(out.n_ends.size()) == max_out) { out.truncated = true; return; }
+        if (budget) budget->take(4 * (depth + 1) + 16);
         prefix.push_back(r);
         out.rels.insert(out.rels.end(), prefix.begin(), prefix.end());
         out.rptr.push_back(static_cast<int64_t>(out.rels.size()));
         out.n_ends.push_back(static_cast<int64_t>(next.size()));
         std::sort(next.begin(), next.end());
-        relation_paths_rec(g, next, depth + 1, max_hops, max_out, prefix, acc, out);
+        relation_paths_rec(g, next, depth + 1, max_hops, max_out, prefix, acc, out, budget);
         prefix.pop_back();
         if (out.truncated) return;
     }
@@ -441,7 +471,8 @@ inline void relation_paths_rec(const CSRView& g, const std::vector<node_t>& F, i
 
 // The distinct relation sequences of 1..max_hops relations that start at some source, in prefix (DFS) order
 // with relation ids ascending; at most max_out of them.
-inline RelPathsOut relation_paths_from(const CSRView& g, const node_t* S, int64_t ns, int max_hops, int64_t max_out) {
+inline RelPathsOut relation_paths_from(const CSRView& g, const node_t* S, int64_t ns, int max_hops, int64_t max_out,
+                                       OutputBudget* budget = nullptr) {
     Marks acc;
     acc.resize(g.n_nodes);
     std::vector<node_t> F;
@@ -449,7 +480,7 @@ inline RelPathsOut relation_paths_from(const CSRView& g, const node_t* S, int64_
     std::sort(F.begin(), F.end());
     RelPathsOut out;
     std::vector<rel_t> prefix;
-    relation_paths_rec(g, F, 0, max_hops, max_out, prefix, acc, out);
+    relation_paths_rec(g, F, 0, max_hops, max_out, prefix, acc, out, budget);
     return out;
 }
 
@@ -564,7 +595,8 @@ constexpr int64_t kChunk = 64;  // questions per work unit
 
 // Questions given CSR-style: question q has sources S[sptr[q] .. sptr[q+1]) and targets T[tptr[q] .. tptr[q+1]).
 inline BatchPaths batch_shortest_paths(const CSRView& g, const int64_t* sptr, const node_t* S, const int64_t* tptr,
-                                       const node_t* T, int64_t Q, const SPOptions& o, int threads) {
+                                       const node_t* T, int64_t Q, const SPOptions& o, int threads,
+                                       OutputBudget* budget = nullptr) {
     const int64_t n_chunks = (Q + kChunk - 1) / kChunk;
     std::vector<ChunkOut> chunks(n_chunks);
     BatchPaths b;
@@ -575,7 +607,7 @@ inline BatchPaths batch_shortest_paths(const CSRView& g, const int64_t* sptr, co
         for (int64_t q = c * kChunk; q < std::min(Q, (c + 1) * kChunk); ++q) {
             int64_t before = co.paths.size();
             b.truncated[q] = shortest_paths_one(g, S + sptr[q], sptr[q + 1] - sptr[q], T + tptr[q],
-                                                tptr[q + 1] - tptr[q], o, scratch[t], co.paths);
+                                                tptr[q + 1] - tptr[q], o, scratch[t], co.paths, budget);
             co.n_paths.push_back(co.paths.size() - before);
         }
         co.paths.shrink();
@@ -586,7 +618,8 @@ inline BatchPaths batch_shortest_paths(const CSRView& g, const int64_t* sptr, co
 
 // Questions CSR-style: sources S[sptr[q] ..], relation sequence R[rptr[q] .. rptr[q+1]).
 inline BatchPaths batch_retrieve(const CSRView& g, const int64_t* sptr, const node_t* S, const int64_t* rptr,
-                                 const rel_t* R, int64_t Q, const RetrieveOptions& o, int threads) {
+                                 const rel_t* R, int64_t Q, const RetrieveOptions& o, int threads,
+                                 OutputBudget* budget = nullptr) {
     const int64_t n_chunks = (Q + kChunk - 1) / kChunk;
     std::vector<ChunkOut> chunks(n_chunks);
     BatchPaths b;
@@ -595,6 +628,7 @@ inline BatchPaths batch_retrieve(const CSRView& g, const int64_t* sptr, const no
     Borrowed<RetrieveScratch> scratch(std::max(1, threads));
     run_chunks(n_chunks, threads, [&](int64_t c, int t) {
         ChunkOut& co = chunks[c];
+        co.paths.budget = budget;
         RetrieveOut res;
         for (int64_t q = c * kChunk; q < std::min(Q, (c + 1) * kChunk); ++q) {
             int64_t before = co.paths.size();

@@ -13,7 +13,7 @@ static void check_ids(const int32_t* xs, int64_t n, int64_t limit, const char* w
 }
 
 // ptr must be a valid offsets array over `n_items` items: ptr[0] = 0, non-decreasing, ptr[-1] = n_items.
-static int64_t check_ptr(const carray<int64_t>& ptr, int64_t n_items, const char* what) {
+static int64_t check_ptr(const offs64& ptr, int64_t n_items, const char* what) {
     require_1d(ptr, what);
     if (ptr.size() < 1) throw std::invalid_argument(std::string(what) + " must have n_questions + 1 >= 1 entries");
     const int64_t* p = ptr.data();
@@ -35,17 +35,21 @@ static void check_threads(int threads) {
     if (threads < 1 || threads > 1024) throw std::invalid_argument("threads must be in [1, 1024], got " + std::to_string(threads));
 }
 
+static void check_max_bytes(int64_t max_bytes) {
+    if (max_bytes < 0) throw std::invalid_argument("max_bytes must be >= 0, got " + std::to_string(max_bytes));
+}
+
 static void put_paths(py::dict& d, BatchPaths& b) {
     d["pptr"] = to_numpy(std::move(b.paths.pptr));
     d["nodes"] = to_numpy(std::move(b.paths.nodes));
     d["rels"] = to_numpy(std::move(b.paths.rels));
 }
 
-static py::dict py_batch_shortest_paths(const carray<int64_t>& indptr, const carray<int32_t>& dst,
-                                        const carray<int32_t>& rel, const carray<int64_t>& src_ptr,
-                                        const carray<int32_t>& src, const carray<int64_t>& tgt_ptr,
-                                        const carray<int32_t>& tgt, int max_hops, int64_t max_paths,
-                                        bool use_inverse, int threads) {
+static py::dict py_batch_shortest_paths(const offs64& indptr, const ids32& dst,
+                                        const ids32& rel, const offs64& src_ptr,
+                                        const ids32& src, const offs64& tgt_ptr,
+                                        const ids32& tgt, int max_hops, int64_t max_paths,
+                                        bool use_inverse, int threads, int64_t max_bytes) {
     CSRView g = csr_view(indptr, dst, rel, py::none());
     require_1d(src, "sources");
     require_1d(tgt, "targets");
@@ -56,7 +60,9 @@ static py::dict py_batch_shortest_paths(const carray<int64_t>& indptr, const car
     check_ids(tgt.data(), tgt.size(), g.n_nodes, "targets");
     check_hops(max_hops);
     check_threads(threads);
-    if (max_paths < 1) throw std::invalid_argument("max_paths must be >= 1");
+    if (max_paths < 1) throw std::invalid_argument("max_paths must be >= 1, got " + std::to_string(max_paths));
+    check_max_bytes(max_bytes);
+    OutputBudget budget(max_bytes);
     SPOptions o;
     o.max_hops = max_hops;
     o.max_paths = max_paths;
@@ -64,7 +70,7 @@ static py::dict py_batch_shortest_paths(const carray<int64_t>& indptr, const car
     BatchPaths b;
     {
         py::gil_scoped_release nogil;
-        b = batch_shortest_paths(g, src_ptr.data(), src.data(), tgt_ptr.data(), tgt.data(), Q, o, threads);
+        b = batch_shortest_paths(g, src_ptr.data(), src.data(), tgt_ptr.data(), tgt.data(), Q, o, threads, &budget);
     }
     py::dict d;
     d["qptr"] = to_numpy(std::move(b.qptr));
@@ -73,10 +79,11 @@ static py::dict py_batch_shortest_paths(const carray<int64_t>& indptr, const car
     return d;
 }
 
-static py::dict py_batch_retrieve(const carray<int64_t>& indptr, const carray<int32_t>& dst, const carray<int32_t>& rel,
-                                  const carray<int64_t>& src_ptr, const carray<int32_t>& src,
-                                  const carray<int64_t>& path_ptr, const carray<int32_t>& path, int64_t n_rels_total,
-                                  int64_t max_paths, bool simple, bool exclude_sources, int threads) {
+static py::dict py_batch_retrieve(const offs64& indptr, const ids32& dst, const ids32& rel,
+                                  const offs64& src_ptr, const ids32& src,
+                                  const offs64& path_ptr, const ids32& path, int64_t n_rels_total,
+                                  int64_t max_paths, bool simple, bool exclude_sources, int threads,
+                                  int64_t max_bytes) {
     CSRView g = csr_view(indptr, dst, rel, py::none());
     require_1d(src, "sources");
     require_1d(path, "relation paths");
@@ -92,7 +99,9 @@ static py::dict py_batch_retrieve(const carray<int64_t>& indptr, const carray<in
                                         " is not in [1, " + std::to_string(kMaxHops) + "]");
     }
     check_threads(threads);
-    if (max_paths < 0) throw std::invalid_argument("max_paths must be >= 0");
+    if (max_paths < 0) throw std::invalid_argument("max_paths must be >= 0, got " + std::to_string(max_paths));
+    check_max_bytes(max_bytes);
+    OutputBudget budget(max_bytes);
     RetrieveOptions o;
     o.max_paths = max_paths;
     o.simple = simple;
@@ -100,7 +109,7 @@ static py::dict py_batch_retrieve(const carray<int64_t>& indptr, const carray<in
     BatchPaths b;
     {
         py::gil_scoped_release nogil;
-        b = batch_retrieve(g, src_ptr.data(), src.data(), path_ptr.data(), path.data(), Q, o, threads);
+        b = batch_retrieve(g, src_ptr.data(), src.data(), path_ptr.data(), path.data(), Q, o, threads, &budget);
     }
     py::dict d;
     d["qptr"] = to_numpy(std::move(b.qptr));
@@ -113,13 +122,16 @@ static py::dict py_batch_retrieve(const carray<int64_t>& indptr, const carray<in
     return d;
 }
 
-static py::dict py_enumerate_paths(const carray<int64_t>& indptr, const carray<int32_t>& dst, const carray<int32_t>& rel,
-                                   int32_t source, int max_hops, int64_t max_paths, bool simple) {
+static py::dict py_enumerate_paths(const offs64& indptr, const ids32& dst, const ids32& rel,
+                                   int32_t source, int max_hops, int64_t max_paths, bool simple, int64_t max_bytes) {
     CSRView g = csr_view(indptr, dst, rel, py::none());
     check_ids(&source, 1, g.n_nodes, "source");
     check_hops(max_hops);
-    if (max_paths < 0) throw std::invalid_argument("max_paths must be >= 0");
+    if (max_paths < 0) throw std::invalid_argument("max_paths must be >= 0, got " + std::to_string(max_paths));
+    check_max_bytes(max_bytes);
+    OutputBudget budget(max_bytes);
     PathList p;
+    p.budget = &budget;
     bool truncated;
     {
         py::gil_scoped_release nogil;
@@ -133,18 +145,20 @@ static py::dict py_enumerate_paths(const carray<int64_t>& indptr, const carray<i
     return d;
 }
 
-static py::dict py_relation_paths_from(const carray<int64_t>& indptr, const carray<int32_t>& dst,
-                                       const carray<int32_t>& rel, const carray<int32_t>& sources, int max_hops,
-                                       int64_t max_paths) {
+static py::dict py_relation_paths_from(const offs64& indptr, const ids32& dst,
+                                       const ids32& rel, const ids32& sources, int max_hops,
+                                       int64_t max_paths, int64_t max_bytes) {
     CSRView g = csr_view(indptr, dst, rel, py::none());
     require_1d(sources, "sources");
     check_ids(sources.data(), sources.size(), g.n_nodes, "sources");
     check_hops(max_hops);
-    if (max_paths < 0) throw std::invalid_argument("max_paths must be >= 0");
+    if (max_paths < 0) throw std::invalid_argument("max_paths must be >= 0, got " + std::to_string(max_paths));
+    check_max_bytes(max_bytes);
+    OutputBudget budget(max_bytes);
     RelPathsOut r;
     {
         py::gil_scoped_release nogil;
-        r = relation_paths_from(g, sources.data(), sources.size(), max_hops, max_paths);
+        r = relation_paths_from(g, sources.data(), sources.size(), max_hops, max_paths, &budget);
     }
     py::dict d;
     d["rptr"] = to_numpy(std::move(r.rptr));
@@ -158,22 +172,24 @@ void bind_paths(py::module_& m) {
     m.def("batch_shortest_paths", &py_batch_shortest_paths, py::arg("indptr"), py::arg("dst"), py::arg("rel"),
           py::arg("src_ptr"), py::arg("src"), py::arg("tgt_ptr"), py::arg("tgt"), py::arg("max_hops"),
           py::arg("max_paths"), py::arg("use_inverse") = true, py::arg("threads") = 1,
+          py::arg("max_bytes") = int64_t(1) << 32,
           "All shortest paths from each question's sources to its targets (at most max_paths per pair, max_hops "
           "edges). Returns dict(qptr, pptr, nodes, rels, truncated); path i has nodes[pptr[i]:pptr[i+1]] and "
-          "rels[pptr[i]-i:pptr[i+1]-i-1].");
+          "rels[pptr[i]-i:pptr[i+1]-i-1]. Raises ValueError when the output would pass max_bytes (4 GiB by default).");
     m.def("batch_retrieve", &py_batch_retrieve, py::arg("indptr"), py::arg("dst"), py::arg("rel"), py::arg("src_ptr"),
           py::arg("src"), py::arg("path_ptr"), py::arg("path"), py::arg("n_rels_total"), py::arg("max_paths"),
           py::arg("simple") = false, py::arg("exclude_sources") = false, py::arg("threads") = 1,
+          py::arg("max_bytes") = int64_t(1) << 32,
           "Follow each question's relation sequence from its sources. Returns dict(qptr, pptr, nodes, rels, "
           "truncated, eptr, ends, counts, totals): end entities (sorted) with path counts, and at most max_paths "
-          "explicit paths per question.");
+          "explicit paths per question. Raises ValueError when the output would pass max_bytes (4 GiB by default).");
     m.def("enumerate_paths", &py_enumerate_paths, py::arg("indptr"), py::arg("dst"), py::arg("rel"), py::arg("source"),
-          py::arg("max_hops"), py::arg("max_paths"), py::arg("simple") = true,
-          "Every path of 1..max_hops edges from source in DFS order (at most max_paths). dict(pptr, nodes, rels, truncated).");
+          py::arg("max_hops"), py::arg("max_paths"), py::arg("simple") = true, py::arg("max_bytes") = int64_t(1) << 32,
+          "Every path of 1..max_hops edges from source in DFS order (at most max_paths). dict(pptr, nodes, rels, truncated). Raises ValueError when the output would pass max_bytes (4 GiB by default).");
     m.def("relation_paths_from", &py_relation_paths_from, py::arg("indptr"), py::arg("dst"), py::arg("rel"),
-          py::arg("sources"), py::arg("max_hops"), py::arg("max_paths"),
+          py::arg("sources"), py::arg("max_hops"), py::arg("max_paths"), py::arg("max_bytes") = int64_t(1) << 32,
           "Distinct relation sequences of 1..max_hops relations starting at any source, in prefix order. "
-          "dict(rptr, rels, n_ends, truncated).");
+          "dict(rptr, rels, n_ends, truncated). Raises ValueError when the output would pass max_bytes (4 GiB by default).");
 }
 
 }  // namespace km

@@ -5,9 +5,17 @@
 #include <sys/mman.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 
 namespace km {
+
+// A double as a short decimal ("0.1", "nan", "inf"), for error messages.
+static std::string num(double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", x);
+    return buf;
+}
 
 static WalkMode parse_mode(const std::string& mode) {
     if (mode == "uniform") return WalkMode::uniform;
@@ -17,7 +25,7 @@ static WalkMode parse_mode(const std::string& mode) {
     throw std::invalid_argument("mode must be 'uniform', 'weighted', 'node2vec' or 'restart', got '" + mode + "'");
 }
 
-static void check_starts(const carray<int32_t>& starts, int64_t n_nodes) {
+static void check_starts(const ids32& starts, int64_t n_nodes) {
     require_1d(starts, "starts");
     const int32_t* s = starts.data();
     for (py::ssize_t i = 0; i < starts.size(); ++i)
@@ -30,11 +38,14 @@ static void check_starts(const carray<int32_t>& starts, int64_t n_nodes) {
 static int64_t checked_walk_count(int64_t n_starts, int64_t n_walks, int64_t length, int64_t max_bytes) {
     if (n_walks < 0) throw std::invalid_argument("n_walks must be >= 0, got " + std::to_string(n_walks));
     if (length < 0) throw std::invalid_argument("length must be >= 0, got " + std::to_string(length));
+    if (max_bytes < 0) throw std::invalid_argument("max_bytes must be >= 0, got " + std::to_string(max_bytes));
     const double bytes = static_cast<double>(n_starts) * n_walks * (2.0 * length + 1) * 4;
     if (bytes > static_cast<double>(max_bytes))
         throw std::invalid_argument("walk output would need " + std::to_string(static_cast<int64_t>(bytes / 1048576)) +
                                     " MiB, over the limit of " + std::to_string(max_bytes / 1048576) +
                                     " MiB; use fewer starts/walks, shorter walks, or raise max_bytes");
+    // length + 1 sizes the output even when no walk is asked for (no starts): keep it far from overflow
+    if (length > INT32_MAX) throw std::invalid_argument("length must be < 2^31, got " + std::to_string(length));
     return n_starts * n_walks;
 }
 
@@ -57,8 +68,8 @@ static int64_t checked_walk_range(int64_t n_starts, int64_t n_walks, int64_t len
     return count;
 }
 
-static py::tuple py_random_walks(const carray<int64_t>& indptr, const carray<int32_t>& dst,
-                                 const carray<int32_t>& rel, const carray<int32_t>& starts, int64_t n_walks,
+static py::tuple py_random_walks(const offs64& indptr, const ids32& dst,
+                                 const ids32& rel, const ids32& starts, int64_t n_walks,
                                  int64_t length, const std::string& mode, double p, double q, double alpha,
                                  uint64_t seed, int threads, const py::object& cumw, const py::object& sorted_dst,
                                  const py::object& packed, int block, int64_t max_bytes, int64_t first,
@@ -66,11 +77,13 @@ static py::tuple py_random_walks(const carray<int64_t>& indptr, const carray<int
     CSRView g = csr_view(indptr, dst, rel, py::none());
     WalkParams P;
     P.mode = parse_mode(mode);
-    if (!(p > 0) || !std::isfinite(p)) throw std::invalid_argument("p must be finite and > 0");
-    if (!(q > 0) || !std::isfinite(q)) throw std::invalid_argument("q must be finite and > 0");
-    if (!(alpha >= 0 && alpha <= 1)) throw std::invalid_argument("alpha must be in [0, 1]");
-    if (threads < 1 || threads > 1024) throw std::invalid_argument("threads must be in [1, 1024]");
-    if (block < 1 || block > 64) throw std::invalid_argument("block must be in [1, 64]");
+    if (!(p > 0) || !std::isfinite(p)) throw std::invalid_argument("p must be finite and > 0, got " + num(p));
+    if (!(q > 0) || !std::isfinite(q)) throw std::invalid_argument("q must be finite and > 0, got " + num(q));
+    if (!(alpha >= 0 && alpha <= 1))
+        throw std::invalid_argument("alpha must be in [0, 1] (a restart probability), got " + num(alpha));
+    if (threads < 1 || threads > 1024)
+        throw std::invalid_argument("threads must be in [1, 1024], got " + std::to_string(threads));
+    if (block < 1 || block > 64) throw std::invalid_argument("block must be in [1, 64], got " + std::to_string(block));
     P.p = p; P.q = q; P.alpha = alpha; P.seed = seed; P.threads = threads; P.block = block;
     check_starts(starts, g.n_nodes);
     const int64_t n_starts = starts.size();
@@ -80,13 +93,13 @@ static py::tuple py_random_walks(const carray<int64_t>& indptr, const carray<int
     carray<int32_t> sd;
     if (P.mode == WalkMode::weighted) {
         if (cumw.is_none()) throw std::invalid_argument("weighted mode needs the cumulative weights (cumw)");
-        cw = cumw.cast<carray<double>>();
+        cw = checked_float_array<double>(cumw, "cumw");
         if (cw.ndim() != 1 || cw.size() != g.n_edges) throw std::invalid_argument("cumw must have one entry per edge");
         aux.cumw = cw.data();
     }
     if (P.mode == WalkMode::node2vec) {
         if (sorted_dst.is_none()) throw std::invalid_argument("node2vec mode needs the dst-sorted rows (sorted_dst)");
-        sd = sorted_dst.cast<carray<int32_t>>();
+        sd = checked_int_array<int32_t>(sorted_dst);
         if (sd.ndim() != 1 || sd.size() != g.n_edges)
             throw std::invalid_argument("sorted_dst must have one entry per edge");
         aux.sorted_dst = sd.data();
@@ -94,7 +107,7 @@ static py::tuple py_random_walks(const carray<int64_t>& indptr, const carray<int
     carray<int32_t> pk;
     std::vector<int32_t> pk_local;
     if (!packed.is_none()) {
-        pk = packed.cast<carray<int32_t>>();
+        pk = checked_int_array<int32_t>(packed);
         if (pk.ndim() != 1 || pk.size() != 2 * g.n_edges)
             throw std::invalid_argument("packed must hold 2 entries (dst, rel) per edge");
         aux.packed = pk.data();
@@ -130,11 +143,14 @@ static py::tuple py_random_walks(const carray<int64_t>& indptr, const carray<int
     return py::make_tuple(nodes, rels);
 }
 
-static carray<double> py_row_cumulative_weights(const carray<int64_t>& indptr, const carray<int32_t>& dst,
-                                                const carray<int32_t>& rel, const carray<float>& weight) {
-    CSRView g = csr_view(indptr, dst, rel, weight);
+static carray<double> py_row_cumulative_weights(const offs64& indptr, const ids32& dst,
+                                                const ids32& rel, const py::object& weight) {
+    if (weight.is_none()) throw std::invalid_argument("row_cumulative_weights needs the edge weights (got None)");
+    carray<float> w;
+    CSRView g = csr_view(indptr, dst, rel, weight, &w);
     for (int64_t v = 0; v < g.n_nodes; ++v)
-        if (g.indptr[v + 1] < g.indptr[v]) throw std::invalid_argument("indptr must be non-decreasing");
+        if (g.indptr[v + 1] < g.indptr[v])
+            throw std::invalid_argument("indptr must be non-decreasing (at node " + std::to_string(v) + ")");
     std::vector<double> c;
     {
         py::gil_scoped_release nogil;
@@ -143,11 +159,12 @@ static carray<double> py_row_cumulative_weights(const carray<int64_t>& indptr, c
     return to_numpy(std::move(c));
 }
 
-static carray<int32_t> py_row_sorted_dst(const carray<int64_t>& indptr, const carray<int32_t>& dst,
-                                         const carray<int32_t>& rel) {
+static carray<int32_t> py_row_sorted_dst(const offs64& indptr, const ids32& dst,
+                                         const ids32& rel) {
     CSRView g = csr_view(indptr, dst, rel, py::none());
     for (int64_t v = 0; v < g.n_nodes; ++v)
-        if (g.indptr[v + 1] < g.indptr[v]) throw std::invalid_argument("indptr must be non-decreasing");
+        if (g.indptr[v + 1] < g.indptr[v])
+            throw std::invalid_argument("indptr must be non-decreasing (at node " + std::to_string(v) + ")");
     std::vector<int32_t> s;
     {
         py::gil_scoped_release nogil;
@@ -156,21 +173,24 @@ static carray<int32_t> py_row_sorted_dst(const carray<int64_t>& indptr, const ca
     return to_numpy(std::move(s));
 }
 
-static py::tuple py_bench_bare_uniform(const carray<int64_t>& indptr, const carray<int32_t>& dst,
-                                                  const carray<int32_t>& starts, int64_t length, uint64_t seed,
-                                                  int block) {
+static py::tuple py_bench_bare_uniform(const offs64& indptr, const ids32& dst,
+                                                  const ids32& starts, int64_t length, uint64_t seed,
+                                                  int block, int64_t max_bytes) {
     require_1d(indptr, "indptr");
     require_1d(dst, "dst");
     if (indptr.size() < 1 || indptr.data()[0] != 0 || indptr.data()[indptr.size() - 1] != dst.size())
         throw std::invalid_argument("indptr must start at 0 and end at len(dst)");
     const int64_t n = indptr.size() - 1;
     for (int64_t v = 0; v < n; ++v)
-        if (indptr.data()[v + 1] < indptr.data()[v]) throw std::invalid_argument("indptr must be non-decreasing");
+        if (indptr.data()[v + 1] < indptr.data()[v])
+            throw std::invalid_argument("indptr must be non-decreasing (at node " + std::to_string(v) + ")");
     for (py::ssize_t e = 0; e < dst.size(); ++e)
-        if (dst.data()[e] < 0 || dst.data()[e] >= n) throw std::out_of_range("dst out of range");
+        if (dst.data()[e] < 0 || dst.data()[e] >= n) 
+            throw std::out_of_range("dst[" + std::to_string(e) + "] = " + std::to_string(dst.data()[e]) +
+                                    " is out of range [0, " + std::to_string(n) + ")");
     check_starts(starts, n);
-    if (block < 1 || block > 64) throw std::invalid_argument("block must be in [1, 64]");
-    const int64_t W = checked_walk_count(starts.size(), 1, length, int64_t(1) << 34);
+    if (block < 1 || block > 64) throw std::invalid_argument("block must be in [1, 64], got " + std::to_string(block));
+    const int64_t W = checked_walk_count(starts.size(), 1, length, max_bytes);
     py::array_t<int32_t> nodes({W, length + 1});
     int32_t* np_ = nodes.mutable_data();
     double seconds;
@@ -199,7 +219,7 @@ void bind_walk(py::module_& m) {
           py::arg("weight"), "Per-row inclusive prefix sums of edge weights (float64), for weighted walks.");
     m.def("row_sorted_dst", &py_row_sorted_dst, py::arg("indptr"), py::arg("dst"), py::arg("rel"),
           "A per-row copy of dst sorted by dst, for node2vec's neighbour test.");
-    m.def("packed_edges", [](const carray<int64_t>& indptr, const carray<int32_t>& dst, const carray<int32_t>& rel) {
+    m.def("packed_edges", [](const offs64& indptr, const ids32& dst, const ids32& rel) {
               CSRView g = csr_view(indptr, dst, rel, py::none());
               std::vector<int32_t> p;
               {
@@ -211,7 +231,7 @@ void bind_walk(py::module_& m) {
           "(dst, rel) interleaved per edge (int32[2 * n_edges]): the walk kernels' edge layout, one cache line per step. "
           "Pass it to random_walks to skip rebuilding it on every call.");
     m.def("bench_bare_uniform", &py_bench_bare_uniform, py::arg("indptr"), py::arg("dst"), py::arg("starts"),
-          py::arg("length"), py::arg("seed") = 0, py::arg("block") = 32,
+          py::arg("length"), py::arg("seed") = 0, py::arg("block") = 32, py::arg("max_bytes") = int64_t(1) << 32,
           "Benchmark yardstick only: the barest uniform walk loop (node ids only, one walk per start), "
           "`block` walks in lock-step (1 = one walk at a time). Returns (nodes, kernel seconds): "
           "the time excludes the argument checks, so the yardstick is not slowed by them.");

@@ -122,6 +122,7 @@ def _check_walk_args(kg, n_walks, length, mode, p, q, alpha, threads, max_bytes,
     _check_int('n_walks', n_walks, 0, fix='; pass the number of walks per start entity')
     _check_int('length', length, 0, fix='; pass the number of steps (edges) per walk')
     _check_int('threads', threads, 1, 1024, fix='; use e.g. threads=os.cpu_count()')
+    _check_int('max_bytes', max_bytes, 0, fix='; it caps the walk output in bytes (default 2**32 = 4 GiB)')
     for name, v in (('p', p), ('q', q)):
         if not (isinstance(v, (int, float, np.number)) and math.isfinite(v) and v > 0):
             raise KMInputError(f'{name} must be a finite number > 0, got {v!r}; node2vec uses 1/{name} as a bias (1 = unbiased)')
@@ -267,7 +268,7 @@ def write_walks(kg:KnowledgeGraph, # the graph to walk
     path = Path(path)
     s = _start_ids(kg, starts)
     chunk = _check_int('chunk', chunk, 1, fix='; pass the number of walks to compute (and hold in memory) at a time')
-    _check_walk_args(kg, n_walks, length, mode, p, q, alpha, threads, math.inf, len(s))
+    _check_walk_args(kg, n_walks, length, mode, p, q, alpha, threads, 2**63 - 1, len(s))  # no total cap: only a chunk is in memory
     if chunk * (2 * length + 1) * 4 > 2**32:
         raise KMInputError(f'chunk={chunk:,} walks of length {length:,} need {chunk * (2 * length + 1) * 4 / 2**20:,.0f} MiB '
                            'at a time, over 4 GiB; pass a smaller chunk')
