@@ -39,6 +39,8 @@ img{max-width:100%} .prompt{display:none}
 blockquote{color:#4a5468;border-left:3px solid #c7d2e6;margin:0;padding:2px 14px}
 .doc-desc{color:#4a5468;font-size:16px;margin-top:-6px}
 .km-footer{margin-top:50px;color:#8a93a5;font-size:12px}
+a.anchor-link{visibility:hidden;text-decoration:none;color:#9aa5b8;margin-left:.25em;font-weight:400}
+h1:hover a.anchor-link,h2:hover a.anchor-link,h3:hover a.anchor-link,h4:hover a.anchor-link{visibility:visible}
 """
 
 
@@ -88,7 +90,8 @@ def prepare(nb):
         body = '\n'.join(l for l in cell.source.splitlines() if not l.startswith('#|')).strip()
         if not body: continue
         cell.source = body
-        if any(x.startswith(('hide', 'exporti')) for x in d):  # run, but do not show
+        imports_only = all(re.match(r'^(import |from \S+ import |\s+[\w\s,()]*$|$)', l) for l in body.splitlines())
+        if any(x.startswith(('hide', 'exporti')) for x in d) or imports_only:  # run, but do not show
             cell.metadata.setdefault('tags', []).append('remove_cell')
         cells.append(cell)
         if any(x.startswith('export') for x in d):
