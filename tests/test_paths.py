@@ -299,7 +299,7 @@ def test_cli(tmp_path):
     qf.write_text(json.dumps({'id': 'y', 'topic_entities': ['Nobody'], 'answers': ['Gene Hackman'],
                               'gold_relation_path': ['~directed_by']}) + '\n')
     r = _cli(tmp_path, qf, kb, tmp_path / 'o2.jsonl')
-    assert r.returncode == 2 and "source 'Nobody' (question 0)" in r.stderr and 'Traceback' not in r.stderr
+    assert r.returncode == 2 and "source 'Nobody' (" + str(qf) + ':1)' in r.stderr and 'Traceback' not in r.stderr
     assert not (tmp_path / 'o2.jsonl').exists()
     r = _cli(tmp_path, qf, kb, tmp_path / 'o3.jsonl', '--max_hops', 99, '--mode', 'truth')
     assert r.returncode == 2 and 'max_hops must be' in r.stderr
