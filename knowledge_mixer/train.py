@@ -349,7 +349,7 @@ def trainer_args(config:TrainConfig, run_dir:Path, has_eval:bool, kind:str='sft'
     kw = dict(output_dir=str(run_dir), max_steps=config.steps, per_device_train_batch_size=config.batch_size,
               per_device_eval_batch_size=max(config.batch_size, 8), gradient_accumulation_steps=config.grad_accum,
               learning_rate=config.lr, max_grad_norm=config.max_grad_norm, lr_scheduler_type=config.scheduler,
-              warmup_steps=config.warmup_steps, logging_steps=max(1, min(10, config.eval_steps // 2)),
+              warmup_steps=config.warmup_steps, logging_steps=max(1, min(10, config.eval_steps // 2, config.steps)),
               eval_strategy='steps' if has_eval else 'no', eval_steps=config.eval_steps, eval_on_start=has_eval and config.eval_on_start,
               save_strategy='steps', save_steps=save_steps, save_total_limit=config.save_total_limit,
               load_best_model_at_end=has_eval, metric_for_best_model=best if has_eval else None,

@@ -1,5 +1,6 @@
-"""Papermill parameters really reach the notebook, and survive nbdev_clean; README is generated."""
+"""Papermill parameters really reach the notebooks and survive nbdev_clean; every benchmark notebook runs headless; README is generated."""
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -71,3 +73,31 @@ def test_help_notebook_documents_every_parameter():
             same_line = re.search(r'\)\s{2,}(\S.*)$', lines[i])  # short names: the help follows on the same line
             help_text = same_line.group(1) if same_line else (lines[i + 1].strip() if i + 1 < len(lines) and lines[i + 1].startswith(' ' * 8) else '')
             assert help_text, f'{nb}: {name} has no help comment'
+
+
+BENCH_SMOKE = {  # tiny parameters: each benchmark notebook runs top to bottom in a fresh kernel in seconds
+    'load': ['-p', 'walk_sizes', '3000', '-p', 'text_max', '3000', '-p', 'memory_max', '3000', '-p', 'question_sizes', '500'],
+    'walks': ['-p', 'repeats', '1', '-p', 'ba_nodes', '2000', '-p', 'rand_nodes', '2000', '-p', 'rand_edges', '10000',
+              '-p', 'nx_sample', '50', '-p', 'graphs', 'ba,random', '-p', 'pecanpy_python', '/nonexistent/python'],
+    'paths': ['-p', 'n_sample', '2', '-p', 'reps', '1', '-p', 'limit', '50'],
+    'reason': ['-p', 'n_questions', '8', '-p', 'batch_sizes', '4', '-p', 'smollm2', 'False', '-p', 'threads', '1'],
+    'train': ['-p', 'steps', '3', '-p', 'smol_steps', '0', '-p', 'batch_size', '4'],
+}
+OUT_PARAM = {'load': 'out_dir', 'walks': 'out_dir', 'paths': 'out_dir', 'train': 'out', 'reason': 'out_json'}
+
+
+def test_every_benchmark_notebook_is_smoke_tested():
+    assert set(BENCH_SMOKE) == {p.stem for p in (ROOT / 'nbs/bench').glob('*.ipynb')}
+
+
+@pytest.mark.parametrize('name', sorted(BENCH_SMOKE))
+def test_benchmark_notebook_runs_with_small_parameters(name, tmp_path, request):
+    "Papermill runs each benchmark headless with small (command-line typed) parameters; results go to a scratch folder."
+    if name != 'load': request.getfixturevalue('km_data')  # the others measure on MetaQA / metaqa_mini
+    out = tmp_path / ('reason.json' if name == 'reason' else 'results')
+    env = {k: v for k, v in os.environ.items() if k != 'IN_TEST'}
+    r = subprocess.run([str(BIN / 'papermill'), str(ROOT / f'nbs/bench/{name}.ipynb'), str(tmp_path / 'out.ipynb'),
+                        *BENCH_SMOKE[name], '-p', OUT_PARAM[name], str(out), '--cwd', str(ROOT / 'nbs/bench')],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert list(out.parent.rglob('*.json')), f'{name}: no results written under {out.parent}'
