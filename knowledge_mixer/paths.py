@@ -17,7 +17,7 @@ from fastcore.script import Param, store_true
 from .core import km_command
 
 from . import _core
-from .core import KMInputError, KMNotFound, atomic_path, run_cli, data_dir
+from .core import KMInputError, KMNotFound, atomic_path, progress, run_cli, data_dir
 from .graph import KnowledgeGraph, load_graph, random_kg
 
 # %% auto #0
@@ -355,7 +355,8 @@ def write_paths(kg:KnowledgeGraph, # the graph
         qs = _iter_questions(questions, need, lines)
     else: qs = iter(questions)
     n = 0
-    with atomic_path(out, suffix=Path(out).suffix) as tmp, open(tmp, 'w', encoding='utf-8') as f:
+    with atomic_path(out, suffix=Path(out).suffix) as tmp, open(tmp, 'w', encoding='utf-8') as f, \
+         progress(desc='questions', unit=' questions', unit_scale=True) as bar:  # a count: the file is read lazily
         while batch := list(islice(qs, chunk)):
             for i, q in enumerate(batch, n):
                 missing = [k for k in need if not isinstance(q, dict) or k not in q]
@@ -365,7 +366,7 @@ def write_paths(kg:KnowledgeGraph, # the graph
             for i, (q, o) in enumerate(zip(batch, res), n):
                 if 'id' not in q: o['id'] = i
                 f.write(json.dumps(o, ensure_ascii=False)); f.write('\n')
-            n += len(batch)
+            n += len(batch); bar.update(len(batch))
             if lines is not None: del lines[:len(batch)]
             del batch, res
     return n

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _core
-from .core import KMInputError, KMNotFound, atomic_path, run_cli
+from .core import KMInputError, KMNotFound, atomic_path, progress, run_cli
 from .graph import KnowledgeGraph, random_kg
 
 # %% auto #0
@@ -273,8 +273,12 @@ def write_walks(kg:KnowledgeGraph, # the graph to walk
         raise KMInputError(f'chunk={chunk:,} walks of length {length:,} need {chunk * (2 * length + 1) * 4 / 2**20:,.0f} MiB '
                            'at a time, over 4 GiB; pass a smaller chunk')
     W = len(s) * n_walks
-    chunks = (_native_walks(kg, s, n_walks, length, mode, p, q, alpha, seed, threads, inverse, first=f, count=min(chunk, W - f))
-              for f in range(0, W, chunk))
+    def _chunks():  # one chunk at a time, with a progress bar at a terminal
+        with progress(total=W, desc='walks', unit=' walks', unit_scale=True) as bar:
+            for f in range(0, W, chunk):
+                yield _native_walks(kg, s, n_walks, length, mode, p, q, alpha, seed, threads, inverse, first=f, count=min(chunk, W - f))
+                bar.update(min(chunk, W - f))
+    chunks = _chunks()
     steps = lines = 0
     if path.suffix == '.npz':
         with atomic_path(path, suffix='.npz') as tmp, zipfile.ZipFile(tmp, 'w', zipfile.ZIP_STORED) as zf, \

@@ -85,3 +85,15 @@ def test_success_exits_0(tmp_path):
     assert json.loads((tmp_path / 'paths.jsonl').read_text())['retrieved'] == {'c': 1}
     r = run('km_walk', str(kb), str(tmp_path / 'walks.txt'), '--n_walks', '2', '--length', '3')
     assert r.returncode == 0, r.stderr
+
+
+def test_progress_bar_on_request_only(tmp_path):
+    "Long streaming work shows a bar when asked (KM_PROGRESS=1, as at a terminal) and nothing in a pipe by default."
+    import os
+    kb = tmp_path / 'kb.tsv'
+    kb.write_text(''.join(f'e{i}\tr\te{i + 1}\n' for i in range(500)))
+    cmd = [str(BIN / 'km_walk'), str(kb), str(tmp_path / 'w.npz'), '--n_walks', '4', '--length', '5']
+    quiet = subprocess.run(cmd, capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != 'KM_PROGRESS'})
+    loud = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, 'KM_PROGRESS': '1'})
+    assert quiet.returncode == loud.returncode == 0
+    assert quiet.stderr == '' and 'walks: 100%' in loud.stderr, (quiet.stderr, loud.stderr)
