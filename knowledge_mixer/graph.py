@@ -16,7 +16,7 @@ from typing import Iterable
 import numpy as np
 
 from . import _core
-from .core import KMInputError, KMNotFound, atomic_path, run_cli, where
+from .core import KMInputError, KMNotFound, atomic_path, progress, run_cli, where
 
 # %% auto #0
 __all__ = ['MAX_LINE_BYTES', 'FORMAT_VERSION', 'inverse_name', 'KnowledgeGraph', 'from_triples', 'entity_id', 'relation_id',
@@ -384,7 +384,9 @@ def from_file(cls,
     "Stream a triples file into a graph; errors name the file and line."
     ents, rels = _Interner(), _Interner()
     H, R, T, W = array('i'), array('i'), array('i'), array('f')
+    bar, n = progress(desc=f'reading {Path(path).name}', unit=' lines', unit_scale=True), 0  # a bar at a terminal only
     for fields, n in iter_triples(path, format, weighted):
+        if not n & 0xFFFF: bar.update(n - bar.n)
         loc = where(path, n)
         h, r, t = fields[:3]
         if not all(isinstance(x, str) and x for x in (h, r, t)):
@@ -393,6 +395,7 @@ def from_file(cls,
             raise KMInputError(f"{loc}: relation {r!r} starts with '~' (reserved for inverses); store the triple forwards")
         H.append(ents(h)); R.append(rels(r)); T.append(ents(t))
         if weighted: W.append(_check_weight(fields[3], loc))
+    bar.update(n - bar.n); bar.close()
     return cls._from_ids(ents.names, rels.names, H, R, T, W if weighted else None, inverse=inverse, threads=threads)
 
 KnowledgeGraph.from_file = from_file
