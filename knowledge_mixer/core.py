@@ -197,7 +197,9 @@ def progress_enabled() -> bool:
 
 def progress(iterable=None, **kwargs):
     "A tqdm bar over `iterable` (kwargs go to tqdm) that is silent when `progress_enabled()` is False."
-    from tqdm.auto import tqdm
+    import importlib.util
+    if _in_jupyter_kernel() and importlib.util.find_spec("ipywidgets"): from tqdm.notebook import tqdm
+    else: from tqdm.std import tqdm  # a text bar; tqdm.auto would warn in a kernel without ipywidgets
     return tqdm(iterable, disable=not progress_enabled(), **kwargs)
 
 # %% ../nbs/00_core.ipynb #9f4c1cd1

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, atomic_path, data_dir, progress_enabled, run_cli, seed_everything
+from .core import KMInputError, atomic_path, data_dir, progress, run_cli, seed_everything
 from .graph import KnowledgeGraph, load_graph
 from .data import (QARecord, load_jsonl, load_metaqa, load_questions, movie_questions, movie_world,
                                   planning_dataset, save_dataset, save_jsonl, split_records)
@@ -231,9 +231,8 @@ def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
     kg = KnowledgeGraph.load(out/'kg.npz')
     test = load_jsonl(out/'questions'/'test.jsonl')
     model, tok = load_planner(out/'train'/'model')
-    from tqdm.auto import tqdm
     plans, step = [], 32
-    for i in tqdm(range(0, len(test), step), desc='planning', disable=not progress_enabled()):
+    for i in progress(range(0, len(test), step), desc='planning'):
         plans += plan(model, tok, test[i:i + step], kg, beams=cfg.beams, constrained=cfg.constrained, max_hops=cfg.max_hops,
                       batch_size=16)
     preds = answer(kg, test, plans, top_plans=cfg.top_plans)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, KMNotFound, atomic_path, progress_enabled, run_cli, where
+from .core import KMInputError, KMNotFound, atomic_path, progress, run_cli, where
 from .graph import KnowledgeGraph, load_graph
 from .paths import batch_retrieve, relation_paths_from
 from .text import (PATH_END, parse_relation_paths, path_to_text, planning_messages, planning_prompt,
@@ -251,9 +251,8 @@ def _predict_main(model, kg, questions, out, beams, unconstrained, max_hops, top
     graph = load_graph(kg)
     recs = load_jsonl(questions, kg=graph)[:limit or None]
     m, tok = load_planner(model)
-    from tqdm.auto import tqdm
     plans = []
-    bar = tqdm(total=len(recs), desc='planning', disable=not progress_enabled())
+    bar = progress(total=len(recs), desc='planning')
     for i in range(0, len(recs), batch_size * 4):
         plans += plan(m, tok, recs[i:i + batch_size * 4], graph, beams, not unconstrained, max_hops, batch_size, chat=chat)
         bar.update(len(recs[i:i + batch_size * 4]))
