@@ -17,6 +17,13 @@ static std::string num(double x) {
     return buf;
 }
 
+// Rows of a CSR view must not overlap: a decreasing indptr would send the row loops out of bounds.
+static void check_rows_ordered(const CSRView& g) {
+    for (int64_t v = 0; v < g.n_nodes; ++v)
+        if (g.indptr[v + 1] < g.indptr[v])
+            throw std::invalid_argument("indptr must be non-decreasing (at node " + std::to_string(v) + ")");
+}
+
 static WalkMode parse_mode(const std::string& mode) {
     if (mode == "uniform") return WalkMode::uniform;
     if (mode == "weighted") return WalkMode::weighted;
@@ -148,9 +155,7 @@ static carray<double> py_row_cumulative_weights(const offs64& indptr, const ids3
     if (weight.is_none()) throw std::invalid_argument("row_cumulative_weights needs the edge weights (got None)");
     carray<float> w;
     CSRView g = csr_view(indptr, dst, rel, weight, &w);
-    for (int64_t v = 0; v < g.n_nodes; ++v)
-        if (g.indptr[v + 1] < g.indptr[v])
-            throw std::invalid_argument("indptr must be non-decreasing (at node " + std::to_string(v) + ")");
+    check_rows_ordered(g);
     std::vector<double> c;
     {
         py::gil_scoped_release nogil;
@@ -162,9 +167,7 @@ static carray<double> py_row_cumulative_weights(const offs64& indptr, const ids3
 static carray<int32_t> py_row_sorted_dst(const offs64& indptr, const ids32& dst,
                                          const ids32& rel) {
     CSRView g = csr_view(indptr, dst, rel, py::none());
-    for (int64_t v = 0; v < g.n_nodes; ++v)
-        if (g.indptr[v + 1] < g.indptr[v])
-            throw std::invalid_argument("indptr must be non-decreasing (at node " + std::to_string(v) + ")");
+    check_rows_ordered(g);
     std::vector<int32_t> s;
     {
         py::gil_scoped_release nogil;
