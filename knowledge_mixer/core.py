@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'repo_root', 'data_dir', 'atomic_path', 'restore_dir',
-           'replace_dir', 'atomic_dir', 'seed_everything', 'run_cli', 'progress_enabled', 'progress',
+__all__ = ['disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'repo_root', 'data_dir', 'shared_data', 'atomic_path',
+           'restore_dir', 'replace_dir', 'atomic_dir', 'seed_everything', 'run_cli', 'progress_enabled', 'progress',
            'quiet_library_progress', 'km_command']
 
 # %% ../nbs/00_core.ipynb #eb73292a
@@ -65,6 +65,15 @@ def data_dir(required:bool=True) -> Path|None:
     looked = ', '.join(str(c) for c in cands) or 'nowhere (no KM_DATA and no repository root found)'
     raise KMNotFound(f'shared data folder not found (looked in: {looked}); '
                      'set KM_DATA to the folder that holds metaqa/, metaqa_mini/ and toy_kgs/')
+
+# %% ../nbs/00_core.ipynb #f84a995c
+def shared_data(rel:str, # a path inside the shared data folder, e.g. 'metaqa/kb.txt'
+                ) -> Path|None:
+    "`data_dir()/rel` if it exists; else None, after printing which example is skipped and how to get the data."
+    d = data_dir(required=False)
+    if d is not None and (d/rel).exists(): return d/rel
+    print(f'skipped: {rel} is not in the shared data folder ({d or "not found"}); set KM_DATA to the folder that holds it')
+    return None
 
 # %% ../nbs/00_core.ipynb #00d34a02
 def _umask() -> int:

@@ -17,7 +17,7 @@ from fastcore.script import Param, store_true
 from .core import km_command
 
 from . import _core
-from .core import KMInputError, KMNotFound, atomic_path, progress, run_cli, data_dir
+from .core import KMInputError, KMNotFound, atomic_path, progress, run_cli
 from .graph import KnowledgeGraph, load_graph, random_kg
 
 # %% auto #0

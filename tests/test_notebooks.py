@@ -91,9 +91,8 @@ def test_every_benchmark_notebook_is_smoke_tested():
 
 
 @pytest.mark.parametrize('name', sorted(BENCH_SMOKE))
-def test_benchmark_notebook_runs_with_small_parameters(name, tmp_path, request):
+def test_benchmark_notebook_runs_with_small_parameters(name, tmp_path):
     "Papermill runs each benchmark headless with small (command-line typed) parameters; results go to a scratch folder."
-    if name != 'load': request.getfixturevalue('km_data')  # the others measure on MetaQA / metaqa_mini
     out = tmp_path / ('reason.json' if name == 'reason' else 'results')
     env = {k: v for k, v in os.environ.items() if k != 'IN_TEST'}
     r = subprocess.run([str(BIN / 'papermill'), str(ROOT / f'nbs/bench/{name}.ipynb'), str(tmp_path / 'out.ipynb'),

@@ -4,12 +4,14 @@ One pytest process with session-scoped fixtures: the tiny tokenizer/base model a
 torch/transformers/trl imports (~9 s) are paid once. Distributed and resume tests run `python -m knowledge_mixer.train`
 in subprocesses, as users and launchers do.
 """
+import functools
 import json
 import math
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -28,10 +30,20 @@ def torch1():
     return torch
 
 
+@functools.lru_cache(maxsize=None)
+def planning_source() -> str:
+    "The `dataset` setting of these tests: metaqa_mini, or ~300 movie-world questions where the shared data is absent."
+    from knowledge_mixer.core import data_dir
+    from knowledge_mixer.data import movie_questions, movie_world, save_jsonl
+    d = data_dir(required=False)
+    if d is not None and (d / 'metaqa_mini' / 'questions.jsonl').exists(): return 'metaqa_mini'
+    return str(save_jsonl(movie_questions(movie_world(300), per_type=6), Path(tempfile.mkdtemp(prefix='km-movie-')) / 'questions.jsonl'))
+
+
 @pytest.fixture(scope='session')
-def planning(metaqa_mini_dir):
+def planning():
     from knowledge_mixer.train import load_datasets
-    return load_datasets('metaqa_mini', seed=0)
+    return load_datasets(planning_source(), seed=0)
 
 
 @pytest.fixture(scope='session')
@@ -48,7 +60,7 @@ def tiny_base(planning, tmp_path_factory, torch1):
 
 def tiny_cfg(tiny_base, out, **kw):
     from knowledge_mixer.train import TrainConfig
-    return TrainConfig.tiny(base=str(tiny_base), out=str(out), **{'plan_eval_n': 16, 'max_eval': 32, **kw})
+    return TrainConfig.tiny(base=str(tiny_base), out=str(out), **{'dataset': planning_source(), 'plan_eval_n': 16, 'max_eval': 32, **kw})
 
 
 def km_train(*args, **kw):
