@@ -99,7 +99,7 @@ def _check_entities(rec, kg, loc):
     "The record's topic entities and relation-path relations must be in `kg`; errors name `loc`, the value and the fix."
     if kg is None: return
     for e in rec.q_entity:
-        if e not in kg._ent:
+        if not kg.has_entity(e):
             raise KMNotFound(f'{loc}: topic entity {e!r} is not in the knowledge graph ({kg.n_entities:,} entities)'
                              f'{_did_you_mean(e, kg.entities)}; check that the questions belong to this KG and the name matches exactly')
     for r in rec.relation_path or []:
@@ -410,7 +410,7 @@ def build_questions(kg:KnowledgeGraph, # any knowledge graph
         first = kg.relation_id(path[0])
         for r in path: kg.relation_id(r)  # unknown relations fail here, naming themselves
         starts = np.flatnonzero(np.diff(kg.indptr) > 0)
-        has_first = [v for v in rng.permutation(starts).tolist() if kg._row(v, first)[1] > kg._row(v, first)[0]]
+        has_first = [v for v in rng.permutation(starts).tolist() if kg.out_degree(v, first) > 0]
         cands = has_first[:max(4 * per_type, 50)]
         if not cands: continue
         res = batch_retrieve(kg, [(v, list(path)) for v in cands], max_paths=0, exclude_sources=exclude_topic, threads=threads)

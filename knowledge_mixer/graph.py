@@ -14,16 +14,14 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+from fastcore.basics import patch
 
 from . import _core
 from .core import KMInputError, KMNotFound, atomic_path, progress, run_cli, where
 
 # %% auto #0
-__all__ = ['MAX_LINE_BYTES', 'FORMAT_VERSION', 'inverse_name', 'KnowledgeGraph', 'from_triples', 'entity_id', 'relation_id',
-           'entity_ids', 'edges', 'neighbors', 'has_edge', 'degree', 'relations_of', 'triple_ids', 'triples', 'stats',
-           'reachable', 'subgraph', 'detect_format', 'iter_triples', 'from_file', 'from_networkx', 'to_networkx',
-           'from_rog', 'save', 'load', 'add_triples', 'remove_triples', 'random_kg', 'plot_degrees', 'draw_triples',
-           'draw_neighborhood', 'load_graph', 'write_triples', 'km_graph']
+__all__ = ['MAX_LINE_BYTES', 'FORMAT_VERSION', 'inverse_name', 'KnowledgeGraph', 'detect_format', 'iter_triples', 'random_kg',
+           'plot_degrees', 'draw_triples', 'draw_neighborhood', 'load_graph', 'write_triples', 'km_graph']
 
 # %% ../nbs/00_graph.ipynb #a1f7e2f0
 def inverse_name(relation:str) -> str:
@@ -60,7 +58,8 @@ class KnowledgeGraph:
                 f'{self.n_triples:,} triples{", weighted" if self.weighted else ""})')
 
 # %% ../nbs/00_graph.ipynb #65c59e66
-def _flush(self):
+@patch
+def _flush(self:KnowledgeGraph):
     "Merge buffered updates into the CSR arrays."
     if self._pending is None: return
     kind, H, R, T, W = self._pending
@@ -74,49 +73,79 @@ def _flush(self):
         (np.asarray(W, np.float32) if W is not None else None) if add else None,
         empty if add else hs, empty if add else rs * 2, empty if add else ts, self.inverse)
 
-def _buffer(self, kind, H, R, T, W=None):
+@patch
+def _buffer(self:KnowledgeGraph, kind, H, R, T, W=None):
     if self._pending is not None and self._pending[0] != kind: self._flush()
     if self._pending is None: self._pending = (kind, array('i'), array('i'), array('i'), array('f') if W is not None else None)
     p = self._pending
     p[1].extend(H); p[2].extend(R); p[3].extend(T)
     if W is not None and p[4] is not None: p[4].extend(W)
 
-KnowledgeGraph._flush, KnowledgeGraph._buffer = _flush, _buffer
-
 # %% ../nbs/00_graph.ipynb #ac81f4f9
-def _csr_property(name):
-    def get(self):
-        self._flush()
-        return getattr(self, name)
-    return property(get)
+@patch(as_prop=True)
+def indptr(self:KnowledgeGraph) -> np.ndarray:
+    "CSR row offsets (int64, `n_entities + 1` entries): entity v's edges are `[indptr[v], indptr[v + 1])`."
+    self._flush()
+    return self._indptr
 
-KnowledgeGraph.indptr = _csr_property('_indptr')
-KnowledgeGraph.dst = _csr_property('_dst')
-KnowledgeGraph.rel = _csr_property('_rel_ids')
-KnowledgeGraph.weight = _csr_property('_weight')
+@patch(as_prop=True)
+def dst(self:KnowledgeGraph) -> np.ndarray:
+    "Target entity id of every edge (int32), row by row."
+    self._flush()
+    return self._dst
+
+@patch(as_prop=True)
+def rel(self:KnowledgeGraph) -> np.ndarray:
+    "Relation id of every edge (int32; `2k` is relation k, `2k + 1` its inverse `~`)."
+    self._flush()
+    return self._rel_ids
+
+@patch(as_prop=True)
+def weight(self:KnowledgeGraph) -> np.ndarray|None:
+    "Weight of every edge (float32), or None for an unweighted graph."
+    self._flush()
+    return self._weight
 
 # %% ../nbs/00_graph.ipynb #104a1403
-def _kg_sizes(cls):
-    cls.n_entities = property(lambda self: len(self.entities), doc='Number of entities.')
-    cls.n_relations = property(lambda self: len(self.relations), doc='Number of base relations (inverses not counted).')
-    cls.n_edges = property(lambda self: len(self.dst), doc='Stored edges, inverse edges included.')
-    cls.n_triples = property(lambda self: int(np.count_nonzero((self.rel & 1) == 0)), doc='Distinct forward triples.')
-    cls.weighted = property(lambda self: self._weight is not None, doc='Whether edges carry weights.')
-    cls.relation_names = property(lambda self: [n for r in self.relations for n in (r, '~' + r)],
-                                  doc='Name of every relation id: `relation_names[2k] = r`, `[2k+1] = ~r`.')
-    return cls
-_kg_sizes(KnowledgeGraph);
+@patch(as_prop=True)
+def n_entities(self:KnowledgeGraph) -> int:
+    "Number of entities."
+    return len(self.entities)
+
+@patch(as_prop=True)
+def n_relations(self:KnowledgeGraph) -> int:
+    "Number of base relations (inverses not counted)."
+    return len(self.relations)
+
+@patch(as_prop=True)
+def n_edges(self:KnowledgeGraph) -> int:
+    "Stored edges, inverse edges included."
+    return len(self.dst)
+
+@patch(as_prop=True)
+def n_triples(self:KnowledgeGraph) -> int:
+    "Distinct forward triples."
+    return int(np.count_nonzero((self.rel & 1) == 0))
+
+@patch(as_prop=True)
+def weighted(self:KnowledgeGraph) -> bool:
+    "Whether edges carry weights."
+    return self._weight is not None
+
+@patch(as_prop=True)
+def relation_names(self:KnowledgeGraph) -> list[str]:
+    "Name of every relation id: `relation_names[2k] = r`, `[2k+1] = ~r`."
+    return [n for r in self.relations for n in (r, '~' + r)]
 
 # %% ../nbs/00_graph.ipynb #ab554d05
-def _from_ids(cls, entities, relations, heads, rels, tails, weights=None, inverse=True, threads=1):
+@patch(cls_method=True)
+def _from_ids(cls:KnowledgeGraph, entities, relations, heads, rels, tails, weights=None, inverse=True, threads=1):
     "Build from interned id arrays (`rels` are base relation indices, not interleaved ids)."
     rels = np.asarray(rels, np.int32) * 2
     w = None if weights is None else np.asarray(weights, np.float32)
     indptr, dst, rel, weight = _core.build_csr(np.asarray(heads, np.int32), rels, np.asarray(tails, np.int32),
                                                w, len(entities), 2 * len(relations), inverse, threads)
     return cls(entities, relations, indptr, dst, rel, weight, inverse=inverse, validate=False)
-
-KnowledgeGraph._from_ids = classmethod(_from_ids)
 
 # %% ../nbs/00_graph.ipynb #2a5b16f0
 class _Interner:
@@ -154,8 +183,8 @@ def _check_weight(w, loc):
     return w
 
 # %% ../nbs/00_graph.ipynb #77787f16
-@classmethod
-def from_triples(cls,
+@patch(cls_method=True)
+def from_triples(cls:KnowledgeGraph,
                  triples:Iterable, # (head, relation, tail) string triples, or (h, r, t, weight) with `weighted`
                  inverse:bool=True, # also store every triple backwards as `~relation`
                  weighted:bool=False, # triples carry a 4th field, a non-negative weight
@@ -167,10 +196,9 @@ def from_triples(cls,
     ents, rels, H, R, T, W = _intern_triples(triples, ents, rels, with_weights=weighted)
     return cls._from_ids(ents.names, rels.names, H, R, T, W, inverse=inverse, threads=threads)
 
-KnowledgeGraph.from_triples = from_triples
-
 # %% ../nbs/00_graph.ipynb #e7c78c0e
-def entity_id(self, e) -> int:
+@patch
+def entity_id(self:KnowledgeGraph, e) -> int:
     "The id of entity `e` (a name or an id)."
     if isinstance(e, (int, np.integer)) and not isinstance(e, bool):
         if 0 <= e < len(self.entities): return int(e)
@@ -179,7 +207,8 @@ def entity_id(self, e) -> int:
     except (KeyError, TypeError): raise KMNotFound(f'entity {e!r} is not in the graph ({len(self.entities):,} entities); '
                                                    'check spelling and case, or add it with add_triples') from None
 
-def relation_id(self, r) -> int:
+@patch
+def relation_id(self:KnowledgeGraph, r) -> int:
     "The interleaved id of relation `r`: a name (`~name` for the inverse) or an id."
     if isinstance(r, (int, np.integer)) and not isinstance(r, bool):
         if 0 <= r < 2 * len(self.relations): return int(r)
@@ -190,21 +219,32 @@ def relation_id(self, r) -> int:
     if k is None: raise KMNotFound(f'relation {r!r} is not in the graph; known relations: {", ".join(self.relations[:20])}')
     return 2 * k + int(inv)
 
-def entity_ids(self, es) -> np.ndarray:
+@patch
+def entity_ids(self:KnowledgeGraph, es) -> np.ndarray:
     "Ids of several entities (names or ids) as an int32 array."
-    return np.fromiter((self.entity_id(e) for e in es), np.int32)
+    es = es if isinstance(es, list) else list(es)
+    if all(issubclass(t, str) for t in set(map(type, es))):  # names only: one dict lookup each, in C
+        try: return np.fromiter(map(self._ent.__getitem__, es), np.int32, len(es))
+        except KeyError: pass  # an unknown name: entity_id below names it
+    return np.fromiter((self.entity_id(e) for e in es), np.int32, len(es))
 
-KnowledgeGraph.entity_id, KnowledgeGraph.relation_id, KnowledgeGraph.entity_ids = entity_id, relation_id, entity_ids
+# %% ../nbs/00_graph.ipynb #32d79279
+@patch
+def has_entity(self:KnowledgeGraph, name) -> bool:
+    "Whether `name` is the name of an entity of the graph."
+    return name in self._ent
 
 # %% ../nbs/00_graph.ipynb #d118c3df
-def _row(self, v, r=None):
+@patch
+def _row(self:KnowledgeGraph, v, r=None):
     "Edge index range [lo, hi) of v's edges, restricted to relation id r when given."
     lo, hi = int(self.indptr[v]), int(self.indptr[v + 1])
     if r is None: return lo, hi
     row = self._rel_ids[lo:hi]
     return lo + int(np.searchsorted(row, r, 'left')), lo + int(np.searchsorted(row, r, 'right'))
 
-def edges(self, e, relation=None, inverse:bool=True) -> list[tuple[str, str]]:
+@patch
+def edges(self:KnowledgeGraph, e, relation=None, inverse:bool=True) -> list[tuple[str, str]]:
     "The (relation, neighbour) pairs leaving `e`, optionally via one `relation`; `inverse=False` hides `~r` edges."
     v = self.entity_id(e)
     lo, hi = self._row(v, None if relation is None else self.relation_id(relation))
@@ -212,51 +252,59 @@ def edges(self, e, relation=None, inverse:bool=True) -> list[tuple[str, str]]:
     return [(names[r], ents[d]) for r, d in zip(self._rel_ids[lo:hi].tolist(), self._dst[lo:hi].tolist())
             if inverse or relation is not None or not r & 1]
 
-def neighbors(self, e, relation=None, inverse:bool=True) -> list[str]:
+@patch
+def neighbors(self:KnowledgeGraph, e, relation=None, inverse:bool=True) -> list[str]:
     "Distinct neighbours of `e` (in edge order), optionally via one `relation`; `inverse=False` follows only forward edges."
     return list(dict.fromkeys(d for _, d in self.edges(e, relation, inverse)))
 
-KnowledgeGraph._row, KnowledgeGraph.edges, KnowledgeGraph.neighbors = _row, edges, neighbors
-
 # %% ../nbs/00_graph.ipynb #51637db8
-def has_edge(self, h, r, t) -> bool:
+@patch
+def has_edge(self:KnowledgeGraph, h, r, t) -> bool:
     "Whether the edge (h, r, t) exists; `r` may be `~name` to ask about the inverse direction."
     try: v, rid, u = self.entity_id(h), self.relation_id(r), self.entity_id(t)
     except KMNotFound: return False
     lo, hi = self._row(v, rid)
     return bool(np.any(self._dst[lo:hi] == u)) if hi > lo else False
 
-def degree(self, e, inverse:bool=True) -> int:
+@patch
+def degree(self:KnowledgeGraph, e, inverse:bool=True) -> int:
     "Number of edges leaving `e` (with `inverse`, incoming triples count too)."
     v = self.entity_id(e)
     lo, hi = int(self.indptr[v]), int(self.indptr[v + 1])
     return hi - lo if inverse else int(np.count_nonzero((self._rel_ids[lo:hi] & 1) == 0))
 
-def relations_of(self, e, inverse:bool=True) -> list[str]:
+@patch
+def relations_of(self:KnowledgeGraph, e, inverse:bool=True) -> list[str]:
     "Distinct relations on the edges leaving `e`, in id order."
     v = self.entity_id(e)
     rs = np.unique(self.rel[self.indptr[v]:self.indptr[v + 1]])
     return [self.relation_names[r] for r in rs.tolist() if inverse or not r & 1]
 
-KnowledgeGraph.has_edge, KnowledgeGraph.degree, KnowledgeGraph.relations_of = has_edge, degree, relations_of
+# %% ../nbs/00_graph.ipynb #e1fcfa5a
+@patch
+def out_degree(self:KnowledgeGraph, e, relation=None) -> int:
+    "Number of stored edges leaving `e`, or only those via `relation` (a name, `~name` or an id)."
+    lo, hi = self._row(self.entity_id(e), None if relation is None else self.relation_id(relation))
+    return hi - lo
 
 # %% ../nbs/00_graph.ipynb #af3a4c99
-def triple_ids(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@patch
+def triple_ids(self:KnowledgeGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Forward triples as id arrays (heads, base relation indices, tails), in CSR order."
     src = np.repeat(np.arange(self.n_entities, dtype=np.int32), np.diff(self.indptr))
     fwd = (self._rel_ids & 1) == 0
     return src[fwd], self._rel_ids[fwd] // 2, self._dst[fwd]
 
-def triples(self) -> list[tuple[str, str, str]]:
+@patch
+def triples(self:KnowledgeGraph) -> list[tuple[str, str, str]]:
     "Forward triples as name tuples, in CSR order."
     H, R, T = self.triple_ids()
     E, Rn = self.entities, self.relations
     return [(E[h], Rn[r], E[t]) for h, r, t in zip(H.tolist(), R.tolist(), T.tolist())]
 
-KnowledgeGraph.triple_ids, KnowledgeGraph.triples = triple_ids, triples
-
 # %% ../nbs/00_graph.ipynb #05c684b2
-def stats(self, top:int=5) -> dict:
+@patch
+def stats(self:KnowledgeGraph, top:int=5) -> dict:
     "Sizes, degree summary, hubs and per-relation triple counts."
     deg = np.diff(self.indptr)
     H, R, T = self.triple_ids()
@@ -269,10 +317,9 @@ def stats(self, top:int=5) -> dict:
                 hubs={self.entities[i]: int(deg[i]) for i in hubs.tolist()},
                 relation_counts={self.relations[k]: int(c) for k, c in enumerate(per_rel.tolist())})
 
-KnowledgeGraph.stats = stats
-
 # %% ../nbs/00_graph.ipynb #d8bf564d
-def reachable(self, seeds, hops:int=1) -> np.ndarray:
+@patch
+def reachable(self:KnowledgeGraph, seeds, hops:int=1) -> np.ndarray:
     "Sorted ids of the entities within `hops` steps of `seeds` over stored edges (inverse edges included)."
     if hops < 0: raise KMInputError(f'hops must be >= 0, got {hops}')
     seen = np.zeros(self.n_entities, bool)
@@ -286,7 +333,8 @@ def reachable(self, seeds, hops:int=1) -> np.ndarray:
         seen[frontier] = True
     return np.flatnonzero(seen).astype(np.int32)
 
-def subgraph(self, seeds, hops:int=1) -> 'KnowledgeGraph':
+@patch
+def subgraph(self:KnowledgeGraph, seeds, hops:int=1) -> 'KnowledgeGraph':
     "The induced graph on the entities within `hops` of `seeds` (entity order kept)."
     keep = self.reachable(seeds, hops)
     H, R, T = self.triple_ids()
@@ -297,8 +345,6 @@ def subgraph(self, seeds, hops:int=1) -> 'KnowledgeGraph':
     if self.weighted: w = self._weight[(self._rel_ids & 1) == 0][sel]
     return type(self)._from_ids([self.entities[i] for i in keep.tolist()], self.relations,
                                 new_id[H[sel]], R[sel], new_id[T[sel]], w, inverse=self.inverse)
-
-KnowledgeGraph.reachable, KnowledgeGraph.subgraph = reachable, subgraph
 
 # %% ../nbs/00_graph.ipynb #0e4e279c
 _FORMATS = ('pipe', 'tsv', 'csv', 'jsonl')
@@ -374,8 +420,8 @@ def iter_triples(path, format:str='auto', weighted:bool=False):
         yield fields, n
 
 # %% ../nbs/00_graph.ipynb #f1ef77a6
-@classmethod
-def from_file(cls,
+@patch(cls_method=True)
+def from_file(cls:KnowledgeGraph,
               path, # triples file: pipe, TSV, CSV or JSONL
               format:str='auto', # 'auto' or one of 'pipe', 'tsv', 'csv', 'jsonl'
               inverse:bool=True, # also store `~relation` edges
@@ -398,11 +444,9 @@ def from_file(cls,
     bar.update(n - bar.n); bar.close()
     return cls._from_ids(ents.names, rels.names, H, R, T, W if weighted else None, inverse=inverse, threads=threads)
 
-KnowledgeGraph.from_file = from_file
-
 # %% ../nbs/00_graph.ipynb #10ab5544
-@classmethod
-def from_networkx(cls, G, relation:str='relation', weight:str|None=None, inverse:bool=True, default_relation:str|None=None,
+@patch(cls_method=True)
+def from_networkx(cls:KnowledgeGraph, G, relation:str='relation', weight:str|None=None, inverse:bool=True, default_relation:str|None=None,
                   threads:int=1):
     "Build from a networkx graph whose edges carry a `relation` attribute (or `default_relation`)."
     nodes = list(G.nodes)
@@ -423,7 +467,8 @@ def from_networkx(cls, G, relation:str='relation', weight:str|None=None, inverse
         if weight: W.append(_check_weight(e[2].get(weight, 1.0), f'edge {i}'))
     return cls._from_ids(names, rels.names, H, R, T, W if weight else None, inverse=inverse, threads=threads)
 
-def to_networkx(self, relation:str='relation', weight:str='weight'):
+@patch
+def to_networkx(self:KnowledgeGraph, relation:str='relation', weight:str='weight'):
     "A `networkx.MultiDiGraph` with every entity and one edge per forward triple, keyed by relation."
     import networkx as nx
     G = nx.MultiDiGraph()
@@ -437,22 +482,19 @@ def to_networkx(self, relation:str='relation', weight:str='weight'):
         G.add_edge(E[h], E[t], key=Rn[r], **attrs)
     return G
 
-KnowledgeGraph.from_networkx, KnowledgeGraph.to_networkx = from_networkx, to_networkx
-
 # %% ../nbs/00_graph.ipynb #31b10407
-@classmethod
-def from_rog(cls, record:dict, inverse:bool=True):
+@patch(cls_method=True)
+def from_rog(cls:KnowledgeGraph, record:dict, inverse:bool=True):
     "Build a question's graph from a RoG-schema record (its `graph` list of [h, r, t])."
     g = record.get('graph')
     if g is None: raise KMInputError(f"record {record.get('id', '?')!r} has no 'graph' field; RoG records carry their subgraph there")
     return cls.from_triples((tuple(t) for t in g), inverse=inverse, entities=record.get('q_entity', []))
 
-KnowledgeGraph.from_rog = from_rog
-
 # %% ../nbs/00_graph.ipynb #37678286
 FORMAT_VERSION = 1
 
-def save(self, path):
+@patch
+def save(self:KnowledgeGraph, path):
     "Write the graph to an `.npz` file (atomically; no pickle)."
     path = Path(path)
     arrays = dict(format_version=np.array(FORMAT_VERSION), indptr=self.indptr, dst=self.dst, rel=self.rel,
@@ -463,8 +505,8 @@ def save(self, path):
         np.savez(tmp, **arrays)
     return path
 
-@classmethod
-def load(cls, path):
+@patch(cls_method=True)
+def load(cls:KnowledgeGraph, path):
     "Read a graph written by `save`."
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -481,10 +523,9 @@ def load(cls, path):
     except (ValueError, IndexError) as e:
         raise KMInputError(f'{path}: corrupt graph arrays ({e})') from None
 
-KnowledgeGraph.save, KnowledgeGraph.load = save, load
-
 # %% ../nbs/00_graph.ipynb #aa442958
-def add_triples(self, triples:Iterable, weights:Iterable[float]|None=None):
+@patch
+def add_triples(self:KnowledgeGraph, triples:Iterable, weights:Iterable[float]|None=None):
     "Add (head, relation, tail) string triples; new names extend the vocabularies. Applied lazily."
     triples = list(triples)
     ents, rels = _Interner(self.entities), _Interner(self.relations)
@@ -499,7 +540,8 @@ def add_triples(self, triples:Iterable, weights:Iterable[float]|None=None):
     self._buffer('add', H, R, T, W)
     return self
 
-def remove_triples(self, triples:Iterable, missing:str='raise'):
+@patch
+def remove_triples(self:KnowledgeGraph, triples:Iterable, missing:str='raise'):
     "Remove (head, relation, tail) triples (forward names). `missing='ignore'` skips absent ones. Applied lazily."
     if missing not in ('raise', 'ignore'): raise KMInputError(f"missing must be 'raise' or 'ignore', got {missing!r}")
     H, R, T = array('i'), array('i'), array('i')
@@ -514,7 +556,11 @@ def remove_triples(self, triples:Iterable, missing:str='raise'):
     self._buffer('remove', H, R, T)
     return self
 
-KnowledgeGraph.add_triples, KnowledgeGraph.remove_triples = add_triples, remove_triples
+# %% ../nbs/00_graph.ipynb #ea13a3ef
+@patch(as_prop=True)
+def cache(self:KnowledgeGraph) -> dict:
+    "Arrays other stages derive from this graph, by stage name (e.g. `'walk'`); `clear()` frees them."
+    return self.__dict__.setdefault('_cache', {})
 
 # %% ../nbs/00_graph.ipynb #79725c9a
 def random_kg(n_entities:int, n_triples:int|None=None, n_relations:int=8, kind:str='uniform', m:int=5,

@@ -78,14 +78,12 @@ def _as_list(xs):
 def _entity_array(kg, xs, what='entity', where_=''):
     "Entity names or ids -> int32 ids; unknown ones raise KMNotFound naming them."
     xs = _as_list(xs)
-    ent, n = kg._ent, kg.n_entities
     out = np.empty(len(xs), np.int32)
     for i, x in enumerate(xs):
-        v = ent.get(x) if isinstance(x, str) else (int(x) if isinstance(x, (int, np.integer)) and not isinstance(x, bool) and 0 <= x < n else None)
-        if v is None:
-            raise KMNotFound(f'{what} {x!r}{where_} is not in the graph ({n:,} entities); check spelling and case, '
-                             'or pass an id in range')
-        out[i] = v
+        try: out[i] = kg.entity_id(x)
+        except KMNotFound:
+            raise KMNotFound(f'{what} {x!r}{where_} is not in the graph ({kg.n_entities:,} entities); check spelling and case, '
+                             'or pass an id in range') from None
     return out
 
 def _relation_array(kg, rp, where_=''):
@@ -154,8 +152,8 @@ def _pack_entities(kg, groups, what):
     ptr, flat, groups = _flatten(groups)
     ids = _int_ids(flat, kg.n_entities)
     if ids is not None: return ptr, ids
-    try: return ptr, np.fromiter(map(kg._ent.__getitem__, flat), np.int32, len(flat))
-    except (KeyError, TypeError): pass  # ids mixed with names, or an unknown name: check one by one
+    try: return ptr, kg.entity_ids(flat)
+    except KMNotFound: pass  # an unknown name or id: check one by one to name the question
     ids = [_entity_array(kg, g, what, f' (question {q})') for q, g in enumerate(groups)]
     return ptr, np.concatenate(ids) if ids else np.zeros(0, np.int32)
 

@@ -69,7 +69,7 @@ def _check_topics(kg, questions, qs):
     "Every question's topic entities must be in `kg`; the error names the question and how to fix it."
     for i, (r, (_, ents)) in enumerate(zip(questions, qs)):
         for e in ents:
-            if e not in kg._ent:
+            if not kg.has_entity(e):
                 raise KMNotFound(f'question {_qid(r, i)!r}: topic entity {e!r} is not in the knowledge graph ({kg.n_entities:,} entities); '
                                  'load the questions with load_jsonl(path, kg=kg) to find every such line, and use the KG they were made for')
 

@@ -93,8 +93,8 @@ def _forward_csr(kg):
 def _walk_arrays(kg, inverse:bool=True, need:str='packed') -> dict:
     "Cached CSR arrays for walks (`inverse=False`: forward edges only) plus the derived `need` array."
     dst = kg.dst  # merges pending updates; new arrays after an update
-    cache = kg.__dict__.get('_walk_cache')
-    if cache is None or cache['dst'] is not dst: cache = kg.__dict__['_walk_cache'] = {'dst': dst}
+    cache = kg.cache.get('walk')
+    if cache is None or cache['dst'] is not dst: cache = kg.cache['walk'] = {'dst': dst}
     key = bool(inverse) or not kg.inverse
     if key not in cache:
         csr = (kg.indptr, dst, kg.rel, kg.weight) if key else _forward_csr(kg)

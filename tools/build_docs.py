@@ -65,16 +65,24 @@ def directives(src):
     return [line[3:].strip() for line in src.splitlines() if line.startswith('#| ')]
 
 
+def _patched_class(node):
+    "`Class` for a function decorated with fastcore's `@patch` (its first parameter's annotation), else None."
+    for d in node.decorator_list:
+        f = d.func if isinstance(d, ast.Call) else d
+        if isinstance(f, ast.Name) and f.id == 'patch' and node.args.args and node.args.args[0].annotation is not None:
+            return ast.unparse(node.args.args[0].annotation)
+    return None
+
+
 def exported_names(src):
-    "Public top-level functions and classes defined in an exported cell."
+    "Public top-level functions and classes defined in an exported cell; `@patch`ed methods as `Class.method`."
     try: tree = ast.parse(src)
     except SyntaxError: return []
     names = []
     for node in tree.body:
-        target = node.decorator_list[0] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.decorator_list else None
         if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and not node.name.startswith('_'):
-            if isinstance(target, ast.Name) and target.id == 'classmethod': continue  # patched later as Class.method
-            names.append(node.name)
+            cls = _patched_class(node) if not isinstance(node, ast.ClassDef) else None
+            names.append(f'{cls}.{node.name}' if cls else node.name)
     return names
 
 
