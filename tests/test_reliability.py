@@ -61,6 +61,7 @@ def test_empty_and_isolated_graphs():
         kg.neighbors(99)
 
 
+@pytest.mark.slow
 def test_hub_with_a_million_edges():
     n = 1_000_000
     H = np.zeros(n, np.int32); T = np.arange(1, n + 1, dtype=np.int32); R = np.zeros(n, np.int32)

@@ -56,6 +56,7 @@ def km_train(*args, **kw):
                           text=True, **kw)
 
 
+@pytest.mark.slow
 def test_lora_learns_planning_and_writes_run_folder(tiny_base, planning, tmp_path):
     from knowledge_mixer.train import train_sft
     tr, va = planning
@@ -162,6 +163,7 @@ def _wait_for_checkpoint(run_dir, proc, timeout=120):
     raise AssertionError('no checkpoint within the timeout')
 
 
+@pytest.mark.slow
 def test_sigkill_resume_matches_uninterrupted_run(tiny_base, planning, tmp_path):
     from knowledge_mixer.train import TrainConfig, run_training
     run = tmp_path / 'killed'
@@ -195,6 +197,7 @@ def test_sigkill_resume_matches_uninterrupted_run(tiny_base, planning, tmp_path)
         assert abs(x - y) <= 1e-3 * abs(y), (a, b)
 
 
+@pytest.mark.slow
 def test_deepspeed_zero3_single_process(tiny_base, tmp_path):
     "ZeRO-3 really runs on CPU in one process (torch_adam, env vars set by train_sft). First use JIT-compiles a comm op."
     cfg = tiny_cfg(tiny_base, tmp_path / 'z3', steps=2, eval_steps=2, plan_eval_n=2, max_eval=8, deepspeed_stage=3)
@@ -210,6 +213,7 @@ def test_deepspeed_zero3_single_process(tiny_base, tmp_path):
     assert (tmp_path / 'z3' / 'model' / 'adapter_model.safetensors').exists()
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_with_torchrun(tiny_base, planning, tmp_path):
     from knowledge_mixer.train import launch
     tr, va = planning
