@@ -177,6 +177,8 @@ def test_sigkill_resume_matches_uninterrupted_run(tiny_base, planning, tmp_path)
     finally:
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
+    # the kill landed mid-run: the process died of it (it had not exited), after a checkpoint and before the final model
+    assert p.returncode == -signal.SIGKILL, f'training exited on its own (status {p.returncode}) before the kill'
     assert not (run / 'model').exists(), 'the run finished before it was killed; make it longer'
     killed_at = max(int(c.name.split('-')[1]) for c in run.glob('checkpoint-*') if (c / 'trainer_state.json').exists())
     partial = run / 'checkpoint-9999'  # what a kill in the middle of writing a checkpoint leaves behind
