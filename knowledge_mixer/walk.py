@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _core
-from .core import KMInputError, KMNotFound, atomic_path, check_int, progress, run_cli
+from .core import KMInputError, KMNotFound, atomic_path, check_int, progress, read_lines, run_cli
 from .graph import KnowledgeGraph
 
 # %% auto #0
@@ -305,7 +305,7 @@ def _load_graph(path, weighted=False):
 
 def _read_starts(starts):
     if starts is None: return None
-    if starts.startswith('@'): return [l.strip() for l in Path(starts[1:]).read_text(encoding='utf-8').splitlines() if l.strip()]
+    if starts.startswith('@'): return [l.strip() for _, l in read_lines(starts[1:]) if l.strip()]
     return [s.strip() for s in starts.split(',') if s.strip()]
 
 def _km_walk(graph, out, starts, n_walks, length, mode, p, q, alpha, seed, threads, forward_only, weighted, chunk=65_536):
