@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import tempfile
@@ -14,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'repo_root', 'data_dir', 'shared_data', 'atomic_path',
-           'restore_dir', 'replace_dir', 'atomic_dir', 'seed_everything', 'run_cli', 'progress_enabled', 'progress',
+__all__ = ['disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'read_lines', 'parse_json', 'read_jsonl', 'check_int',
+           'repo_root', 'data_dir', 'shared_data', 'atomic_path', 'restore_dir', 'replace_dir', 'atomic_dir',
+           'save_figure', 'seed_everything', 'generating', 'run_cli', 'check_action', 'progress_enabled', 'progress',
            'quiet_library_progress', 'km_command']
 
 # %% ../nbs/00_core.ipynb #eb73292a
@@ -43,6 +45,44 @@ def where(path=None, line:int|None=None) -> str:
     "Format a location for error messages: `file:line`, `file` or `<input>`."
     if path is None: return '<input>' if line is None else f'<input>:{line}'
     return f'{path}:{line}' if line is not None else str(path)
+
+# %% ../nbs/00_core.ipynb #f730d6c3
+def read_lines(path, max_bytes:int|None=None, # a longer line raises (None: no limit)
+               fix:str='split or fix the line'): # what the too-long error advises
+    "Yield (line number from 1, text) of a UTF-8 file, BOM and line end removed; bad lines raise naming `file:line`."
+    with open(path, 'rb') as f:
+        for n, raw in enumerate(iter(lambda: f.readline(max_bytes + 1), b'') if max_bytes else f, 1):
+            if max_bytes and len(raw) > max_bytes:
+                raise KMInputError(f'{where(path, n)}: line longer than {max_bytes:,} bytes; {fix}')
+            if n == 1 and raw.startswith(b'\xef\xbb\xbf'): raw = raw[3:]
+            try: line = raw.decode('utf-8')
+            except UnicodeDecodeError as e:
+                raise KMInputError(f'{where(path, n)}: invalid UTF-8 at byte {e.start}; re-encode the file as UTF-8 '
+                                   '(e.g. iconv -f latin1 -t utf-8)') from None
+            yield n, line.rstrip('\r\n')
+
+# %% ../nbs/00_core.ipynb #7e96313c
+def parse_json(text:str, loc:str, # `file:line` (from `where`) for the error message
+               fix:str=''): # advice appended to the error
+    "`json.loads(text)`; broken JSON raises `KMInputError` naming `loc` and the column."
+    try: return json.loads(text)
+    except json.JSONDecodeError as e: raise KMInputError(f'{loc}: broken JSON ({e.msg} at column {e.colno}){fix}') from None
+
+def read_jsonl(path, fix:str=''): # advice appended to a broken-JSON error
+    "Yield (line number, value) for each non-blank line of a JSON-lines file (`read_lines`); broken JSON names `file:line`."
+    for n, line in read_lines(path):
+        if line.strip(): yield n, parse_json(line, where(path, n), fix)
+
+# %% ../nbs/00_core.ipynb #f6e53df0
+def check_int(name:str, v, lo:int, hi:int|None=None, # allowed range [lo, hi] (hi None: no upper bound)
+              fix:str='') -> int: # advice appended to the error
+    "`v` as an `int` in [lo, hi]; anything else (also a bool or a float) raises `KMInputError` naming the value."
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise KMInputError(f'{name} must be an integer, got {v!r}{fix}')
+    if v < lo or (hi is not None and v > hi):
+        rng = f'>= {lo}' if hi is None else f'in [{lo}, {hi}]'
+        raise KMInputError(f'{name} must be {rng}, got {v}{fix}')
+    return int(v)
 
 # %% ../nbs/00_core.ipynb #5154e428
 def repo_root() -> Path|None:
@@ -162,6 +202,12 @@ def atomic_dir(path):
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
 
+# %% ../nbs/00_core.ipynb #a510232e
+def save_figure(fig, path, dpi:int=110) -> Path:
+    "Save the matplotlib `fig` as a PNG at `path` through `atomic_path`; returns the path."
+    with atomic_path(path, suffix='.png') as tmp: fig.savefig(tmp, dpi=dpi, format='png')
+    return Path(path)
+
 # %% ../nbs/00_core.ipynb #50c4fff7
 def seed_everything(seed:int=0):
     "Seed Python's, numpy's and (when imported) torch's generators; returns a numpy Generator."
@@ -170,6 +216,19 @@ def seed_everything(seed:int=0):
     import sys
     if 'torch' in sys.modules: sys.modules['torch'].manual_seed(seed)
     return np.random.default_rng(seed)
+
+# %% ../nbs/00_core.ipynb #c67a3079
+@contextlib.contextmanager
+def generating(model, tokenizer):
+    "Left-pad `tokenizer`, put `model` in eval mode and turn off gradients; restore padding side and mode on exit."
+    import torch
+    side, tokenizer.padding_side = tokenizer.padding_side, 'left'
+    was_training = model.training; model.eval()
+    try:
+        with torch.no_grad(): yield model
+    finally:
+        tokenizer.padding_side = side
+        if was_training: model.train()
 
 # %% ../nbs/00_core.ipynb #3b16bab7
 def run_cli(name:str, fn, *args, debug:bool=False, **kwargs):
@@ -189,6 +248,12 @@ def run_cli(name:str, fn, *args, debug:bool=False, **kwargs):
         if debug: raise
         print(f'{name}: failed: {type(e).__name__}: {e} (rerun with --debug for the traceback)', file=sys.stderr)
         raise SystemExit(1)
+
+# %% ../nbs/00_core.ipynb #5f702c0d
+def check_action(action:str, actions) -> str:
+    "`action` if it is one of `actions`, else a `KMInputError` listing them."
+    if action not in actions: raise KMInputError(f'unknown action {action!r}: use ' + ' or '.join(map(repr, actions)))
+    return action
 
 # %% ../nbs/00_core.ipynb #f9214f38
 def _in_jupyter_kernel() -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, KMNotFound, atomic_path, run_cli, where
+from .core import KMInputError, KMNotFound, atomic_path, parse_json, read_lines, run_cli, where
 from .graph import KnowledgeGraph, load_graph
 from .paths import batch_retrieve, batch_shortest_paths, relation_paths_from
 from .text import (planning_messages, planning_prompt, reasoning_messages, reasoning_prompt,
@@ -75,18 +75,18 @@ def parse_question_line(line:str, loc:str) -> tuple[str, str, list[str]]:
     return q, m[0].strip(), ans
 
 # %% ../nbs/04_data.ipynb #59e00935
-def _read_text_lines(path):
-    "Lines of a UTF-8 text file (BOM and line ends removed), numbered from 1; invalid UTF-8 names the line."
-    with open(path, 'rb') as f:
-        for n, raw in enumerate(f, 1):
-            if n == 1 and raw.startswith(b'\xef\xbb\xbf'): raw = raw[3:]
-            try: yield n, raw.decode('utf-8').rstrip('\r\n')
-            except UnicodeDecodeError as e:
-                raise KMInputError(f'{where(path, n)}: invalid UTF-8 at byte {e.start}; re-encode the file as UTF-8') from None
-
 class SkipLog(list):
     "Skipped lines, as (location, reason) pairs, when a loader is asked to skip bad lines."
     def report(self) -> str: return f'{len(self)} skipped' + ''.join(f'\n  {l}: {r}' for l, r in self[:10])
+
+class _skipping:
+    "Around one record: a bad-input error is logged to `skip` as (`loc`, message) and swallowed, or raised when `skip` is None."
+    def __init__(self, skip:list|None, loc:str): self.skip, self.loc = skip, loc
+    def __enter__(self): return self
+    def __exit__(self, typ, e, tb):
+        if typ is None or self.skip is None or not issubclass(typ, (KMInputError, KMNotFound)): return False
+        self.skip.append((self.loc, str(e)))
+        return True
 
 def _did_you_mean(name:str, names) -> str:
     "A hint naming an entry of `names` equal to `name` up to case and spacing, if there is one."
@@ -122,20 +122,17 @@ def load_metaqa(root, # folder with kb.txt and {k}-hop/ (MetaQA's layout)
         qa = root/f'{k}-hop'/variant/f'qa_{split}.txt'
         if not qa.exists(): raise FileNotFoundError(f'{qa}: MetaQA file not found; is {root} the MetaQA folder (with {k}-hop/)?')
         qt = root/f'{k}-hop'/f'qa_{split}_qtype.txt'
-        qtypes = [l for _, l in _read_text_lines(qt)] if qt.exists() else None
-        for n, line in _read_text_lines(qa):
+        qtypes = [l for _, l in read_lines(qt)] if qt.exists() else None
+        for n, line in read_lines(qa):
             loc = where(qa, n)
-            try:
+            with _skipping(skip, loc):
                 q, topic, ans = parse_question_line(line, loc)
                 qtype = qtypes[n - 1].strip() if qtypes and n - 1 < len(qtypes) else None
                 path = metaqa_relation_path(qtype) if qtype else None
                 if k == 3: ans = [a for a in ans if a != topic] or ans
                 rec = QARecord(f'metaqa-{k}hop-{split}-{n - 1}', q, ans, [topic], hops=k, relation_path=path, qtype=qtype)
                 _check_entities(rec, kg, loc)
-            except (KMInputError, KMNotFound) as e:
-                if skip is None: raise
-                skip.append((loc, str(e))); continue
-            out.append(rec)
+                out.append(rec)
     return out
 
 # %% ../nbs/04_data.ipynb #6eb43777
@@ -226,16 +223,13 @@ def load_rog(path_or_dir, split:str='train', skip:SkipLog|None=None) -> list[QAR
     out = []
     for i, row in enumerate(ds):
         loc = f'{files[0].name} record {i}'
-        try:
+        with _skipping(skip, loc):
             missing = [k for k in ('id', 'question', 'answer', 'q_entity') if row.get(k) in (None, '')]
             if missing: raise KMInputError(f'{loc}: missing field(s) {missing}; RoG records need id, question, answer, q_entity')
             ans = list(row['answer']) if isinstance(row['answer'], (list, tuple)) else [row['answer']]
             if not ans: raise KMInputError(f'{loc}: empty answer list')
             out.append(QARecord(str(row['id']), row['question'], [str(a) for a in ans], list(row['q_entity']),
                                 list(row.get('a_entity') or []), graph=[list(t) for t in row['graph']] if row.get('graph') else None))
-        except KMInputError as e:
-            if skip is None: raise
-            skip.append((loc, str(e)))
     return out
 
 # %% ../nbs/04_data.ipynb #6ea9defd
@@ -251,10 +245,10 @@ def load_questions(path, kg:KnowledgeGraph|None=None, skip:SkipLog|None=None, id
     path, out = Path(path), []
     if not path.exists(): raise FileNotFoundError(f'{path}: no such questions file')
     prefix = id_prefix or path.stem
-    for n, line in _read_text_lines(path):
+    for n, line in read_lines(path):
         if not line.strip() or line.startswith('#'): continue
         loc = where(path, n)
-        try:
+        with _skipping(skip, loc):
             q, topic, ans = parse_question_line(line, loc)
             rel_path = None
             cols = line.split('\t')
@@ -263,10 +257,7 @@ def load_questions(path, kg:KnowledgeGraph|None=None, skip:SkipLog|None=None, id
                 if ents[0] != topic: raise KMInputError(f'{loc}: gold path starts at {ents[0]!r}, not the topic entity {topic!r}')
             rec = QARecord(f'{prefix}-{n - 1}', q, ans, [topic], hops=len(rel_path) if rel_path else None, relation_path=rel_path)
             _check_entities(rec, kg, loc)
-        except (KMInputError, KMNotFound) as e:
-            if skip is None: raise
-            skip.append((loc, str(e))); continue
-        out.append(rec)
+            out.append(rec)
     return out
 
 # %% ../nbs/04_data.ipynb #e6e98fc1
@@ -328,19 +319,15 @@ def load_jsonl(path, skip:SkipLog|None=None,
     "Read records written by `save_jsonl` (or any JSONL with the record fields); errors name the file and line."
     out = []
     if not Path(path).exists(): raise FileNotFoundError(f'{path}: no such questions file')
-    for n, line in _read_text_lines(path):
+    for n, line in read_lines(path):
         if not line.strip(): continue
         loc = where(path, n)
-        try:
-            try: d = json.loads(line)
-            except json.JSONDecodeError as e: raise KMInputError(f'{loc}: broken JSON ({e.msg} at column {e.colno})') from None
+        with _skipping(skip, loc):
+            d = parse_json(line, loc)
             if not isinstance(d, dict): raise KMInputError(f'{loc}: expected a JSON object')
             rec = _record(d, loc)
             _check_entities(rec, kg, loc)
             out.append(rec)
-        except (KMInputError, KMNotFound) as e:
-            if skip is None: raise
-            skip.append((loc, str(e)))
     return out
 
 # %% ../nbs/04_data.ipynb #522c662a
@@ -405,7 +392,7 @@ def build_questions(kg:KnowledgeGraph, # any knowledge graph
     types = [tuple(p) for p in (relation_paths if relation_paths is not None else frequent_relation_paths(kg, seed=seed))]
     if not types: raise KMInputError('no relation-path types to build questions from')
     frames = frames or QUESTION_FRAMES
-    records, names = [], kg.relation_names
+    records = []
     for t_idx, path in enumerate(types):
         first = kg.relation_id(path[0])
         for r in path: kg.relation_id(r)  # unknown relations fail here, naming themselves
@@ -557,15 +544,16 @@ def load_dataset_dir(path):
 
 # %% ../nbs/04_data.ipynb #4e13d0a7
 from fastcore.script import Param, store_true
-from .core import km_command
+from .core import check_action, km_command
 
 def _dataset_main(action, out, kg, questions, kind, source, per_type, n_movies, chat, seed, threads):
+    check_action(action, ('questions', 'sft'))
     graph = load_graph(kg) if kg else movie_world(n_movies, seed=seed)
     if action == 'questions':
         recs = movie_questions(graph, per_type, seed) if not kg else build_questions(graph, per_type=per_type, seed=seed, threads=threads)
         save_jsonl(recs, out)
         print(f'wrote {len(recs):,} questions ({len(set(r.qtype for r in recs))} path types) to {out}')
-    elif action == 'sft':
+    else:
         if not questions: raise KMInputError('sft needs --questions (a JSONL file from `km_dataset questions` or load_jsonl)')
         recs = load_jsonl(questions, kg=graph)
         if kind == 'planning': ds = planning_dataset(graph, recs, source, chat=chat, threads=threads)
@@ -574,7 +562,6 @@ def _dataset_main(action, out, kg, questions, kind, source, per_type, n_movies, 
         else: raise KMInputError(f"--kind must be planning, reasoning or dpo, got {kind!r}")
         save_dataset(ds, out)
         print(f'wrote {len(ds):,} {kind} examples to {out}')
-    else: raise KMInputError(f"unknown action {action!r}: use 'questions' or 'sft'")
 
 @km_command
 def km_dataset(action:Param("'questions' (build KGQA questions from a KG) or 'sft' (training examples from questions)", str),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, atomic_path, run_cli, where
+from .core import KMInputError, atomic_path, parse_json, read_jsonl, read_lines, run_cli, save_figure, where
 
 # %% auto #0
 __all__ = ['ROG_KEYS', 'rog_normalize', 'rog_match', 'rog_prediction_lines', 'rog_scores', 'rog_evaluate', 'format_rog',
@@ -77,15 +77,14 @@ def format_rog(result:dict) -> str:
 def read_rog_predictions(path) -> tuple[list[dict], list[str]]:
     "RoG's `predictions.jsonl`: rows with id, prediction, ground_truth. Broken lines are skipped (as RoG does) and reported."
     rows, skipped = [], []
-    with open(path, encoding='utf-8') as f:
-        for n, line in enumerate(f, 1):
-            try:
-                d = json.loads(line)
-                if not isinstance(d, dict) or 'prediction' not in d or not isinstance(d.get('ground_truth'), list) or not d['ground_truth']:
-                    raise ValueError('needs prediction and a non-empty ground_truth list')
-            except ValueError as e:
-                skipped.append(f'{where(path, n)}: {e}'); continue
-            rows.append(d)
+    for n, line in read_lines(path):
+        try:
+            d = parse_json(line, where(path, n))
+            if not isinstance(d, dict) or 'prediction' not in d or not isinstance(d.get('ground_truth'), list) or not d['ground_truth']:
+                raise KMInputError(f'{where(path, n)}: needs prediction and a non-empty ground_truth list')
+        except KMInputError as e:
+            skipped.append(str(e)); continue
+        rows.append(d)
     return rows, skipped
 
 # %% ../nbs/08_eval.ipynb #e69b3e0e
@@ -167,7 +166,7 @@ def _bar_plot(ev, path):
     axes[1].set_xticks(x, [f'{h}-hop' if h.isdigit() else h for h in hops]); axes[1].set_ylim(0, 105)
     axes[1].set_title('Planned paths valid in the KG (%)')
     fig.tight_layout()
-    with atomic_path(path, suffix='.png') as tmp: fig.savefig(tmp, dpi=110, format='png')
+    save_figure(fig, path)
 
 def _size_plot(rows, path):
     from matplotlib.figure import Figure  # not pyplot: no global state, no backend switch in the user's kernel
@@ -177,7 +176,7 @@ def _size_plot(rows, path):
     ax.scatter(sizes, f1, s=8, alpha=0.4); ax.set_xscale('symlog')
     ax.set_xlabel('gold answer-set size'); ax.set_ylabel('F1 (strict)'); ax.set_title('Answer-set size vs F1')
     fig.tight_layout()
-    with atomic_path(path, suffix='.png') as tmp: fig.savefig(tmp, dpi=110, format='png')
+    save_figure(fig, path)
 
 def report_markdown(ev:dict) -> str:
     "A Markdown summary: strict and RoG-compatible metrics, per hop."
@@ -204,14 +203,10 @@ def write_report(rows:list[dict], out_dir) -> dict:
 def read_predictions(path) -> list[dict]:
     "Our predictions JSONL (`km_predict`): every line must parse and carry prediction and ground_truth."
     rows = []
-    with open(path, encoding='utf-8') as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip(): continue
-            try: d = json.loads(line)
-            except json.JSONDecodeError as e: raise KMInputError(f'{where(path, n)}: broken JSON ({e.msg}); fix or drop the line') from None
-            if not isinstance(d, dict) or 'prediction' not in d or not d.get('ground_truth'):
-                raise KMInputError(f'{where(path, n)}: needs "prediction" and a non-empty "ground_truth"')
-            rows.append(d)
+    for n, d in read_jsonl(path, fix='; fix or drop the line'):
+        if not isinstance(d, dict) or 'prediction' not in d or not d.get('ground_truth'):
+            raise KMInputError(f'{where(path, n)}: needs "prediction" and a non-empty "ground_truth"')
+        rows.append(d)
     return rows
 
 def _eval_main(predictions, format, out, topk):

@@ -6,10 +6,8 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 from array import array
-from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
@@ -17,7 +15,7 @@ import numpy as np
 from fastcore.basics import patch
 
 from . import _core
-from .core import KMInputError, KMNotFound, atomic_path, progress, run_cli, where
+from .core import KMInputError, KMNotFound, atomic_path, parse_json, progress, read_lines, run_cli, where
 
 # %% auto #0
 __all__ = ['MAX_LINE_BYTES', 'FORMAT_VERSION', 'inverse_name', 'KnowledgeGraph', 'detect_format', 'iter_triples', 'random_kg',
@@ -366,20 +364,9 @@ def detect_format(path, first_line:str) -> str:
 
 # %% ../nbs/00_graph.ipynb #51163e35
 def _read_lines(path):
-    "Yield (line_number, text) of a UTF-8 file: BOM and CRLF removed, blank and `#` lines skipped."
-    with open(path, 'rb') as f:
-        for n, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b''), 1):
-            if len(raw) > MAX_LINE_BYTES:
-                raise KMInputError(f'{where(path, n)}: line longer than {MAX_LINE_BYTES:,} bytes; '
-                                   'is this a triples file? Split or fix the line')
-            if n == 1 and raw.startswith(b'\xef\xbb\xbf'): raw = raw[3:]
-            try: line = raw.decode('utf-8')
-            except UnicodeDecodeError as e:
-                raise KMInputError(f'{where(path, n)}: invalid UTF-8 at byte {e.start}; re-encode the file as UTF-8 '
-                                   '(e.g. iconv -f latin1 -t utf-8)') from None
-            line = line.rstrip('\r\n')
-            if not line.strip() or line.lstrip().startswith('#'): continue
-            yield n, line
+    "Yield (line_number, text) of a UTF-8 file (`core.read_lines`: BOM and CRLF removed), blank and `#` lines skipped."
+    for n, line in read_lines(path, MAX_LINE_BYTES, fix='is this a triples file? Split or fix the line'):
+        if line.strip() and not line.lstrip().startswith('#'): yield n, line
 
 # %% ../nbs/00_graph.ipynb #9b17a376
 def _jsonl_triple(obj, loc):
@@ -409,8 +396,7 @@ def iter_triples(path, format:str='auto', weighted:bool=False):
     for n, line in rows():
         loc = where(path, n)
         if fmt == 'jsonl':
-            try: fields = _jsonl_triple(json.loads(line), loc)
-            except json.JSONDecodeError as e: raise KMInputError(f'{loc}: broken JSON ({e.msg} at column {e.colno})') from None
+            fields = _jsonl_triple(parse_json(line, loc), loc)
         elif fmt == 'csv': fields = tuple(f.strip() for f in next(csv.reader([line])))
         else: fields = tuple(f.strip() for f in line.split('|' if fmt == 'pipe' else '\t'))
         if n == first[0] and fmt != 'jsonl' and fields and fields[0].lower() in _HEADER_WORDS: continue
@@ -680,9 +666,10 @@ def write_triples(kg:KnowledgeGraph, path, format:str='auto'):
 
 # %% ../nbs/00_graph.ipynb #7fa3353d
 from fastcore.script import Param, store_true
-from .core import km_command
+from .core import check_action, km_command
 
 def _graph_main(action, path, out, format, no_inverse, as_json):
+    check_action(action, ('stats', 'convert'))
     kg = load_graph(path, format, inverse=not no_inverse)
     if action == 'stats':
         s = kg.stats()
@@ -693,12 +680,11 @@ def _graph_main(action, path, out, format, no_inverse, as_json):
                 print(f'  {k:12} {s[k]:,.2f}' if isinstance(s[k], float) else f'  {k:12} {s[k]:,}')
             print('  hubs         ' + ', '.join(f'{e} ({d:,})' for e, d in s['hubs'].items()))
             print('  per relation ' + ', '.join(f'{r} {c:,}' for r, c in s['relation_counts'].items()))
-    elif action == 'convert':
+    else:
         if not out: raise KMInputError('convert needs --out (a .npz, .tsv, .txt or .jsonl path)')
         if str(out).endswith('.npz'): kg.save(out)
         else: write_triples(kg, out)
         print(f'wrote {out} ({kg.n_triples:,} triples)')
-    else: raise KMInputError(f"unknown action {action!r}: use 'stats' or 'convert'")
 
 @km_command
 def km_graph(action:Param("'stats' (print statistics) or 'convert' (write the graph to --out)", str),

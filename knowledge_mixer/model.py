@@ -8,8 +8,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from .core import KMInputError, KMNotFound
@@ -89,7 +87,7 @@ def build_tokenizer(texts, # training texts (iterable of str)
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=special,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tk.train_from_iterator(list(texts), trainer=trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token='<pad>', eos_token='<|im_end|>',
+    return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token='<pad>', eos_token='<|im_end|>',  # noqa: S106 (special tokens, not passwords)
                                    chat_template=CHATML, model_max_length=512)
 
 # %% ../nbs/05_model.ipynb #3cbad79e

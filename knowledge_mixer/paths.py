@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import re
 from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
-from fastcore.script import Param, store_true
+from fastcore.script import store_true
 from .core import km_command
 
 from . import _core
-from .core import KMInputError, KMNotFound, atomic_path, progress, run_cli
-from .graph import KnowledgeGraph, load_graph, random_kg
+from .core import KMInputError, KMNotFound, atomic_path, check_int, progress, read_jsonl, run_cli
+from .graph import KnowledgeGraph, load_graph
 
 # %% auto #0
 __all__ = ['MAX_HOPS', 'KGPath', 'ShortestPaths', 'Retrieval', 'Paths', 'PathBatch', 'batch_shortest_paths', 'shortest_paths',
@@ -61,13 +61,6 @@ class Paths:
 
 # %% ../nbs/02_paths.ipynb #ea647b83
 MAX_HOPS = 16 # longer paths are almost surely a mistake (and explode combinatorially)
-
-def _check_int(name, v, lo, hi=None, hint=''):
-    "Check that `v` is an int in [lo, hi]; raise KMInputError naming the value and the fix."
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo or (hi is not None and v > hi):
-        rng = f'>= {lo}' if hi is None else f'in [{lo}, {hi}]'
-        raise KMInputError(f'{name} must be an integer {rng}, got {v!r}{hint}')
-    return int(v)
 
 def _as_list(xs):
     "One name/id or a collection of them -> list."
@@ -180,9 +173,9 @@ def batch_shortest_paths(kg:KnowledgeGraph, # the graph
                          threads:int=1 # worker threads (results do not depend on it)
                         ) -> PathBatch:
     "All shortest paths for many questions at once, multi-threaded in C++; returns a `PathBatch` of id arrays."
-    max_hops = _check_int('max_hops', max_hops, 0, MAX_HOPS, '; MetaQA needs at most 3')
-    max_paths = _check_int('max_paths', max_paths, 1)
-    threads = _check_int('threads', threads, 1, 1024, '; use threads=1 for a single core')
+    max_hops = check_int('max_hops', max_hops, 0, MAX_HOPS, '; MetaQA needs at most 3')
+    max_paths = check_int('max_paths', max_paths, 1)
+    threads = check_int('threads', threads, 1, 1024, '; use threads=1 for a single core')
     questions = list(questions)
     sptr, S = _pack_entities(kg, [q[0] for q in questions], 'source')
     tptr, T = _pack_entities(kg, [q[1] for q in questions], 'target')
@@ -208,8 +201,8 @@ def batch_retrieve(kg:KnowledgeGraph, # the graph
                    threads:int=1 # worker threads (results do not depend on it)
                   ) -> PathBatch:
     "Follow relation paths for many questions at once, multi-threaded in C++; returns a `PathBatch` of id arrays."
-    max_paths = _check_int('max_paths', max_paths, 0)
-    threads = _check_int('threads', threads, 1, 1024, '; use threads=1 for a single core')
+    max_paths = check_int('max_paths', max_paths, 0)
+    threads = check_int('threads', threads, 1, 1024, '; use threads=1 for a single core')
     questions = list(questions)
     sptr, S = _pack_entities(kg, [q[0] for q in questions], 'source')
     rptr, R = _pack_relations(kg, [q[1] for q in questions])
@@ -241,8 +234,8 @@ def enumerate_paths(kg:KnowledgeGraph, # the graph
                     simple:bool=True # forbid revisiting an entity
                    ) -> Paths:
     "Every path of 1..max_hops edges from `source` (depth first, CSR order), at most `max_paths`."
-    max_hops = _check_int('max_hops', max_hops, 0, MAX_HOPS)
-    max_paths = _check_int('max_paths', max_paths, 0)
+    max_hops = check_int('max_hops', max_hops, 0, MAX_HOPS)
+    max_paths = check_int('max_paths', max_paths, 0)
     s = int(_entity_array(kg, source, 'source')[0])
     d = _core.enumerate_paths(kg.indptr, kg.dst, kg.rel, s, max_hops, max_paths, bool(simple))
     return Paths(_paths_from_arrays(kg, d), bool(d['truncated']))
@@ -260,8 +253,8 @@ def relation_paths_from(kg:KnowledgeGraph, # the graph
                         max_paths:int=100_000 # sequences kept
                        ) -> RelationPaths:
     "The distinct relation sequences of 1..max_hops relations that can be followed from `sources`."
-    max_hops = _check_int('max_hops', max_hops, 0, MAX_HOPS)
-    max_paths = _check_int('max_paths', max_paths, 0)
+    max_hops = check_int('max_hops', max_hops, 0, MAX_HOPS)
+    max_paths = check_int('max_paths', max_paths, 0)
     S = _entity_array(kg, sources, 'source')
     d = _core.relation_paths_from(kg.indptr, kg.dst, kg.rel, S, max_hops, max_paths)
     R, rptr = kg.relation_names, d['rptr']
@@ -288,16 +281,12 @@ def _iter_questions(path, need, lines:list|None=None):
     "Questions of a JSONL file, read lazily one line at a time, checking the fields each mode needs (line numbers go to `lines`)."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f'{path}: no such questions file')
-    with open(path, encoding='utf-8') as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip(): continue
-            try: q = json.loads(line)
-            except json.JSONDecodeError as e: raise KMInputError(f'{path}:{n}: broken JSON ({e.msg} at column {e.colno})') from None
-            if not isinstance(q, dict): raise KMInputError(f'{path}:{n}: expected a JSON object per line')
-            missing = [k for k in need if k not in q]
-            if missing: raise KMInputError(f'{path}:{n}: missing field(s) {missing}; each question needs {list(need)}')
-            if lines is not None: lines.append(n)
-            yield q
+    for n, q in read_jsonl(path):
+        if not isinstance(q, dict): raise KMInputError(f'{path}:{n}: expected a JSON object per line')
+        missing = [k for k in need if k not in q]
+        if missing: raise KMInputError(f'{path}:{n}: missing field(s) {missing}; each question needs {list(need)}')
+        if lines is not None: lines.append(n)
+        yield q
 
 def _read_questions(path, need):
     "Read a whole questions JSONL file, checking the fields each mode needs."
@@ -345,7 +334,7 @@ def write_paths(kg:KnowledgeGraph, # the graph
                ) -> int:
     "Stream `paths_for_questions` over `questions` chunk by chunk into a JSONL file, atomically; returns the question count."
     if mode not in ('truth', 'retrieve', 'both'): raise KMInputError(f"mode must be 'truth', 'retrieve' or 'both', got {mode!r}")
-    chunk = _check_int('chunk', chunk, 1, hint='; pass the number of questions to process (and hold in memory) at a time')
+    chunk = check_int('chunk', chunk, 1, fix='; pass the number of questions to process (and hold in memory) at a time')
     need = _fields_needed(mode, path_field)
     lines = [] if isinstance(questions, (str, Path)) else None  # file line of each question of the current chunk
     if lines is not None:

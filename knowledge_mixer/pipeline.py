@@ -6,17 +6,16 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, atomic_path, data_dir, progress, run_cli, seed_everything
+from .core import KMInputError, atomic_path, data_dir, progress, run_cli, save_figure, seed_everything
 from .graph import KnowledgeGraph, load_graph
-from .data import (QARecord, load_jsonl, load_metaqa, load_questions, movie_questions, movie_world,
-                                  planning_dataset, save_dataset, save_jsonl, split_records)
+from .data import (load_jsonl, load_metaqa, load_questions, movie_questions, movie_world, planning_dataset,
+                                  save_dataset, save_jsonl, split_records)
 
 # %% auto #0
 __all__ = ['STAGES', 'PipelineConfig', 'claim_run_folder', 'run_stage', 'degree_plot', 'stage_graph', 'stage_questions',
@@ -116,7 +115,7 @@ def degree_plot(kg:KnowledgeGraph, path):
     from knowledge_mixer.graph import plot_degrees
     fig = Figure(figsize=(5, 3.5)); ax = fig.subplots()
     plot_degrees(kg, ax=ax); ax.set_title('Degree distribution'); fig.tight_layout()
-    with atomic_path(path, suffix='.png') as tmp: fig.savefig(tmp, dpi=110, format='png')
+    save_figure(fig, path)
     return path
 
 def _metaqa_dir(cfg):
@@ -291,7 +290,7 @@ def run_pipeline(cfg:PipelineConfig, stages:list[str]|None=None) -> Path:
     return report
 
 # %% ../nbs/09_pipeline.ipynb #9c6d42ed
-from fastcore.script import Param, store_true, bool_arg
+from fastcore.script import Param, store_true
 from .core import km_command
 
 @km_command

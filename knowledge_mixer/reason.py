@@ -6,17 +6,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, KMNotFound, atomic_path, progress, run_cli, where
+from .core import KMInputError, KMNotFound, atomic_path, generating, progress, run_cli
 from .graph import KnowledgeGraph, load_graph
 from .paths import batch_retrieve, relation_paths_from
-from .text import (PATH_END, parse_relation_paths, path_to_text, planning_messages, planning_prompt,
-                                  reasoning_prompt, relation_path_to_text)
+from .text import (parse_relation_paths, path_to_text, planning_messages, planning_prompt, reasoning_prompt,
+                                  relation_path_to_text)
 from .data import QARecord, load_jsonl
 
 # %% auto #0
@@ -102,15 +101,12 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
          chat:bool=False, # prompts through the chat template (for chat-form training sets)
          threads:int=1) -> list[list[Plan]]:
     "Top-`beams` relation paths per question with scores, batched beam search; optionally KG-constrained."
-    import torch
     if beams < 1: raise KMInputError(f'beams must be >= 1, got {beams}')
     eos = tokenizer.eos_token_id
     qs = [_question_of(r) for r in questions]
     _check_topics(kg, questions, qs)
     out = []
-    side, tokenizer.padding_side = tokenizer.padding_side, 'left'
-    was_training = model.training; model.eval()
-    try:
+    with generating(model, tokenizer):
         for i in range(0, len(qs), batch_size):
             chunk = qs[i:i + batch_size]
             enc = tokenizer([_prompt_text(tokenizer, q, chat) for q, _ in chunk], return_tensors='pt', padding=True).to(model.device)
@@ -123,10 +119,9 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
                     nxt = tries[batch_id].allowed(sent[L:].tolist())
                     return nxt or [eos if eos is not None else pad]  # finished (or no path at all): only end
                 kw['prefix_allowed_tokens_fn'] = allowed
-            with torch.no_grad():
-                g = model.generate(**enc, num_beams=beams, num_return_sequences=beams, max_new_tokens=max_new_tokens,
-                                   do_sample=False, output_scores=True, return_dict_in_generate=True,
-                                   pad_token_id=tokenizer.pad_token_id, eos_token_id=eos, **kw)
+            g = model.generate(**enc, num_beams=beams, num_return_sequences=beams, max_new_tokens=max_new_tokens,
+                               do_sample=False, output_scores=True, return_dict_in_generate=True,
+                               pad_token_id=tokenizer.pad_token_id, eos_token_id=eos, **kw)
             texts = tokenizer.batch_decode(g.sequences[:, L:], skip_special_tokens=False)
             scores = g.sequences_scores.tolist() if getattr(g, 'sequences_scores', None) is not None else [0.0] * len(texts)
             for q in range(len(chunk)):
@@ -135,9 +130,6 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
                     for p in parse_relation_paths(text)[:1]:
                         if p not in seen: seen.add(p); plans.append(Plan(p, s))
                 out.append(plans)
-    finally:
-        tokenizer.padding_side = side
-        if was_training: model.train()
     return mark_valid(kg, [ents for _, ents in qs], out, threads)
 
 # %% ../nbs/07_reason.ipynb #2d8d45cf
@@ -186,21 +178,15 @@ def answer(kg:KnowledgeGraph, questions:list, plans:list[list[Plan]], top_plans:
 def reason(model, tokenizer, questions:list, predictions:list[Prediction], budget:int=3000, batch_size:int=8,
            max_new_tokens:int=64) -> list[Prediction]:
     "LLM answers from the retrieved paths of each prediction (RoG's reasoning prompt); replaces `prediction`."
-    import torch
-    side, tokenizer.padding_side = tokenizer.padding_side, 'left'
-    model.eval()
-    try:
+    with generating(model, tokenizer):
         for i in range(0, len(predictions), batch_size):
             chunk = predictions[i:i + batch_size]
             prompts = [reasoning_prompt(p.question, p.paths, budget) for p in chunk]
             enc = tokenizer(prompts, return_tensors='pt', padding=True).to(model.device)
-            with torch.no_grad():
-                g = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
-                                   eos_token_id=tokenizer.eos_token_id)
+            g = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                               eos_token_id=tokenizer.eos_token_id)
             for p, text in zip(chunk, tokenizer.batch_decode(g[:, enc['input_ids'].shape[1]:], skip_special_tokens=True)):
                 p.prediction = list(dict.fromkeys(l.strip() for l in text.split('\n') if l.strip()))
-    finally:
-        tokenizer.padding_side = side
     return predictions
 
 # %% ../nbs/07_reason.ipynb #cf571df6

@@ -13,15 +13,16 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from fastcore.script import Param, store_true
 from .core import km_command
 
-from .core import KMInputError, KMNotFound, atomic_path, data_dir, progress_enabled, run_cli, seed_everything
-from .data import QARecord, load_jsonl, load_metaqa, planning_dataset, split_records
-from .text import parse_relation_paths, relation_path_to_text
+from .core import (KMInputError, atomic_path, data_dir, generating, progress_enabled, read_jsonl, run_cli,
+                                  save_figure, seed_everything)
+from .data import load_jsonl, load_metaqa, planning_dataset, split_records
+from .text import parse_relation_paths
 
 # %% auto #0
 __all__ = ['TEXT_COLUMNS', 'training_columns', 'first_path', 'load_datasets', 'TrainConfig', 'deepspeed_config', 'free_port',
@@ -51,12 +52,7 @@ def first_path(text:str) -> list[str]|None:
 
 # %% ../nbs/06_train.ipynb #b22fa7fa
 def _read_rows(path:Path):
-    rows = []
-    with open(path, encoding='utf-8') as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip(): continue
-            try: rows.append(json.loads(line))
-            except json.JSONDecodeError as e: raise KMInputError(f'{path}:{n}: broken JSON ({e.msg}); one JSON object per line') from None
+    rows = [r for _, r in read_jsonl(path, fix='; one JSON object per line')]
     if not rows: raise KMInputError(f'{path}: no rows')
     return rows
 
@@ -225,30 +221,23 @@ def _cuda() -> bool:
 def plan_accuracy(model, tokenizer, examples, # list of dicts with prompt/completion (strings or chat messages)
                   max_new_tokens:int=32, batch_size:int=16) -> dict:
     "Greedy-decode each prompt (stopping at eos or `</PATH>`); exact relation-path match with the reference, and well-formed rate."
-    import torch
     if not examples: return {}
     def as_text(p): return tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) if isinstance(p, list) else p
     def ref_text(c): return ''.join(m['content'] for m in c) if isinstance(c, list) else c
     exact = valid = 0
     stop = [tokenizer.eos_token_id] + [i for i in [tokenizer.convert_tokens_to_ids('</PATH>')] if i not in (None, tokenizer.unk_token_id)]
-    side, tokenizer.padding_side = tokenizer.padding_side, 'left'
-    was_training = model.training; model.eval()
-    try:
+    with generating(model, tokenizer):
         for i in range(0, len(examples), batch_size):
             chunk = examples[i:i + batch_size]
             enc = tokenizer([as_text(e['prompt']) for e in chunk], return_tensors='pt', padding=True).to(model.device)
-            with torch.no_grad():
-                out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
-                                     eos_token_id=stop, use_cache=True)
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                                 eos_token_id=stop, use_cache=True)
             for e, ids in zip(chunk, out[:, enc['input_ids'].shape[1]:]):
                 pred_text = tokenizer.decode(ids, skip_special_tokens=False)
                 ref, pred = first_path(ref_text(e['completion'])), first_path(pred_text)
                 valid += pred is not None
                 if ref is None: exact += pred_text.split(tokenizer.eos_token)[0].strip() == ref_text(e['completion']).strip()
                 else: exact += pred == ref
-    finally:
-        tokenizer.padding_side = side
-        if was_training: model.train()
     return dict(plan_exact=exact/len(examples), plan_valid=valid/len(examples))
 
 # %% ../nbs/06_train.ipynb #58a18aa6
@@ -313,8 +302,7 @@ def loss_plot(history:list[dict], path, title:str='') -> Path:
         ax2 = ax.twinx(); ax2.plot(*zip(*acc), 's--', color='C2', ms=3, label='plan exact (valid)')
         ax2.set_ylabel('exact path match'); ax2.set_ylim(-0.02, 1.02); ax2.legend(loc='center right', fontsize=8)
     ax.legend(loc='upper right', fontsize=8); fig.tight_layout()
-    with atomic_path(path, suffix='.png') as tmp: fig.savefig(tmp, dpi=110, format='png')
-    return Path(path)
+    return save_figure(fig, path)
 
 # %% ../nbs/06_train.ipynb #fe5ea205
 def peft_model_for(config:TrainConfig, model, tokenizer):
@@ -519,7 +507,7 @@ def train_dpo(config:TrainConfig, ds, eval_ds=None, model=None, tokenizer=None) 
 def dpo_from_planning(ds, seed:int=0):
     "Preference rows from a planning set: chosen = the gold path, rejected = another example's (different) path."
     import random
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 (shuffling training pairs, not cryptography)
     comps = list(ds['completion'])
     rows = []
     for p, c in zip(ds['prompt'], comps):
@@ -566,7 +554,7 @@ def launch(config:TrainConfig, train_ds=None, eval_ds=None, env:dict|None=None) 
     cfg_path = cfg.save(run_dir/'launch_config.json')
     cmd = launch_command(cfg_path, cfg.num_processes, cfg.launcher)
     print('launching:', shlex.join(cmd), flush=True)
-    r = subprocess.run(cmd, env={**os.environ, **(env or {})})
+    r = subprocess.run(cmd, env={**os.environ, **(env or {})})  # noqa: S603 (our launcher's argv list, no shell)
     if r.returncode != 0: raise RuntimeError(f'{cfg.num_processes}-process training failed (exit {r.returncode}); see the log above. Command: {shlex.join(cmd)}')
     m = json.loads((run_dir/'metrics.json').read_text())
     return TrainResult(run_dir, run_dir/'model', m['summary'], m['history'], m['summary'].get('best_checkpoint'))

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import struct
 import tempfile
@@ -17,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from . import _core
-from .core import KMInputError, KMNotFound, atomic_path, progress, run_cli
-from .graph import KnowledgeGraph, random_kg
+from .core import KMInputError, KMNotFound, atomic_path, check_int, progress, read_lines, run_cli
+from .graph import KnowledgeGraph
 
 # %% auto #0
 __all__ = ['RESTART', 'MODES', 'Walks', 'random_walks', 'walks_to_text', 'WalkFile', 'write_walks', 'km_walk']
@@ -108,21 +107,13 @@ def _walk_arrays(kg, inverse:bool=True, need:str='packed') -> dict:
     return a
 
 # %% ../nbs/01_walk.ipynb #18e3c568
-def _check_int(name, v, lo, hi=None, fix=''):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise KMInputError(f'{name} must be an integer, got {v!r}{fix}')
-    if v < lo or (hi is not None and v > hi):
-        rng = f'>= {lo}' if hi is None else f'in [{lo}, {hi}]'
-        raise KMInputError(f'{name} must be {rng}, got {v}{fix}')
-    return int(v)
-
 def _check_walk_args(kg, n_walks, length, mode, p, q, alpha, threads, max_bytes, n_starts):
     "Validate random_walks' arguments; raise KMInputError naming the bad value and the fix."
     if mode not in MODES: raise KMInputError(f"mode must be one of {MODES}, got {mode!r}")
-    _check_int('n_walks', n_walks, 0, fix='; pass the number of walks per start entity')
-    _check_int('length', length, 0, fix='; pass the number of steps (edges) per walk')
-    _check_int('threads', threads, 1, 1024, fix='; use e.g. threads=os.cpu_count()')
-    _check_int('max_bytes', max_bytes, 0, fix='; it caps the walk output in bytes (default 2**32 = 4 GiB)')
+    check_int('n_walks', n_walks, 0, fix='; pass the number of walks per start entity')
+    check_int('length', length, 0, fix='; pass the number of steps (edges) per walk')
+    check_int('threads', threads, 1, 1024, fix='; use e.g. threads=os.cpu_count()')
+    check_int('max_bytes', max_bytes, 0, fix='; it caps the walk output in bytes (default 2**32 = 4 GiB)')
     for name, v in (('p', p), ('q', q)):
         if not (isinstance(v, (int, float, np.number)) and math.isfinite(v) and v > 0):
             raise KMInputError(f'{name} must be a finite number > 0, got {v!r}; node2vec uses 1/{name} as a bias (1 = unbiased)')
@@ -267,7 +258,7 @@ def write_walks(kg:KnowledgeGraph, # the graph to walk
     "Stream `random_walks(kg, starts, ...)` to `path` chunk by chunk, atomically: memory stays at one chunk."
     path = Path(path)
     s = _start_ids(kg, starts)
-    chunk = _check_int('chunk', chunk, 1, fix='; pass the number of walks to compute (and hold in memory) at a time')
+    chunk = check_int('chunk', chunk, 1, fix='; pass the number of walks to compute (and hold in memory) at a time')
     _check_walk_args(kg, n_walks, length, mode, p, q, alpha, threads, 2**63 - 1, len(s))  # no total cap: only a chunk is in memory
     if chunk * (2 * length + 1) * 4 > 2**32:
         raise KMInputError(f'chunk={chunk:,} walks of length {length:,} need {chunk * (2 * length + 1) * 4 / 2**20:,.0f} MiB '
@@ -314,7 +305,7 @@ def _load_graph(path, weighted=False):
 
 def _read_starts(starts):
     if starts is None: return None
-    if starts.startswith('@'): return [l.strip() for l in Path(starts[1:]).read_text(encoding='utf-8').splitlines() if l.strip()]
+    if starts.startswith('@'): return [l.strip() for _, l in read_lines(starts[1:]) if l.strip()]
     return [s.strip() for s in starts.split(',') if s.strip()]
 
 def _km_walk(graph, out, starts, n_walks, length, mode, p, q, alpha, seed, threads, forward_only, weighted, chunk=65_536):

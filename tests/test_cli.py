@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BIN = Path(sys.executable).parent
 
 
@@ -53,6 +55,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path):
     assert r.stderr.strip().count('\n') == 0 and 'kb.txt:2' in r.stderr and 'Traceback' not in r.stderr
 
 
+@pytest.mark.slow
 def test_km_pipeline_small_world(tmp_path):
     small = ('--n_movies', '100', '--per_type', '2', '--base', 'tiny', '--steps', '3', '--beams', '2', '--threads', '1')
     r = run('km_pipeline', '--out', 'run', *small, cwd=tmp_path)  # a relative run folder

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # building the site renders every notebook: minutes (8.5 on a shared 2-core machine)
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / '_artifacts'
 CHROMIUM, CHROMEDRIVER = shutil.which('chromium'), shutil.which('chromedriver')

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-TOKEN = 'km-test-token'
+TOKEN = 'km-test-token'  # noqa: S105 (the token of a throwaway JupyterLab on 127.0.0.1 for this test)
 
 
 def free_port():

@@ -145,6 +145,7 @@ def km_walk_run(d, out, n_walks):
                                           '--length', str(LENGTH), '--seed', str(SEED)])
 
 
+@pytest.mark.slow
 def test_million_walks_stream_with_flat_memory(walk_graph):
     kg, d = walk_graph
     small, big = km_walk_run(d, d / 'small.npz', 1), km_walk_run(d, d / 'big.npz', 10)
@@ -166,6 +167,7 @@ def test_million_walks_stream_with_flat_memory(walk_graph):
     for f in ('big.npz', 'mem.npz'): (d / f).unlink()
 
 
+@pytest.mark.slow
 def test_million_walks_as_text_stream_with_flat_memory(walk_graph):
     kg, d = walk_graph
     small, big = km_walk_run(d, d / 'small.txt', 1), km_walk_run(d, d / 'big.txt', 10)
@@ -188,6 +190,7 @@ def test_million_walks_as_text_stream_with_flat_memory(walk_graph):
     (d / 'big.txt').unlink()
 
 
+@pytest.mark.slow
 def test_killed_stream_leaves_previous_file_intact(walk_graph):
     kg, d = walk_graph
     out = d / 'kill.txt'
@@ -227,6 +230,7 @@ def question_graph(n_ent, n_triples, n_questions, seed=0):
     return kg, qs
 
 
+@pytest.mark.slow
 def test_hundred_thousand_questions_stream_with_flat_memory(tmp_path):
     kg, qs = question_graph(Q_ENT, Q_TRIPLES, 100_000)
     kg.save(tmp_path / 'kg.npz')

@@ -90,6 +90,7 @@ def test_every_benchmark_notebook_is_smoke_tested():
     assert set(BENCH_SMOKE) == {p.stem for p in (ROOT / 'nbs/bench').glob('*.ipynb')}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', sorted(BENCH_SMOKE))
 def test_benchmark_notebook_runs_with_small_parameters(name, tmp_path):
     "Papermill runs each benchmark headless with small (command-line typed) parameters; results go to a scratch folder."

@@ -1,9 +1,10 @@
 """Nothing lost: every artifact writer survives SIGKILL mid-write, training resumes after SIGKILL (also in the middle of
 writing a checkpoint), and re-running the pipeline never silently overwrites a finished run folder.
 
-Kill tests run the writer in a child process that rewrites a big-enough artifact in a loop, SIGKILL it at several
-offsets inside a write, and then read the artifact in this process: it must be the previous version or a complete new
-one, never torn. (The graph .npz has the same test in test_reliability.py.)
+Kill tests (tests/killing.py) run the writer in a child process, SIGKILL it at several offsets inside its write of a
+big-enough artifact, prove that each kill landed mid-write (the child died holding its uncommitted temporary file), and
+then read the artifact in this process: it must be exactly the previous version, whole. (The graph .npz has the same
+test in test_reliability.py.)
 """
 import json
 import os
@@ -18,48 +19,11 @@ import numpy as np
 import pytest
 
 from knowledge_mixer.core import KMInputError
+from killing import kill_during_writes
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, 'PYTHONPATH': str(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''), 'OMP_NUM_THREADS': '1'}
 ENV.pop('IN_TEST', None)
-
-LOOP = """
-import sys, time
-sys.path.insert(0, {root!r})
-target = sys.argv[1]
-{setup}
-def write():
-{write}
-write()  # warm up (imports, caches), then time one write
-t0 = time.perf_counter(); write(); dt = time.perf_counter() - t0
-print('ready', dt, flush=True)
-while True:
-    print('start', flush=True)
-    write()
-"""
-
-
-def indent(code): return '\n'.join('    ' + l for l in code.strip().splitlines())
-
-
-def kill_during_writes(target, setup, write, check, offsets=(0.15, 0.5, 0.85)):
-    """Run `write` in a loop in a child; SIGKILL it at `offsets` (fractions of one write) after a write starts, then `check(target)`.
-    Returns what `check` returned after each kill (e.g. which version was found)."""
-    script = LOOP.format(root=str(ROOT), setup=setup.strip(), write=indent(write))
-    seen = []
-    for frac in offsets:
-        proc = subprocess.Popen([sys.executable, '-c', script, str(target)], stdout=subprocess.PIPE, text=True, env=ENV)
-        try:
-            line = proc.stdout.readline().split()
-            assert line and line[0] == 'ready', f'writer failed to start: {line}'
-            dt = float(line[1])
-            assert proc.stdout.readline().strip() == 'start'
-            time.sleep(frac * dt)
-        finally:
-            proc.send_signal(signal.SIGKILL); proc.wait()
-        seen.append(check(target))
-    return seen
-
 
 # --------------------------------------------------------------------------------------------------- artifact writers
 
@@ -166,7 +130,6 @@ def test_killed_pipeline_report_leaves_whole_files(tmp_path):
     write_report(PipelineConfig(out=str(out)), [dict(stage='graph', seconds=1.0, metrics=dict(entities=3))])
     setup = """
 from knowledge_mixer.pipeline import PipelineConfig, write_report
-cfg = PipelineConfig(out=target)
 results = [dict(stage=f'stage{i}', seconds=0.5, metrics={f'm{j}': j / 7 for j in range(40)}) for i in range(6000)]
 """
     def check(o):
@@ -175,7 +138,7 @@ results = [dict(stage=f'stage{i}', seconds=0.5, metrics={f'm{j}': j / 7 for j in
         md = (o / 'report.md').read_text()
         assert md.startswith('# knowledge-mixer run') and 'Total:' in md
         return len(m)
-    kill_during_writes(out, setup, 'write_report(cfg, results)', check)
+    kill_during_writes(out, setup, 'write_report(PipelineConfig(out=target), results)', check)
 
 
 def test_killed_folder_replacement_leaves_a_whole_folder(tmp_path):
@@ -198,6 +161,19 @@ with atomic_dir(target) as d:
         assert {f.name: f.stat().st_size for f in p.iterdir() if f.name != 'manifest.json'} == manifest
         return len(manifest)
     kill_during_writes(target, setup, write, check)
+
+
+def test_kill_test_catches_a_writer_that_writes_in_place(tmp_path):
+    "Control: a writer that overwrites its target in place (while holding a temporary file beside it) is caught torn."
+    target = tmp_path / 'inplace.txt'
+    target.write_text('old\n')
+    setup = "from knowledge_mixer.core import atomic_path\nblob = 'x' * (1 << 20)"
+    write = """
+with atomic_path(str(target) + '.side') as tmp, open(target, 'w') as f:
+    for _ in range(64): f.write(blob); f.flush()
+"""
+    with pytest.raises(AssertionError, match='changed'):
+        kill_during_writes(target, setup, write, lambda p: p.read_text()[:4], offsets=(0.5,))
 
 
 def test_interrupted_fallback_swap_is_restored_by_loaders(tmp_path):
@@ -273,6 +249,8 @@ def test_sigkill_resume_light(tiny_base, tmp_path):
             time.sleep(0.02)
     finally:
         os.kill(p.pid, signal.SIGKILL); p.wait()
+    # the kill landed mid-run: the process died of it (it had not exited), after a checkpoint and before the final model
+    assert p.returncode == -signal.SIGKILL, f'training exited on its own (status {p.returncode}) before the kill'
     assert not (run / 'model').exists(), 'the run finished before it was killed; make it longer'
     res = run_training(TrainConfig.load(cfg_path))
     assert res.metrics['resumed_from'] and res.metrics['global_step'] == 40

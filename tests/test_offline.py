@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 GUARDED_RUN = r'''
 import socket, sys
 attempts = []
@@ -27,6 +29,7 @@ print('NETWORK_ATTEMPTS', attempts)
 '''
 
 
+@pytest.mark.slow
 def test_tiny_pipeline_makes_no_network_call(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in (
         'HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'HF_DATASETS_OFFLINE', 'HF_HUB_DISABLE_TELEMETRY', 'WANDB_MODE',

@@ -68,6 +68,7 @@ def km_train(*args, **kw):
                           text=True, **kw)
 
 
+@pytest.mark.slow
 def test_lora_learns_planning_and_writes_run_folder(tiny_base, planning, tmp_path):
     from knowledge_mixer.train import train_sft
     tr, va = planning
@@ -174,6 +175,7 @@ def _wait_for_checkpoint(run_dir, proc, timeout=120):
     raise AssertionError('no checkpoint within the timeout')
 
 
+@pytest.mark.slow
 def test_sigkill_resume_matches_uninterrupted_run(tiny_base, planning, tmp_path):
     from knowledge_mixer.train import TrainConfig, run_training
     run = tmp_path / 'killed'
@@ -187,6 +189,8 @@ def test_sigkill_resume_matches_uninterrupted_run(tiny_base, planning, tmp_path)
     finally:
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
+    # the kill landed mid-run: the process died of it (it had not exited), after a checkpoint and before the final model
+    assert p.returncode == -signal.SIGKILL, f'training exited on its own (status {p.returncode}) before the kill'
     assert not (run / 'model').exists(), 'the run finished before it was killed; make it longer'
     killed_at = max(int(c.name.split('-')[1]) for c in run.glob('checkpoint-*') if (c / 'trainer_state.json').exists())
     partial = run / 'checkpoint-9999'  # what a kill in the middle of writing a checkpoint leaves behind
@@ -207,6 +211,7 @@ def test_sigkill_resume_matches_uninterrupted_run(tiny_base, planning, tmp_path)
         assert abs(x - y) <= 1e-3 * abs(y), (a, b)
 
 
+@pytest.mark.slow
 def test_deepspeed_zero3_single_process(tiny_base, tmp_path):
     "ZeRO-3 really runs on CPU in one process (torch_adam, env vars set by train_sft). First use JIT-compiles a comm op."
     cfg = tiny_cfg(tiny_base, tmp_path / 'z3', steps=2, eval_steps=2, plan_eval_n=2, max_eval=8, deepspeed_stage=3)
@@ -222,6 +227,7 @@ def test_deepspeed_zero3_single_process(tiny_base, tmp_path):
     assert (tmp_path / 'z3' / 'model' / 'adapter_model.safetensors').exists()
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_with_torchrun(tiny_base, planning, tmp_path):
     from knowledge_mixer.train import launch
     tr, va = planning
