@@ -243,11 +243,12 @@ struct Node2VecBias {
     }
     // The rejection test for proposal x with u uniform in [0, amax): the two bounds settle most proposals
     // without the binary search, which is the step's one extra cache miss.
-    bool accept(double u, node_t x, node_t prev, const node_t* pb, const node_t* pe) const {
+    template <typename Adjacent>
+    bool accept(double u, node_t x, node_t prev, Adjacent&& adjacent) const {
         if (x == prev) return u < a_ret;
         if (u < a_sure) return true;
         if (u >= a_none) return false;
-        return u < (std::binary_search(pb, pe, x) ? 1.0 : a_out);
+        return u < (adjacent(x) ? 1.0 : a_out);
     }
 };
 
@@ -281,7 +282,7 @@ inline int64_t node2vec_step(const Node2VecBias& bias, const CSRView& g, const W
     for (int tries = 0; tries < kNode2VecTries; ++tries) {
         const int64_t e = lo + static_cast<int64_t>(rng.below(deg));
         const double u = rng.uniform() * bias.amax;
-        if (bias.accept(u, aux.packed[2 * e], prev, pb, pe)) return e;
+        if (bias.accept(u, aux.packed[2 * e], prev, [&](node_t y) { return std::binary_search(pb, pe, y); })) return e;
     }
     return node2vec_exact_edge(bias, aux.packed, lo, hi, prev, pb, pe, rng, exact);
 }
@@ -348,17 +349,20 @@ inline void node2vec_block_start(Node2VecBlock& k, const node_t* starts, int64_t
 // middle of prev's sorted row, where the neighbour test's binary search begins. Sets bad on a corrupt row.
 inline void node2vec_block_propose(Node2VecBlock& k, const CSRView& g, const WalkAux& aux, const Node2VecBias& bias,
                                    bool& bad) {
-    for (int a = 0; a < k.n_act; ++a) {
+    const int64_t* indptr = g.indptr;
+    const int64_t m = g.n_edges;
+    const double amax = bias.amax;
+    for (int a = 0, n_act = k.n_act; a < n_act; ++a) {
         const int j = k.act[a];
-        const int64_t lo = g.indptr[k.cur[j]], hi = g.indptr[k.cur[j] + 1];
-        if (!row_ok(g, lo, hi)) { bad = true; k.edge[j] = -1; continue; }
+        const int64_t lo = indptr[k.cur[j]], hi = indptr[k.cur[j] + 1];
+        if (!(0 <= lo && lo <= hi && hi <= m)) { bad = true; k.edge[j] = -1; continue; }
         if (hi == lo) { k.edge[j] = -1; continue; }
         k.clo[j] = lo; k.chi[j] = hi;
         const int64_t e = lo + static_cast<int64_t>(k.rng[j].below(static_cast<uint64_t>(hi - lo)));
         k.edge[j] = e;
         __builtin_prefetch(aux.packed + 2 * e);
         if (k.prev[j] >= 0) {
-            k.uval[j] = k.rng[j].uniform() * bias.amax;
+            k.uval[j] = k.rng[j].uniform() * amax;
             __builtin_prefetch(aux.sorted_dst + ((k.plo[j] + k.phi[j]) >> 1));
         }
     }
@@ -371,20 +375,23 @@ inline void node2vec_block_decide(Node2VecBlock& k, const CSRView& g, const Walk
                                   const WalkOut& o, int64_t b0, std::vector<double>& exact, bool& bad) {
     const node_t n = static_cast<node_t>(g.n_nodes);
     const int32_t* packed = aux.packed;
+    const node_t* sdst = aux.sorted_dst;
+    const int64_t L = o.length;
     int kept = 0;
-    for (int a = 0; a < k.n_act; ++a) {
+    for (int a = 0, n_act = k.n_act; a < n_act; ++a) {
         const int j = k.act[a];
         const int64_t w = b0 + j;
         int64_t e = k.edge[j];
         if (e < 0) { pad_from(o, w, k.t[j]); continue; }  // dead end or corrupt row
         node_t x = packed[2 * e];
-        if (k.prev[j] >= 0) {
-            const node_t *pb = aux.sorted_dst + k.plo[j], *pe = aux.sorted_dst + k.phi[j];
-            if (!bias.accept(k.uval[j], x, k.prev[j], pb, pe)) {
-                if (++k.tries[j] < kNode2VecTries) { k.act[kept++] = j; continue; }
-                e = node2vec_exact_edge(bias, packed, k.clo[j], k.chi[j], k.prev[j], pb, pe, k.rng[j], exact);
-                x = packed[2 * e];
-            }
+        const node_t prev = k.prev[j];
+        auto adjacent = [&](node_t y) { return std::binary_search(sdst + k.plo[j], sdst + k.phi[j], y); };
+        if (prev >= 0 && !bias.accept(k.uval[j], x, prev, adjacent)) {
+            if (++k.tries[j] < kNode2VecTries) { k.act[kept++] = j; continue; }
+            SplitMix64 rng = k.rng[j];  // a local copy keeps the block's arrays from escaping into the call
+            e = node2vec_exact_edge(bias, packed, k.clo[j], k.chi[j], prev, sdst + k.plo[j], sdst + k.phi[j], rng, exact);
+            k.rng[j] = rng;
+            x = packed[2 * e];
         }
         if (x < 0 || x >= n) { bad = true; pad_from(o, w, k.t[j]); continue; }
         o.nrow(w)[k.t[j] + 1] = x;
@@ -392,7 +399,7 @@ inline void node2vec_block_decide(Node2VecBlock& k, const CSRView& g, const Walk
         k.prev[j] = k.cur[j]; k.plo[j] = k.clo[j]; k.phi[j] = k.chi[j];
         k.cur[j] = x; k.tries[j] = 0;
         __builtin_prefetch(g.indptr + x);
-        if (++k.t[j] < o.length) k.act[kept++] = j;
+        if (++k.t[j] < L) k.act[kept++] = j;
     }
     k.n_act = kept;
 }
