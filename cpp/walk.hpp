@@ -241,8 +241,8 @@ struct Node2VecBias {
     double weight(node_t x, node_t prev, const node_t* pb, const node_t* pe) const {
         return x == prev ? a_ret : (std::binary_search(pb, pe, x) ? 1.0 : a_out);
     }
-    // The rejection test for proposal x with u uniform in [0, amax): the two bounds settle most proposals
-    // without the binary search, which is the step's one extra cache miss.
+    // The rejection test for proposal x with u uniform in [0, amax): the two bounds settle most proposals, so
+    // adjacent(x) (the binary search in prev's row, the step's one extra cache miss) runs only when they do not.
     template <typename Adjacent>
     bool accept(double u, node_t x, node_t prev, Adjacent&& adjacent) const {
         if (x == prev) return u < a_ret;
