@@ -6,4 +6,5 @@ PYBIND11_MODULE(_core, m) {
     km::bind_graph(m);
     km::bind_walk(m);
     km::bind_paths(m);
+    km::bind_bench(m);
 }

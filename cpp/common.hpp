@@ -84,6 +84,84 @@ void require_1d(const A& a, const char* name) {
         throw std::invalid_argument(std::string(name) + " must be a 1-d array, got " + std::to_string(a.ndim()) + " dimensions");
 }
 
+// Every ids array is range-checked at the boundary, so the kernels can index with them unchecked.
+inline void check_ids(const int32_t* xs, int64_t n, int64_t limit, const char* what) {
+    for (int64_t i = 0; i < n; ++i)
+        if (xs[i] < 0 || xs[i] >= limit)
+            throw std::out_of_range(std::string(what) + "[" + std::to_string(i) + "] = " + std::to_string(xs[i]) +
+                                    " is out of range [0, " + std::to_string(limit) + ")");
+}
+
+// The one boundary check of an offsets array (a CSR indptr, per-question ranges), in two parts because some
+// callers check only the ends: its n_ptr entries run from 0 to n_items (`end` names n_items in the message)...
+inline void check_offsets_span(const int64_t* ptr, int64_t n_ptr, int64_t n_items, const std::string& what,
+                               const std::string& end) {
+    if (n_ptr < 1 || ptr[0] != 0 || ptr[n_ptr - 1] != n_items)
+        throw std::invalid_argument(what + " must start at 0 and end at " + end);
+}
+
+// ... and never decrease, or some row's range would leave the item arrays (`at` prefixes the row number).
+inline void check_offsets_order(const int64_t* ptr, int64_t n_rows, const std::string& what, const char* at) {
+    if (const int64_t v = first_decreasing_row(ptr, n_rows); v >= 0)
+        throw std::invalid_argument(what + " must be non-decreasing (at " + at + std::to_string(v) + ")");
+}
+
+// Every kernel's thread count is bounded: a typo such as threads=10**6 must be an error, not a million threads.
+inline void check_threads(int threads) {
+    if (threads < 1 || threads > 1024) throw std::invalid_argument("threads must be in [1, 1024], got " + std::to_string(threads));
+}
+
+inline void check_max_bytes(int64_t max_bytes) {
+    if (max_bytes < 0) throw std::invalid_argument("max_bytes must be >= 0, got " + std::to_string(max_bytes));
+}
+
+// Lock-step walk kernels keep a block of walks in fixed-size arrays of 64.
+inline void check_block(int block) {
+    if (block < 1 || block > 64) throw std::invalid_argument("block must be in [1, 64], got " + std::to_string(block));
+}
+
+inline void check_starts(const ids32& starts, int64_t n_nodes) {
+    require_1d(starts, "starts");
+    const int32_t* s = starts.data();
+    for (py::ssize_t i = 0; i < starts.size(); ++i)
+        if (s[i] < 0 || s[i] >= n_nodes)
+            throw std::out_of_range("starts[" + std::to_string(i) + "] = " + std::to_string(s[i]) +
+                                    " is not a node id in [0, " + std::to_string(n_nodes) + ")");
+}
+
+// W * (L+1) node ids plus W * L relation ids, without overflow; throws past max_bytes.
+inline int64_t checked_walk_count(int64_t n_starts, int64_t n_walks, int64_t length, int64_t max_bytes) {
+    if (n_walks < 0) throw std::invalid_argument("n_walks must be >= 0, got " + std::to_string(n_walks));
+    if (length < 0) throw std::invalid_argument("length must be >= 0, got " + std::to_string(length));
+    check_max_bytes(max_bytes);
+    const double bytes = static_cast<double>(n_starts) * n_walks * (2.0 * length + 1) * 4;
+    if (bytes > static_cast<double>(max_bytes))
+        throw std::invalid_argument("walk output would need " + std::to_string(static_cast<int64_t>(bytes / 1048576)) +
+                                    " MiB, over the limit of " + std::to_string(max_bytes / 1048576) +
+                                    " MiB; use fewer starts/walks, shorter walks, or raise max_bytes");
+    // length + 1 sizes the output even when no walk is asked for (no starts): keep it far from overflow
+    if (length > INT32_MAX) throw std::invalid_argument("length must be < 2^31, got " + std::to_string(length));
+    return n_starts * n_walks;
+}
+
+// An optional float array with one entry per item: nullptr for None; otherwise the data, kept alive in `keep`.
+// `size_error` is the whole message for a wrong shape, since each caller counts a different kind of item.
+inline const float* optional_floats(const py::object& x, int64_t n, const char* name, const std::string& size_error,
+                                    carray<float>& keep) {
+    if (x.is_none()) return nullptr;
+    keep = checked_float_array<float>(x, name);
+    if (keep.ndim() != 1 || keep.size() != n) throw std::invalid_argument(size_error);
+    return keep.data();
+}
+
+// Run a kernel with the GIL released: kernels never touch Python objects, so other Python threads keep
+// running meanwhile. Whatever f returns (a C++ value) is handed back once the GIL is held again.
+template <typename F>
+auto without_gil(F&& f) {
+    py::gil_scoped_release nogil;
+    return f();
+}
+
 // A CSRView over numpy arrays, checked for consistent sizes (not content: see validate_csr).
 inline CSRView csr_view(const carray<int64_t>& indptr, const carray<int32_t>& dst,
                         const carray<int32_t>& rel, const py::object& weight, carray<float>* keep = nullptr) {
@@ -98,8 +176,7 @@ inline CSRView csr_view(const carray<int64_t>& indptr, const carray<int32_t>& ds
     g.indptr = indptr.data();
     g.dst = dst.data();
     g.rel = rel.data();
-    if (indptr.data()[0] != 0 || indptr.data()[g.n_nodes] != g.n_edges)
-        throw std::invalid_argument("indptr must start at 0 and end at len(dst)");
+    check_offsets_span(g.indptr, indptr.size(), g.n_edges, "indptr", "len(dst)");
     if (!weight.is_none()) {
         if (!keep) throw std::logic_error("csr_view: a weighted view needs somewhere to keep the weights");
         *keep = checked_float_array<float>(weight, "weight");
@@ -114,6 +191,7 @@ inline CSRView csr_view(const carray<int64_t>& indptr, const carray<int32_t>& ds
 void bind_graph(py::module_& m);
 void bind_walk(py::module_& m);
 void bind_paths(py::module_& m);
+void bind_bench(py::module_& m);
 
 }  // namespace km
 

@@ -10,9 +10,10 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
+
+#include "parallel.hpp"
 
 namespace km {
 
@@ -121,6 +122,104 @@ inline double csr_build_bytes(int64_t n_nodes, int64_t n_edges, bool weighted) {
     return 24.0 * (static_cast<double>(n_nodes) + 1) + static_cast<double>(n_edges) * (weighted ? 24 : 16);
 }
 
+// The parts of build_csr, in the order it runs them. Between them the edges live as "raw rows": row v's
+// edges at [offs[v], offs[v + 1]) of keys (and w), each edge one packed (rel, dst) key so that sorting a row
+// by one integer sorts it by (rel, dst).
+struct RawRows {
+    std::vector<int64_t> offs;  // [n_nodes + 1]
+    std::vector<uint64_t> keys;
+    std::vector<float> w;       // empty when unweighted
+    std::vector<int64_t> kept;  // [n_nodes] surviving length of each row after dedupe
+};
+
+// Count each node's raw edges (an inverse edge counts for its tail) and turn the counts into row offsets,
+// so every edge can then be written straight into its row.
+inline std::vector<int64_t> raw_row_offsets(const node_t* heads, const node_t* tails, int64_t m, int64_t n_nodes,
+                                            bool add_inverse) {
+    std::vector<int64_t> offs(n_nodes + 1, 0);
+    for (int64_t i = 0; i < m; ++i) {
+        ++offs[heads[i] + 1];
+        if (add_inverse) ++offs[tails[i] + 1];
+    }
+    std::partial_sum(offs.begin(), offs.end(), offs.begin());
+    return offs;
+}
+
+// Write every triple (and its inverse) into its row in input order: the dedupe keeps the first weight of a
+// duplicate edge, so input order is what decides which weight survives.
+inline void scatter_triples(const node_t* heads, const rel_t* rels, const node_t* tails, const float* weights,
+                            int64_t m, bool add_inverse, RawRows& raw) {
+    std::vector<int64_t> pos(raw.offs.begin(), raw.offs.end() - 1);
+    for (int64_t i = 0; i < m; ++i) {
+        const int64_t p = pos[heads[i]]++;
+        raw.keys[p] = pack_key(rels[i], tails[i]);
+        if (weights) raw.w[p] = weights[i];
+        if (add_inverse) {
+            const int64_t q = pos[tails[i]]++;
+            raw.keys[q] = pack_key(inverse_rel(rels[i]), heads[i]);
+            if (weights) raw.w[q] = weights[i];
+        }
+    }
+}
+
+// Sort row [lo, hi) by key and move the distinct keys to its front; returns how many there are. Unweighted
+// rows need no tie order, so a plain sort is enough.
+inline int64_t sort_row_keys(RawRows& raw, int64_t lo, int64_t hi) {
+    std::sort(raw.keys.begin() + lo, raw.keys.begin() + hi);
+    return std::unique(raw.keys.begin() + lo, raw.keys.begin() + hi) - (raw.keys.begin() + lo);
+}
+
+// The weighted version: keys travel with their weights, and the sort is stable so that among duplicates
+// the first inserted weight is the one kept. `tmp` is the caller's, reused across rows.
+inline int64_t sort_row_weighted(RawRows& raw, int64_t lo, int64_t hi, std::vector<std::pair<uint64_t, float>>& tmp) {
+    tmp.clear();
+    for (int64_t e = lo; e < hi; ++e) tmp.emplace_back(raw.keys[e], raw.w[e]);
+    std::stable_sort(tmp.begin(), tmp.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    int64_t k = 0;
+    for (size_t j = 0; j < tmp.size(); ++j) {
+        if (j > 0 && tmp[j].first == tmp[j - 1].first) continue;
+        raw.keys[lo + k] = tmp[j].first;
+        raw.w[lo + k] = tmp[j].second;
+        ++k;
+    }
+    return k;
+}
+
+// Sort and dedupe every row, rows split over threads: rows are independent and each writes only its own
+// range, so the result is the same for any thread count. Small graphs stay on one thread (not worth a pool).
+inline void sort_rows(RawRows& raw, int64_t n_nodes, bool weighted, int threads) {
+    raw.kept.assign(n_nodes, 0);
+    const int workers = n_nodes < 1024 ? 1 : std::max(1, threads);
+    parallel_for(n_nodes, workers, even_grain(n_nodes, workers), [&](int64_t v0, int64_t v1, int) {
+        std::vector<std::pair<uint64_t, float>> tmp;
+        for (int64_t v = v0; v < v1; ++v) {
+            const int64_t lo = raw.offs[v], hi = raw.offs[v + 1];
+            raw.kept[v] = weighted ? sort_row_weighted(raw, lo, hi, tmp) : sort_row_keys(raw, lo, hi);
+        }
+    });
+}
+
+// Copy each row's surviving prefix into the final, gap-free arrays and unpack the keys into rel and dst.
+inline CSRArrays compact_rows(const RawRows& raw, int64_t n_nodes, bool weighted) {
+    CSRArrays out;
+    out.indptr.assign(n_nodes + 1, 0);
+    for (int64_t v = 0; v < n_nodes; ++v) out.indptr[v + 1] = out.indptr[v] + raw.kept[v];
+    const int64_t n_edges = out.indptr[n_nodes];
+    out.dst.resize(n_edges);
+    out.rel.resize(n_edges);
+    if (weighted) out.weight.resize(n_edges);
+    for (int64_t v = 0; v < n_nodes; ++v) {
+        const int64_t src = raw.offs[v], o = out.indptr[v];
+        for (int64_t j = 0; j < raw.kept[v]; ++j) {
+            const uint64_t k = raw.keys[src + j];
+            out.rel[o + j] = static_cast<rel_t>(k >> 32);
+            out.dst[o + j] = static_cast<node_t>(k & 0xffffffffu);
+            if (weighted) out.weight[o + j] = raw.w[src + j];
+        }
+    }
+    return out;
+}
+
 // Build a CSR graph from id triples. With `add_inverse`, every (h, r, t) also yields (t, r ^ 1, h).
 // Duplicate edges are kept once (the first weight wins); parallel edges with different relations stay.
 // Rows are sorted by (rel, dst). Work is split over `threads` by row ranges; the result does not
@@ -130,79 +229,13 @@ inline CSRArrays build_csr(const node_t* heads, const rel_t* rels, const node_t*
                            bool add_inverse, int threads) {
     check_triples(heads, rels, tails, m, n_nodes, n_rels);
     const int64_t n_raw = add_inverse ? 2 * m : m;
-    std::vector<int64_t> count(n_nodes + 1, 0);
-    for (int64_t i = 0; i < m; ++i) {
-        ++count[heads[i] + 1];
-        if (add_inverse) ++count[tails[i] + 1];
-    }
-    std::partial_sum(count.begin(), count.end(), count.begin());
-    std::vector<uint64_t> keys(n_raw);
-    std::vector<float> w(weights ? n_raw : 0);
-    {
-        std::vector<int64_t> pos(count.begin(), count.end() - 1);
-        for (int64_t i = 0; i < m; ++i) {
-            int64_t p = pos[heads[i]]++;
-            keys[p] = pack_key(rels[i], tails[i]);
-            if (weights) w[p] = weights[i];
-            if (add_inverse) {
-                int64_t q = pos[tails[i]]++;
-                keys[q] = pack_key(inverse_rel(rels[i]), heads[i]);
-                if (weights) w[q] = weights[i];
-            }
-        }
-    }
-    // Sort each row by key and drop duplicates; remember each row's surviving length.
-    std::vector<int64_t> kept(n_nodes, 0);
-    auto sort_rows = [&](int64_t v0, int64_t v1) {
-        std::vector<std::pair<uint64_t, float>> tmp;
-        for (int64_t v = v0; v < v1; ++v) {
-            int64_t lo = count[v], hi = count[v + 1];
-            if (weights) {
-                tmp.clear();
-                for (int64_t e = lo; e < hi; ++e) tmp.emplace_back(keys[e], w[e]);
-                // stable: among duplicates the first inserted weight is kept
-                std::stable_sort(tmp.begin(), tmp.end(),
-                                 [](const auto& a, const auto& b) { return a.first < b.first; });
-                int64_t k = 0;
-                for (size_t j = 0; j < tmp.size(); ++j) {
-                    if (j > 0 && tmp[j].first == tmp[j - 1].first) continue;
-                    keys[lo + k] = tmp[j].first;
-                    w[lo + k] = tmp[j].second;
-                    ++k;
-                }
-                kept[v] = k;
-            } else {
-                std::sort(keys.begin() + lo, keys.begin() + hi);
-                kept[v] = std::unique(keys.begin() + lo, keys.begin() + hi) - (keys.begin() + lo);
-            }
-        }
-    };
-    threads = std::max(1, threads);
-    if (threads == 1 || n_nodes < 1024) {
-        sort_rows(0, n_nodes);
-    } else {
-        std::vector<std::thread> pool;
-        for (int t = 0; t < threads; ++t)
-            pool.emplace_back(sort_rows, n_nodes * t / threads, n_nodes * (t + 1) / threads);
-        for (auto& th : pool) th.join();
-    }
-    CSRArrays out;
-    out.indptr.assign(n_nodes + 1, 0);
-    for (int64_t v = 0; v < n_nodes; ++v) out.indptr[v + 1] = out.indptr[v] + kept[v];
-    const int64_t n_edges = out.indptr[n_nodes];
-    out.dst.resize(n_edges);
-    out.rel.resize(n_edges);
-    if (weights) out.weight.resize(n_edges);
-    for (int64_t v = 0; v < n_nodes; ++v) {
-        int64_t src = count[v], o = out.indptr[v];
-        for (int64_t j = 0; j < kept[v]; ++j) {
-            uint64_t k = keys[src + j];
-            out.rel[o + j] = static_cast<rel_t>(k >> 32);
-            out.dst[o + j] = static_cast<node_t>(k & 0xffffffffu);
-            if (weights) out.weight[o + j] = w[src + j];
-        }
-    }
-    return out;
+    RawRows raw;
+    raw.offs = raw_row_offsets(heads, tails, m, n_nodes, add_inverse);
+    raw.keys.resize(n_raw);
+    raw.w.resize(weights ? n_raw : 0);
+    scatter_triples(heads, rels, tails, weights, m, add_inverse, raw);
+    sort_rows(raw, n_nodes, weights != nullptr, threads);
+    return compact_rows(raw, n_nodes, weights != nullptr);
 }
 
 // Per-row sorted delta edges (src, key, weight) built from triples, inverses included.
@@ -269,6 +302,14 @@ inline CSRArrays update_csr(const CSRView& g, int64_t n_nodes_new, const node_t*
     return out;
 }
 
+// Offsets (a CSR indptr, per-question ranges) must never decrease: a decreasing pair gives a row a negative
+// range, and a loop over that row leaves the arrays it indexes. The first row v with ptr[v + 1] < ptr[v], or -1.
+inline int64_t first_decreasing_row(const int64_t* ptr, int64_t n_rows) {
+    for (int64_t v = 0; v < n_rows; ++v)
+        if (ptr[v + 1] < ptr[v]) return v;
+    return -1;
+}
+
 // Check that arrays handed in from outside form a valid CSR graph (sizes, monotone indptr,
 // ids in range, rows sorted by (rel, dst)). Throws with the first problem found.
 inline void validate_csr(const CSRView& g, int64_t n_rels_total) {
@@ -276,10 +317,9 @@ inline void validate_csr(const CSRView& g, int64_t n_rels_total) {
     if (g.indptr[g.n_nodes] != g.n_edges)
         throw std::invalid_argument("indptr[-1] must equal the number of edges");
     // indptr first, whole: only a non-decreasing indptr from 0 to n_edges keeps every row inside the edge arrays
-    for (int64_t v = 0; v < g.n_nodes; ++v)
-        if (g.indptr[v + 1] < g.indptr[v])
-            throw std::invalid_argument("indptr must be non-decreasing (at node " + std::to_string(v) + ": " +
-                                        std::to_string(g.indptr[v]) + " > " + std::to_string(g.indptr[v + 1]) + ")");
+    if (const int64_t v = first_decreasing_row(g.indptr, g.n_nodes); v >= 0)
+        throw std::invalid_argument("indptr must be non-decreasing (at node " + std::to_string(v) + ": " +
+                                    std::to_string(g.indptr[v]) + " > " + std::to_string(g.indptr[v + 1]) + ")");
     for (int64_t v = 0; v < g.n_nodes; ++v) {
         for (int64_t e = g.indptr[v]; e < g.indptr[v + 1]; ++e) {
             if (g.dst[e] < 0 || g.dst[e] >= g.n_nodes)

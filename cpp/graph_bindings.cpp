@@ -6,7 +6,7 @@ namespace km {
 // Refuse a build whose memory estimate passes max_bytes (an absurd node count must not exhaust memory).
 static void check_build_bytes(int64_t n_nodes, int64_t n_edges, bool weighted, int64_t max_bytes, const char* what,
                               double factor = 1) {
-    if (max_bytes < 0) throw std::invalid_argument("max_bytes must be >= 0, got " + std::to_string(max_bytes));
+    check_max_bytes(max_bytes);
     const double need = factor * csr_build_bytes(n_nodes, n_edges, weighted);
     if (need > static_cast<double>(max_bytes))
         throw std::invalid_argument("a graph of " + std::to_string(n_nodes) + " nodes and " + std::to_string(n_edges) +
@@ -15,59 +15,56 @@ static void check_build_bytes(int64_t n_nodes, int64_t n_edges, bool weighted, i
                                     " MiB; check " + what + " (the largest node id + 1) or raise max_bytes");
 }
 
-static py::tuple py_build_csr(const ids32& heads, const ids32& rels,
-                              const ids32& tails, const py::object& weights,
-                              int64_t n_nodes, int64_t n_rels, bool add_inverse, int threads, int64_t max_bytes) {
+// Triples come in as three parallel id arrays; returns their common length.
+static int64_t check_triple_arrays(const ids32& heads, const ids32& rels, const ids32& tails) {
     require_1d(heads, "heads");
     require_1d(rels, "rels");
     require_1d(tails, "tails");
     const int64_t m = heads.size();
     if (rels.size() != m || tails.size() != m)
         throw std::invalid_argument("heads, rels and tails must have the same length");
+    return m;
+}
+
+// A built graph goes back to Python as (indptr, dst, rel, weight or None).
+static py::tuple csr_tuple(CSRArrays&& a, bool weighted) {
+    py::object wout = py::none();
+    if (weighted) wout = to_numpy(std::move(a.weight));
+    return py::make_tuple(to_numpy(std::move(a.indptr)), to_numpy(std::move(a.dst)), to_numpy(std::move(a.rel)),
+                          wout);
+}
+
+static py::tuple py_build_csr(const ids32& heads, const ids32& rels,
+                              const ids32& tails, const py::object& weights,
+                              int64_t n_nodes, int64_t n_rels, bool add_inverse, int threads, int64_t max_bytes) {
+    const int64_t m = check_triple_arrays(heads, rels, tails);
     if (n_nodes < 0 || n_nodes > INT32_MAX)
         throw std::invalid_argument("n_nodes must be in [0, 2^31), got " + std::to_string(n_nodes));
     if (n_rels < 0 || n_rels > INT32_MAX)
         throw std::invalid_argument("n_rels must be in [0, 2^31), got " + std::to_string(n_rels));
-    if (threads < 1 || threads > 1024)
-        throw std::invalid_argument("threads must be in [1, 1024], got " + std::to_string(threads));
+    check_threads(threads);
     check_build_bytes(n_nodes, add_inverse ? 2 * m : m, !weights.is_none(), max_bytes, "n_nodes");
     carray<float> w;
-    const float* wp = nullptr;
-    if (!weights.is_none()) {
-        w = checked_float_array<float>(weights, "weights");
-        if (w.ndim() != 1 || w.size() != m)
-            throw std::invalid_argument("weights must be a 1-d array with one entry per triple");
-        wp = w.data();
-    }
-    CSRArrays a;
-    {
-        py::gil_scoped_release nogil;
-        a = build_csr(heads.data(), rels.data(), tails.data(), wp, m, n_nodes, n_rels, add_inverse, threads);
-    }
-    py::object wout = py::none();
-    if (wp) wout = to_numpy(std::move(a.weight));
-    return py::make_tuple(to_numpy(std::move(a.indptr)), to_numpy(std::move(a.dst)),
-                          to_numpy(std::move(a.rel)), wout);
+    const float* wp = optional_floats(weights, m, "weights", "weights must be a 1-d array with one entry per triple", w);
+    return csr_tuple(without_gil([&] {
+                         return build_csr(heads.data(), rels.data(), tails.data(), wp, m, n_nodes, n_rels, add_inverse,
+                                          threads);
+                     }),
+                     wp != nullptr);
 }
 
 static void py_validate_csr(const offs64& indptr, const ids32& dst,
                             const ids32& rel, const py::object& weight, int64_t n_rels_total) {
     carray<float> w;
     CSRView g = csr_view(indptr, dst, rel, weight, &w);
-    py::gil_scoped_release nogil;
-    validate_csr(g, n_rels_total);
+    without_gil([&] { validate_csr(g, n_rels_total); });
 }
 
 static carray<bool> py_has_edges(const offs64& indptr, const ids32& dst,
                                  const ids32& rel, const ids32& heads,
                                  const ids32& rels, const ids32& tails) {
     CSRView g = csr_view(indptr, dst, rel, py::none());
-    require_1d(heads, "heads");
-    require_1d(rels, "rels");
-    require_1d(tails, "tails");
-    const int64_t m = heads.size();
-    if (rels.size() != m || tails.size() != m)
-        throw std::invalid_argument("heads, rels and tails must have the same length");
+    const int64_t m = check_triple_arrays(heads, rels, tails);
     carray<bool> out(m);
     bool* o = out.mutable_data();
     const int32_t *h = heads.data(), *r = rels.data(), *t = tails.data();
@@ -96,29 +93,19 @@ static py::tuple py_update_csr(const offs64& indptr, const ids32& dst, const ids
     if (rem_r.size() != rem_h.size() || rem_t.size() != rem_h.size())
         throw std::invalid_argument("removed heads, rels and tails must have the same length");
     carray<float> aw;
-    const float* awp = nullptr;
-    if (!add_w.is_none()) {
-        aw = checked_float_array<float>(add_w, "add_weights");
-        if (aw.ndim() != 1 || aw.size() != add_h.size())
-            throw std::invalid_argument("add_weights must be a 1-d array with one weight per added triple");
-        awp = aw.data();
-    }
+    const float* awp = optional_floats(add_w, add_h.size(), "add_weights",
+                                       "add_weights must be a 1-d array with one weight per added triple", aw);
     // the merge builds the added and removed rows over n_nodes_new nodes, then the merged graph
     const int64_t k = add_inverse ? 2 : 1;
     check_build_bytes(n_nodes_new, g.n_edges + k * (add_h.size() + rem_h.size()), g.weight != nullptr, max_bytes,
                       "n_nodes_new", 2);
-    CSRArrays a;
-    {
-        py::gil_scoped_release nogil;
-        // the merge copies ids straight through, so the old graph must be valid (O(edges), like the merge itself)
-        validate_csr(g, INT32_MAX);
-        a = update_csr(g, n_nodes_new, add_h.data(), add_r.data(), add_t.data(), awp, add_h.size(), rem_h.data(),
-                       rem_r.data(), rem_t.data(), rem_h.size(), add_inverse, 1.0f);
-    }
-    py::object wout = py::none();
-    if (g.weight) wout = to_numpy(std::move(a.weight));
-    return py::make_tuple(to_numpy(std::move(a.indptr)), to_numpy(std::move(a.dst)), to_numpy(std::move(a.rel)),
-                          wout);
+    return csr_tuple(without_gil([&] {
+                         // the merge copies ids straight through, so the old graph must be valid (O(edges), like the merge)
+                         validate_csr(g, INT32_MAX);
+                         return update_csr(g, n_nodes_new, add_h.data(), add_r.data(), add_t.data(), awp, add_h.size(),
+                                           rem_h.data(), rem_r.data(), rem_t.data(), rem_h.size(), add_inverse, 1.0f);
+                     }),
+                     g.weight != nullptr);
 }
 
 void bind_graph(py::module_& m) {

@@ -12,13 +12,13 @@
 #pragma once
 
 #include <atomic>
-#include <exception>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <tuple>
 
 #include "graph.hpp"
+#include "parallel.hpp"
 
 namespace km {
 
@@ -487,30 +487,7 @@ inline RelPathsOut relation_paths_from(const CSRView& g, const node_t* S, int64_
 // ---------------------------------------------------------------------------------------------
 // Batch drivers: questions are cut into fixed chunks handed out to threads; each chunk writes its own
 // buffers, concatenated in question order afterwards, so results never depend on the thread count.
-
-template <typename Fn>
-void run_chunks(int64_t n_chunks, int threads, Fn fn) {
-    threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, n_chunks)));
-    if (threads == 1) {
-        for (int64_t c = 0; c < n_chunks; ++c) fn(c, 0);
-        return;
-    }
-    std::atomic<int64_t> next{0};
-    std::vector<std::thread> pool;
-    std::vector<std::exception_ptr> errors(threads);
-    for (int t = 0; t < threads; ++t)
-        pool.emplace_back([&, t] {
-            try {
-                for (int64_t c; (c = next.fetch_add(1)) < n_chunks;) fn(c, t);
-            } catch (...) {
-                errors[t] = std::current_exception();
-                next = n_chunks;
-            }
-        });
-    for (auto& th : pool) th.join();
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
-}
+// A kernel's exception (corrupt graph, output budget) stops the batch and reaches the caller (parallel_for).
 
 // Scratch objects (O(n) arrays) are pooled across calls, so a single-question call does not pay for
 // allocating and zeroing them. Epoch stamps make stale content from earlier calls invisible.
@@ -593,26 +570,35 @@ inline void merge_chunks(std::vector<ChunkOut>& chunks, int64_t Q, bool with_end
 
 constexpr int64_t kChunk = 64;  // questions per work unit
 
-// Questions given CSR-style: question q has sources S[sptr[q] .. sptr[q+1]) and targets T[tptr[q] .. tptr[q+1]).
-inline BatchPaths batch_shortest_paths(const CSRView& g, const int64_t* sptr, const node_t* S, const int64_t* tptr,
-                                       const node_t* T, int64_t Q, const SPOptions& o, int threads,
-                                       OutputBudget* budget = nullptr) {
-    const int64_t n_chunks = (Q + kChunk - 1) / kChunk;
-    std::vector<ChunkOut> chunks(n_chunks);
-    BatchPaths b;
+// The frame both batch drivers share: questions in chunks of kChunk spread over threads by parallel_for, each
+// chunk answered into its own ChunkOut with the worker's scratch, merged in question order afterwards.
+// answer(q, scratch, chunk) appends question q's paths (and ends) to the chunk; the frame counts the paths.
+template <typename Scratch, typename Answer>
+void run_batch(int64_t Q, int threads, bool with_ends, BatchPaths& b, Answer&& answer) {
+    std::vector<ChunkOut> chunks((Q + kChunk - 1) / kChunk);
     b.truncated.assign(Q, 0);
-    Borrowed<SPScratch> scratch(std::max(1, threads));
-    run_chunks(n_chunks, threads, [&](int64_t c, int t) {
-        ChunkOut& co = chunks[c];
-        for (int64_t q = c * kChunk; q < std::min(Q, (c + 1) * kChunk); ++q) {
-            int64_t before = co.paths.size();
-            b.truncated[q] = shortest_paths_one(g, S + sptr[q], sptr[q + 1] - sptr[q], T + tptr[q],
-                                                tptr[q + 1] - tptr[q], o, scratch[t], co.paths, budget);
+    Borrowed<Scratch> scratch(std::max(1, threads));
+    parallel_for(Q, threads, kChunk, [&](int64_t q0, int64_t q1, int worker) {
+        ChunkOut& co = chunks[q0 / kChunk];
+        for (int64_t q = q0; q < q1; ++q) {
+            const int64_t before = co.paths.size();
+            answer(q, scratch[worker], co);
             co.n_paths.push_back(co.paths.size() - before);
         }
         co.paths.shrink();
     });
-    merge_chunks(chunks, Q, false, b);
+    merge_chunks(chunks, Q, with_ends, b);
+}
+
+// Questions given CSR-style: question q has sources S[sptr[q] .. sptr[q+1]) and targets T[tptr[q] .. tptr[q+1]).
+inline BatchPaths batch_shortest_paths(const CSRView& g, const int64_t* sptr, const node_t* S, const int64_t* tptr,
+                                       const node_t* T, int64_t Q, const SPOptions& o, int threads,
+                                       OutputBudget* budget = nullptr) {
+    BatchPaths b;
+    run_batch<SPScratch>(Q, threads, false, b, [&](int64_t q, SPScratch& sc, ChunkOut& co) {
+        b.truncated[q] = shortest_paths_one(g, S + sptr[q], sptr[q + 1] - sptr[q], T + tptr[q], tptr[q + 1] - tptr[q],
+                                            o, sc, co.paths, budget);
+    });
     return b;
 }
 
@@ -620,30 +606,19 @@ inline BatchPaths batch_shortest_paths(const CSRView& g, const int64_t* sptr, co
 inline BatchPaths batch_retrieve(const CSRView& g, const int64_t* sptr, const node_t* S, const int64_t* rptr,
                                  const rel_t* R, int64_t Q, const RetrieveOptions& o, int threads,
                                  OutputBudget* budget = nullptr) {
-    const int64_t n_chunks = (Q + kChunk - 1) / kChunk;
-    std::vector<ChunkOut> chunks(n_chunks);
     BatchPaths b;
-    b.truncated.assign(Q, 0);
     b.totals.assign(Q, 0);
-    Borrowed<RetrieveScratch> scratch(std::max(1, threads));
-    run_chunks(n_chunks, threads, [&](int64_t c, int t) {
-        ChunkOut& co = chunks[c];
-        co.paths.budget = budget;
+    run_batch<RetrieveScratch>(Q, threads, true, b, [&](int64_t q, RetrieveScratch& sc, ChunkOut& co) {
+        co.paths.budget = budget;  // retrieval adds its paths to the chunk directly: charge them there
         RetrieveOut res;
-        for (int64_t q = c * kChunk; q < std::min(Q, (c + 1) * kChunk); ++q) {
-            int64_t before = co.paths.size();
-            retrieve_one(g, S + sptr[q], sptr[q + 1] - sptr[q], R + rptr[q], static_cast<int>(rptr[q + 1] - rptr[q]),
-                         o, scratch[t], co.paths, res);
-            co.n_paths.push_back(co.paths.size() - before);
-            co.n_ends.push_back(static_cast<int64_t>(res.ends.size()));
-            co.ends.insert(co.ends.end(), res.ends.begin(), res.ends.end());
-            co.counts.insert(co.counts.end(), res.counts.begin(), res.counts.end());
-            b.truncated[q] = res.truncated;
-            b.totals[q] = res.total;
-        }
-        co.paths.shrink();
+        retrieve_one(g, S + sptr[q], sptr[q + 1] - sptr[q], R + rptr[q], static_cast<int>(rptr[q + 1] - rptr[q]), o,
+                     sc, co.paths, res);
+        co.n_ends.push_back(static_cast<int64_t>(res.ends.size()));
+        co.ends.insert(co.ends.end(), res.ends.begin(), res.ends.end());
+        co.counts.insert(co.counts.end(), res.counts.begin(), res.counts.end());
+        b.truncated[q] = res.truncated;
+        b.totals[q] = res.total;
     });
-    merge_chunks(chunks, Q, true, b);
     return b;
 }
 

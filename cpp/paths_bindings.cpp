@@ -5,24 +5,26 @@
 
 namespace km {
 
-static void check_ids(const int32_t* xs, int64_t n, int64_t limit, const char* what) {
-    for (int64_t i = 0; i < n; ++i)
-        if (xs[i] < 0 || xs[i] >= limit)
-            throw std::out_of_range(std::string(what) + "[" + std::to_string(i) + "] = " + std::to_string(xs[i]) +
-                                    " is out of range [0, " + std::to_string(limit) + ")");
-}
-
 // ptr must be a valid offsets array over `n_items` items: ptr[0] = 0, non-decreasing, ptr[-1] = n_items.
 static int64_t check_ptr(const offs64& ptr, int64_t n_items, const char* what) {
     require_1d(ptr, what);
     if (ptr.size() < 1) throw std::invalid_argument(std::string(what) + " must have n_questions + 1 >= 1 entries");
-    const int64_t* p = ptr.data();
-    const int64_t Q = ptr.size() - 1;
-    if (p[0] != 0 || p[Q] != n_items)
-        throw std::invalid_argument(std::string(what) + " must start at 0 and end at the number of items (" +
-                                    std::to_string(n_items) + ")");
-    for (int64_t q = 0; q < Q; ++q)
-        if (p[q + 1] < p[q]) throw std::invalid_argument(std::string(what) + " must be non-decreasing (at " + std::to_string(q) + ")");
+    check_offsets_span(ptr.data(), ptr.size(), n_items, what, "the number of items (" + std::to_string(n_items) + ")");
+    check_offsets_order(ptr.data(), ptr.size() - 1, what, "");
+    return ptr.size() - 1;
+}
+
+// Both batch kernels take questions as sources plus one more id array per question (targets, relation
+// paths), each CSR-style; `name` names that array, `stem` its offsets. Returns the number of questions.
+static int64_t check_questions(const CSRView& g, const offs64& src_ptr, const ids32& src, const offs64& ptr,
+                               const ids32& ids, const std::string& name, const std::string& stem, int64_t limit) {
+    require_1d(src, "sources");
+    require_1d(ids, name.c_str());
+    const int64_t Q = check_ptr(src_ptr, src.size(), "source offsets");
+    if (check_ptr(ptr, ids.size(), (stem + " offsets").c_str()) != Q)
+        throw std::invalid_argument("source and " + stem + " offsets must describe the same number of questions");
+    check_ids(src.data(), src.size(), g.n_nodes, "sources");
+    check_ids(ids.data(), ids.size(), limit, name.c_str());
     return Q;
 }
 
@@ -31,18 +33,43 @@ static void check_hops(int max_hops) {
         throw std::invalid_argument("max_hops must be in [0, " + std::to_string(kMaxHops) + "], got " + std::to_string(max_hops));
 }
 
-static void check_threads(int threads) {
-    if (threads < 1 || threads > 1024) throw std::invalid_argument("threads must be in [1, 1024], got " + std::to_string(threads));
+// Shortest paths keep at least one path per pair (asking for none is a mistake); the other kernels accept 0.
+static void check_max_paths(int64_t max_paths, int64_t least) {
+    if (max_paths < least)
+        throw std::invalid_argument("max_paths must be >= " + std::to_string(least) + ", got " + std::to_string(max_paths));
 }
 
-static void check_max_bytes(int64_t max_bytes) {
-    if (max_bytes < 0) throw std::invalid_argument("max_bytes must be >= 0, got " + std::to_string(max_bytes));
+// The limits both batch kernels take, checked in one order; returns the output budget their threads share.
+static OutputBudget batch_budget(int threads, int64_t max_paths, int64_t least_paths, int64_t max_bytes) {
+    check_threads(threads);
+    check_max_paths(max_paths, least_paths);
+    check_max_bytes(max_bytes);
+    return OutputBudget(max_bytes);
 }
 
-static void put_paths(py::dict& d, BatchPaths& b) {
-    d["pptr"] = to_numpy(std::move(b.paths.pptr));
-    d["nodes"] = to_numpy(std::move(b.paths.nodes));
-    d["rels"] = to_numpy(std::move(b.paths.rels));
+// A relation path is followed hop by hop in fixed scratch arrays of kMaxHops, and an empty one asks nothing.
+static void check_path_lengths(const offs64& path_ptr, int64_t Q) {
+    for (int64_t q = 0; q < Q; ++q) {
+        const int64_t L = path_ptr.data()[q + 1] - path_ptr.data()[q];
+        if (L < 1 || L > kMaxHops)
+            throw std::invalid_argument("question " + std::to_string(q) + ": relation path length " + std::to_string(L) +
+                                        " is not in [1, " + std::to_string(kMaxHops) + "]");
+    }
+}
+
+static void put_paths(py::dict& d, PathList& p) {
+    d["pptr"] = to_numpy(std::move(p.pptr));
+    d["nodes"] = to_numpy(std::move(p.nodes));
+    d["rels"] = to_numpy(std::move(p.rels));
+}
+
+// The keys both batch kernels return: per-question path ranges, the paths, and which questions were cut short.
+static py::dict batch_dict(BatchPaths& b) {
+    py::dict d;
+    d["qptr"] = to_numpy(std::move(b.qptr));
+    put_paths(d, b.paths);
+    d["truncated"] = to_numpy(std::move(b.truncated));
+    return d;
 }
 
 static py::dict py_batch_shortest_paths(const offs64& indptr, const ids32& dst,
@@ -51,32 +78,14 @@ static py::dict py_batch_shortest_paths(const offs64& indptr, const ids32& dst,
                                         const ids32& tgt, int max_hops, int64_t max_paths,
                                         bool use_inverse, int threads, int64_t max_bytes) {
     CSRView g = csr_view(indptr, dst, rel, py::none());
-    require_1d(src, "sources");
-    require_1d(tgt, "targets");
-    const int64_t Q = check_ptr(src_ptr, src.size(), "source offsets");
-    if (check_ptr(tgt_ptr, tgt.size(), "target offsets") != Q)
-        throw std::invalid_argument("source and target offsets must describe the same number of questions");
-    check_ids(src.data(), src.size(), g.n_nodes, "sources");
-    check_ids(tgt.data(), tgt.size(), g.n_nodes, "targets");
+    const int64_t Q = check_questions(g, src_ptr, src, tgt_ptr, tgt, "targets", "target", g.n_nodes);
     check_hops(max_hops);
-    check_threads(threads);
-    if (max_paths < 1) throw std::invalid_argument("max_paths must be >= 1, got " + std::to_string(max_paths));
-    check_max_bytes(max_bytes);
-    OutputBudget budget(max_bytes);
-    SPOptions o;
-    o.max_hops = max_hops;
-    o.max_paths = max_paths;
-    o.use_inverse = use_inverse;
-    BatchPaths b;
-    {
-        py::gil_scoped_release nogil;
-        b = batch_shortest_paths(g, src_ptr.data(), src.data(), tgt_ptr.data(), tgt.data(), Q, o, threads, &budget);
-    }
-    py::dict d;
-    d["qptr"] = to_numpy(std::move(b.qptr));
-    put_paths(d, b);
-    d["truncated"] = to_numpy(std::move(b.truncated));
-    return d;
+    OutputBudget budget = batch_budget(threads, max_paths, 1, max_bytes);
+    const SPOptions o{max_hops, max_paths, use_inverse};
+    BatchPaths b = without_gil([&] {
+        return batch_shortest_paths(g, src_ptr.data(), src.data(), tgt_ptr.data(), tgt.data(), Q, o, threads, &budget);
+    });
+    return batch_dict(b);
 }
 
 static py::dict py_batch_retrieve(const offs64& indptr, const ids32& dst, const ids32& rel,
@@ -85,36 +94,14 @@ static py::dict py_batch_retrieve(const offs64& indptr, const ids32& dst, const 
                                   int64_t max_paths, bool simple, bool exclude_sources, int threads,
                                   int64_t max_bytes) {
     CSRView g = csr_view(indptr, dst, rel, py::none());
-    require_1d(src, "sources");
-    require_1d(path, "relation paths");
-    const int64_t Q = check_ptr(src_ptr, src.size(), "source offsets");
-    if (check_ptr(path_ptr, path.size(), "relation path offsets") != Q)
-        throw std::invalid_argument("source and relation path offsets must describe the same number of questions");
-    check_ids(src.data(), src.size(), g.n_nodes, "sources");
-    check_ids(path.data(), path.size(), n_rels_total, "relation paths");
-    for (int64_t q = 0; q < Q; ++q) {
-        int64_t L = path_ptr.data()[q + 1] - path_ptr.data()[q];
-        if (L < 1 || L > kMaxHops)
-            throw std::invalid_argument("question " + std::to_string(q) + ": relation path length " + std::to_string(L) +
-                                        " is not in [1, " + std::to_string(kMaxHops) + "]");
-    }
-    check_threads(threads);
-    if (max_paths < 0) throw std::invalid_argument("max_paths must be >= 0, got " + std::to_string(max_paths));
-    check_max_bytes(max_bytes);
-    OutputBudget budget(max_bytes);
-    RetrieveOptions o;
-    o.max_paths = max_paths;
-    o.simple = simple;
-    o.exclude_sources = exclude_sources;
-    BatchPaths b;
-    {
-        py::gil_scoped_release nogil;
-        b = batch_retrieve(g, src_ptr.data(), src.data(), path_ptr.data(), path.data(), Q, o, threads, &budget);
-    }
-    py::dict d;
-    d["qptr"] = to_numpy(std::move(b.qptr));
-    put_paths(d, b);
-    d["truncated"] = to_numpy(std::move(b.truncated));
+    const int64_t Q = check_questions(g, src_ptr, src, path_ptr, path, "relation paths", "relation path", n_rels_total);
+    check_path_lengths(path_ptr, Q);
+    OutputBudget budget = batch_budget(threads, max_paths, 0, max_bytes);
+    const RetrieveOptions o{max_paths, simple, exclude_sources};
+    BatchPaths b = without_gil([&] {
+        return batch_retrieve(g, src_ptr.data(), src.data(), path_ptr.data(), path.data(), Q, o, threads, &budget);
+    });
+    py::dict d = batch_dict(b);
     d["eptr"] = to_numpy(std::move(b.eptr));
     d["ends"] = to_numpy(std::move(b.ends));
     d["counts"] = to_numpy(std::move(b.counts));
@@ -127,20 +114,14 @@ static py::dict py_enumerate_paths(const offs64& indptr, const ids32& dst, const
     CSRView g = csr_view(indptr, dst, rel, py::none());
     check_ids(&source, 1, g.n_nodes, "source");
     check_hops(max_hops);
-    if (max_paths < 0) throw std::invalid_argument("max_paths must be >= 0, got " + std::to_string(max_paths));
+    check_max_paths(max_paths, 0);
     check_max_bytes(max_bytes);
     OutputBudget budget(max_bytes);
     PathList p;
     p.budget = &budget;
-    bool truncated;
-    {
-        py::gil_scoped_release nogil;
-        truncated = enumerate_paths(g, source, max_hops, max_paths, simple, p);
-    }
+    const bool truncated = without_gil([&] { return enumerate_paths(g, source, max_hops, max_paths, simple, p); });
     py::dict d;
-    d["pptr"] = to_numpy(std::move(p.pptr));
-    d["nodes"] = to_numpy(std::move(p.nodes));
-    d["rels"] = to_numpy(std::move(p.rels));
+    put_paths(d, p);
     d["truncated"] = truncated;
     return d;
 }
@@ -152,14 +133,10 @@ static py::dict py_relation_paths_from(const offs64& indptr, const ids32& dst,
     require_1d(sources, "sources");
     check_ids(sources.data(), sources.size(), g.n_nodes, "sources");
     check_hops(max_hops);
-    if (max_paths < 0) throw std::invalid_argument("max_paths must be >= 0, got " + std::to_string(max_paths));
+    check_max_paths(max_paths, 0);
     check_max_bytes(max_bytes);
     OutputBudget budget(max_bytes);
-    RelPathsOut r;
-    {
-        py::gil_scoped_release nogil;
-        r = relation_paths_from(g, sources.data(), sources.size(), max_hops, max_paths, &budget);
-    }
+    RelPathsOut r = without_gil([&] { return relation_paths_from(g, sources.data(), sources.size(), max_hops, max_paths, &budget); });
     py::dict d;
     d["rptr"] = to_numpy(std::move(r.rptr));
     d["rels"] = to_numpy(std::move(r.rels));

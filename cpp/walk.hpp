@@ -24,10 +24,10 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "graph.hpp"
+#include "parallel.hpp"
 
 namespace km {
 
@@ -226,9 +226,65 @@ void lockstep_walks(const CSRView& g, const WalkAux& aux, const node_t* starts, 
     if (bad) o.bad->store(true);
 }
 
-// True when v has an edge to x (any relation): binary search in v's dst-sorted row.
-inline bool adjacent(const CSRView& g, const node_t* sorted_dst, node_t v, node_t x) {
-    return std::binary_search(sorted_dst + g.indptr[v], sorted_dst + g.indptr[v + 1], x);
+// node2vec's second-order bias (Grover & Leskovec 2016) for a step cur -> x after prev -> cur: weight 1/p
+// back to prev, 1 to a neighbour of prev, 1/q further out. Both node2vec kernels decide through this one
+// struct, so the one-walk loop and the lock-step one cannot drift apart.
+struct Node2VecBias {
+    double a_ret, a_out;  // 1/p, 1/q
+    double amax;          // the largest weight: a proposal is accepted with probability weight / amax
+    double a_sure;        // a non-return proposal with u below this is accepted whatever x is
+    double a_none;        // ... and from this on it is rejected whatever x is
+    Node2VecBias(double p, double q)
+        : a_ret(1.0 / p), a_out(1.0 / q), amax(std::max({a_ret, 1.0, a_out})), a_sure(std::min(1.0, a_out)),
+          a_none(std::max(1.0, a_out)) {}
+    // prev's row in the dst-sorted copy, [pb, pe): "x is a neighbour of prev" is a binary search in it.
+    double weight(node_t x, node_t prev, const node_t* pb, const node_t* pe) const {
+        return x == prev ? a_ret : (std::binary_search(pb, pe, x) ? 1.0 : a_out);
+    }
+    // The rejection test for proposal x with u uniform in [0, amax): the two bounds settle most proposals, so
+    // adjacent(x) (the binary search in prev's row, the step's one extra cache miss) runs only when they do not.
+    template <typename Adjacent>
+    bool accept(double u, node_t x, node_t prev, Adjacent&& adjacent) const {
+        if (x == prev) return u < a_ret;
+        if (u < a_sure) return true;
+        if (u >= a_none) return false;
+        return u < (adjacent(x) ? 1.0 : a_out);
+    }
+};
+
+// Rejections a walk may meet in one step before it draws from the exact distribution instead: extreme p/q
+// would otherwise make a step's expected number of proposals unbounded.
+constexpr int kNode2VecTries = 64;
+
+// The exact draw over row [lo, hi) after kNode2VecTries rejections: O(degree log degree) once, whatever
+// the bias. `exact` is the caller's scratch, reused across steps.
+inline int64_t node2vec_exact_edge(const Node2VecBias& bias, const int32_t* packed, int64_t lo, int64_t hi,
+                                   node_t prev, const node_t* pb, const node_t* pe, SplitMix64& rng,
+                                   std::vector<double>& exact) {
+    exact.resize(hi - lo);
+    double acc = 0;
+    for (int64_t e = lo; e < hi; ++e) {
+        acc += bias.weight(packed[2 * e], prev, pb, pe);
+        exact[e - lo] = acc;
+    }
+    const double u = rng.uniform() * acc;
+    return lo + std::min<int64_t>(std::upper_bound(exact.begin(), exact.end(), u) - exact.begin(), hi - lo - 1);
+}
+
+// One node2vec step of a walk at cur, row [lo, hi) with hi > lo: the first step (no prev) is uniform; later
+// ones propose uniform edges until one passes the bias test. Returns the chosen edge.
+inline int64_t node2vec_step(const Node2VecBias& bias, const CSRView& g, const WalkAux& aux, int64_t lo, int64_t hi,
+                             node_t prev, SplitMix64& rng, std::vector<double>& exact) {
+    const uint64_t deg = static_cast<uint64_t>(hi - lo);
+    if (prev < 0) return lo + static_cast<int64_t>(rng.below(deg));
+    const node_t* pb = aux.sorted_dst + g.indptr[prev];
+    const node_t* pe = aux.sorted_dst + g.indptr[prev + 1];
+    for (int tries = 0; tries < kNode2VecTries; ++tries) {
+        const int64_t e = lo + static_cast<int64_t>(rng.below(deg));
+        const double u = rng.uniform() * bias.amax;
+        if (bias.accept(u, aux.packed[2 * e], prev, [&](node_t y) { return std::binary_search(pb, pe, y); })) return e;
+    }
+    return node2vec_exact_edge(bias, aux.packed, lo, hi, prev, pb, pe, rng, exact);
 }
 
 // node2vec by rejection sampling, one walk at a time, walks [w0, w1).
@@ -236,10 +292,7 @@ inline void node2vec_walks(const CSRView& g, const WalkAux& aux, const node_t* s
                            const WalkParams& P, const WalkOut& o, int64_t w0, int64_t w1) {
     const int64_t L = o.length;
     const node_t n = static_cast<node_t>(g.n_nodes);
-    const double a_ret = 1.0 / P.p, a_out = 1.0 / P.q;
-    const double amax = std::max({a_ret, 1.0, a_out});
-    const double a_sure = std::min(1.0, a_out);  // below this every non-return proposal is accepted
-    constexpr int MAX_TRIES = 64;                 // then fall back to the exact distribution
+    const Node2VecBias bias(P.p, P.q);
     std::vector<double> exact;
     for (int64_t w = w0; w < w1; ++w) {
         SplitMix64 rng = SplitMix64::for_walk(P.seed, static_cast<uint64_t>(w));
@@ -249,34 +302,7 @@ inline void node2vec_walks(const CSRView& g, const WalkAux& aux, const node_t* s
             const int64_t lo = g.indptr[cur], hi = g.indptr[cur + 1];
             if (!row_ok(g, lo, hi)) { o.bad->store(true); pad_from(o, w, t); break; }
             if (hi == lo) { pad_from(o, w, t); break; }
-            const uint64_t deg = static_cast<uint64_t>(hi - lo);
-            int64_t k = -1;
-            if (prev < 0) {
-                k = lo + static_cast<int64_t>(rng.below(deg));
-            } else {
-                for (int tries = 0; tries < MAX_TRIES && k < 0; ++tries) {
-                    const int64_t e = lo + static_cast<int64_t>(rng.below(deg));
-                    const node_t x = aux.packed[2 * e];
-                    const double u = rng.uniform() * amax;
-                    bool ok;
-                    if (x == prev) ok = u < a_ret;
-                    else if (u < a_sure) ok = true;
-                    else if (u >= std::max(1.0, a_out)) ok = false;
-                    else ok = u < (adjacent(g, aux.sorted_dst, prev, x) ? 1.0 : a_out);
-                    if (ok) k = e;
-                }
-                if (k < 0) {  // extreme p/q: draw from the exact distribution over the row
-                    exact.resize(deg);
-                    double acc = 0;
-                    for (int64_t e = lo; e < hi; ++e) {
-                        const node_t x = aux.packed[2 * e];
-                        acc += x == prev ? a_ret : (adjacent(g, aux.sorted_dst, prev, x) ? 1.0 : a_out);
-                        exact[e - lo] = acc;
-                    }
-                    const double u = rng.uniform() * acc;
-                    k = lo + std::min<int64_t>(std::upper_bound(exact.begin(), exact.end(), u) - exact.begin(), deg - 1);
-                }
-            }
+            const int64_t k = node2vec_step(bias, g, aux, lo, hi, prev, rng, exact);
             const node_t nxt = aux.packed[2 * k];
             if (nxt < 0 || nxt >= n) { o.bad->store(true); pad_from(o, w, t); break; }
             o.nrow(w)[t + 1] = nxt;
@@ -287,110 +313,116 @@ inline void node2vec_walks(const CSRView& g, const WalkAux& aux, const node_t* s
     }
 }
 
-// node2vec by rejection sampling with a block of walks in lock-step: in each round every live walk
-// proposes one edge (prefetching it and the middle of the previous entity's sorted row), then every
-// walk decides; an accepted walk advances one step, a rejected one proposes again next round. Each
-// walk draws from its own stream in the same order as node2vec_walks, so the output is identical.
-inline void node2vec_lockstep(const CSRView& g, const WalkAux& aux, const node_t* starts, int64_t n_walks,
-                              const WalkParams& P, const WalkOut& o, int64_t w0, int64_t w1) {
-    constexpr int MAXB = 64;
-    constexpr int MAX_TRIES = 64;
-    const int B = std::max(1, std::min(P.block, MAXB));
-    const int64_t L = o.length, m = g.n_edges;
-    const node_t n = static_cast<node_t>(g.n_nodes);
+// The lock-step node2vec kernel keeps one block of walks in these arrays, so each phase below is one tight
+// loop over the block's live walks (act[0 .. n_act)) whose memory accesses overlap.
+struct Node2VecBlock {
+    static constexpr int MAXB = 64;
+    node_t cur[MAXB], prev[MAXB];
+    int64_t t[MAXB];               // steps taken
+    int64_t edge[MAXB];            // this round's proposal, -1: dead end or corrupt row
+    int64_t clo[MAXB], chi[MAXB];  // cur's row
+    int64_t plo[MAXB], phi[MAXB];  // prev's row (in sorted_dst), for the neighbour test
+    double uval[MAXB];             // this round's acceptance draw
+    int tries[MAXB];               // rejections in the current step
+    int act[MAXB];
+    int n_act = 0;
+    SplitMix64 rng[MAXB];
+};
+
+// Start walks b0 .. b0 + nb - 1 of the block: each at its start node, with its own stream.
+inline void node2vec_block_start(Node2VecBlock& k, const node_t* starts, int64_t n_walks, const WalkParams& P,
+                                 const WalkOut& o, const int64_t* indptr, int64_t b0, int nb) {
+    int64_t si = b0 / n_walks, sk = b0 % n_walks;  // walk b0 + j is walk sk of start si (no division per walk)
+    k.n_act = 0;
+    for (int j = 0; j < nb; ++j) {
+        k.cur[j] = starts[si];
+        if (++sk == n_walks) { sk = 0; ++si; }
+        k.prev[j] = -1; k.t[j] = 0; k.tries[j] = 0;
+        k.rng[j] = SplitMix64::for_walk(P.seed, static_cast<uint64_t>(b0 + j));
+        o.nrow(b0 + j)[0] = k.cur[j];
+        if (o.length > 0) k.act[k.n_act++] = j;
+        __builtin_prefetch(indptr + k.cur[j]);
+    }
+}
+
+// Phase 1: every live walk proposes an edge and draws its acceptance value, prefetching the edge and the
+// middle of prev's sorted row, where the neighbour test's binary search begins. Sets bad on a corrupt row.
+inline void node2vec_block_propose(Node2VecBlock& k, const CSRView& g, const WalkAux& aux, const Node2VecBias& bias,
+                                   bool& bad) {
     const int64_t* indptr = g.indptr;
+    const int64_t m = g.n_edges;
+    const double amax = bias.amax;
+    for (int a = 0, n_act = k.n_act; a < n_act; ++a) {
+        const int j = k.act[a];
+        const int64_t lo = indptr[k.cur[j]], hi = indptr[k.cur[j] + 1];
+        if (!(0 <= lo && lo <= hi && hi <= m)) { bad = true; k.edge[j] = -1; continue; }
+        if (hi == lo) { k.edge[j] = -1; continue; }
+        k.clo[j] = lo; k.chi[j] = hi;
+        const int64_t e = lo + static_cast<int64_t>(k.rng[j].below(static_cast<uint64_t>(hi - lo)));
+        k.edge[j] = e;
+        __builtin_prefetch(aux.packed + 2 * e);
+        if (k.prev[j] >= 0) {
+            k.uval[j] = k.rng[j].uniform() * amax;
+            __builtin_prefetch(aux.sorted_dst + ((k.plo[j] + k.phi[j]) >> 1));
+        }
+    }
+}
+
+// Phase 2: every live walk accepts its proposal (and steps) or rejects it (and stays live to propose again);
+// after kNode2VecTries rejections in one step it takes the exact draw. Walks that stop are padded and leave
+// the live list. Sets bad on an out-of-range target.
+inline void node2vec_block_decide(Node2VecBlock& k, const CSRView& g, const WalkAux& aux, const Node2VecBias& bias,
+                                  const WalkOut& o, int64_t b0, std::vector<double>& exact, bool& bad) {
+    const node_t n = static_cast<node_t>(g.n_nodes);
     const int32_t* packed = aux.packed;
     const node_t* sdst = aux.sorted_dst;
-    const double a_ret = 1.0 / P.p, a_out = 1.0 / P.q;
-    const double amax = std::max({a_ret, 1.0, a_out}), a_sure = std::min(1.0, a_out), a_none = std::max(1.0, a_out);
-    node_t cur[MAXB], prev[MAXB];
-    int64_t t[MAXB], edge[MAXB], clo[MAXB], chi[MAXB], plo[MAXB], phi[MAXB];
-    double uval[MAXB];
-    int tries[MAXB], act[MAXB];
-    SplitMix64 rng[MAXB];
+    const int64_t L = o.length;
+    int kept = 0;
+    for (int a = 0, n_act = k.n_act; a < n_act; ++a) {
+        const int j = k.act[a];
+        const int64_t w = b0 + j;
+        int64_t e = k.edge[j];
+        if (e < 0) { pad_from(o, w, k.t[j]); continue; }  // dead end or corrupt row
+        node_t x = packed[2 * e];
+        const node_t prev = k.prev[j];
+        auto adjacent = [&](node_t y) { return std::binary_search(sdst + k.plo[j], sdst + k.phi[j], y); };
+        if (prev >= 0 && !bias.accept(k.uval[j], x, prev, adjacent)) {
+            if (++k.tries[j] < kNode2VecTries) { k.act[kept++] = j; continue; }
+            SplitMix64 rng = k.rng[j];  // a local copy keeps the block's arrays from escaping into the call
+            e = node2vec_exact_edge(bias, packed, k.clo[j], k.chi[j], prev, sdst + k.plo[j], sdst + k.phi[j], rng, exact);
+            k.rng[j] = rng;
+            x = packed[2 * e];
+        }
+        if (x < 0 || x >= n) { bad = true; pad_from(o, w, k.t[j]); continue; }
+        o.nrow(w)[k.t[j] + 1] = x;
+        o.rrow(w)[k.t[j]] = packed[2 * e + 1];
+        k.prev[j] = k.cur[j]; k.plo[j] = k.clo[j]; k.phi[j] = k.chi[j];
+        k.cur[j] = x; k.tries[j] = 0;
+        __builtin_prefetch(g.indptr + x);
+        if (++k.t[j] < L) k.act[kept++] = j;
+    }
+    k.n_act = kept;
+}
+
+// node2vec by rejection sampling with a block of walks in lock-step: in each round every live walk
+// proposes one edge, then every walk decides; an accepted walk advances one step, a rejected one proposes
+// again next round. Each walk draws from its own stream in the same order as node2vec_walks, so the
+// output is identical.
+inline void node2vec_lockstep(const CSRView& g, const WalkAux& aux, const node_t* starts, int64_t n_walks,
+                              const WalkParams& P, const WalkOut& o, int64_t w0, int64_t w1) {
+    const int B = std::max(1, std::min(P.block, Node2VecBlock::MAXB));
+    const Node2VecBias bias(P.p, P.q);
+    Node2VecBlock k;
     std::vector<double> exact;
     bool bad = false;
     for (int64_t b0 = w0; b0 < w1; b0 += B) {
-        const int nb = static_cast<int>(std::min<int64_t>(B, w1 - b0));
-        int64_t si = b0 / n_walks, sk = b0 % n_walks;
-        int n_act = 0;
-        for (int j = 0; j < nb; ++j) {
-            cur[j] = starts[si];
-            if (++sk == n_walks) { sk = 0; ++si; }
-            prev[j] = -1; t[j] = 0; tries[j] = 0;
-            rng[j] = SplitMix64::for_walk(P.seed, static_cast<uint64_t>(b0 + j));
-            o.nrow(b0 + j)[0] = cur[j];
-            if (L > 0) act[n_act++] = j;
-            __builtin_prefetch(indptr + cur[j]);
-        }
-        while (n_act > 0) {
-            // Phase 1: every live walk proposes an edge.
-            for (int a = 0; a < n_act; ++a) {
-                const int j = act[a];
-                const int64_t lo = indptr[cur[j]], hi = indptr[cur[j] + 1];
-                if (!(0 <= lo && lo <= hi && hi <= m)) { bad = true; edge[j] = -1; continue; }
-                if (hi == lo) { edge[j] = -1; continue; }
-                clo[j] = lo; chi[j] = hi;
-                const int64_t e = lo + static_cast<int64_t>(rng[j].below(static_cast<uint64_t>(hi - lo)));
-                edge[j] = e;
-                __builtin_prefetch(packed + 2 * e);
-                if (prev[j] >= 0) {
-                    uval[j] = rng[j].uniform() * amax;
-                    __builtin_prefetch(sdst + ((plo[j] + phi[j]) >> 1));
-                }
-            }
-            // Phase 2: every walk accepts (and steps) or rejects (and proposes again).
-            int kept = 0;
-            for (int a = 0; a < n_act; ++a) {
-                const int j = act[a];
-                const int64_t w = b0 + j;
-                int64_t e = edge[j];
-                if (e < 0) { pad_from(o, w, t[j]); continue; }  // dead end or corrupt row
-                node_t x = packed[2 * e];
-                bool ok = true;
-                if (prev[j] >= 0) {
-                    const double u = uval[j];
-                    if (x == prev[j]) ok = u < a_ret;
-                    else if (u < a_sure) ok = true;
-                    else if (u >= a_none) ok = false;
-                    else ok = u < (std::binary_search(sdst + plo[j], sdst + phi[j], x) ? 1.0 : a_out);
-                    if (!ok && ++tries[j] >= MAX_TRIES) {  // extreme p/q: draw from the exact distribution
-                        const int64_t lo = clo[j], hi = chi[j];
-                        exact.resize(hi - lo);
-                        double acc = 0;
-                        for (int64_t f = lo; f < hi; ++f) {
-                            const node_t y = packed[2 * f];
-                            acc += y == prev[j] ? a_ret : (std::binary_search(sdst + plo[j], sdst + phi[j], y) ? 1.0 : a_out);
-                            exact[f - lo] = acc;
-                        }
-                        const double u2 = rng[j].uniform() * acc;
-                        e = lo + std::min<int64_t>(std::upper_bound(exact.begin(), exact.end(), u2) - exact.begin(), hi - lo - 1);
-                        x = packed[2 * e];
-                        ok = true;
-                    }
-                }
-                if (!ok) { act[kept++] = j; continue; }
-                if (x < 0 || x >= n) { bad = true; pad_from(o, w, t[j]); continue; }
-                o.nrow(w)[t[j] + 1] = x;
-                o.rrow(w)[t[j]] = packed[2 * e + 1];
-                prev[j] = cur[j]; plo[j] = clo[j]; phi[j] = chi[j];
-                cur[j] = x; tries[j] = 0;
-                __builtin_prefetch(indptr + x);
-                if (++t[j] < L) act[kept++] = j;
-            }
-            n_act = kept;
+        node2vec_block_start(k, starts, n_walks, P, o, g.indptr, b0, static_cast<int>(std::min<int64_t>(B, w1 - b0)));
+        while (k.n_act > 0) {
+            node2vec_block_propose(k, g, aux, bias, bad);
+            node2vec_block_decide(k, g, aux, bias, o, b0, exact, bad);
         }
     }
     if (bad) o.bad->store(true);
-}
-
-template <typename F>
-void split_walks(int64_t W, int threads, F&& f) {
-    threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, W / 256 + 1)));
-    if (threads == 1) { f(0, W); return; }
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) pool.emplace_back(f, W * t / threads, W * (t + 1) / threads);
-    for (auto& th : pool) th.join();
 }
 
 }  // namespace detail
@@ -420,44 +452,11 @@ inline void random_walks(const CSRView& g, const WalkAux& aux, const node_t* sta
                 break;
         }
     };
-    detail::split_walks(W, P.threads, [&](int64_t w0, int64_t w1) { run(first + w0, first + w1); });
+    // at least 256 walks per worker, else starting threads costs more than the walks; one even share each,
+    // since every walk costs about the same
+    const int workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(P.threads, W / 256 + 1)));
+    parallel_for(W, workers, even_grain(W, workers), [&](int64_t w0, int64_t w1, int) { run(first + w0, first + w1); });
     if (bad.load()) throw std::out_of_range("the CSR arrays hold an out-of-range index (corrupt graph); validate it");
-}
-
-// ---- Benchmark reference only -------------------------------------------------------------------
-// The barest uniform walk loop: node ids only, no relations, no checks, no padding bookkeeping beyond
-// stopping. `block` walks advance in lock-step (block = 1 is the classic one-walk-at-a-time loop).
-// It is the yardstick the production kernel is measured against, not an API.
-inline void bare_uniform_walks(const int64_t* indptr, const node_t* dst, const node_t* starts, int64_t W,
-                               int64_t length, uint64_t seed, int block, node_t* nodes) {
-    constexpr int MAXB = 64;
-    const int B = std::max(1, std::min(block, MAXB));
-    const int64_t L1 = length + 1;
-    node_t cur[MAXB];
-    int64_t edge[MAXB];
-    SplitMix64 rng[MAXB];
-    for (int64_t b0 = 0; b0 < W; b0 += B) {
-        const int nb = static_cast<int>(std::min<int64_t>(B, W - b0));
-        for (int j = 0; j < nb; ++j) {
-            cur[j] = starts[b0 + j];
-            rng[j] = SplitMix64::for_walk(seed, static_cast<uint64_t>(b0 + j));
-            nodes[(b0 + j) * L1] = cur[j];
-        }
-        for (int64_t t = 0; t < length; ++t) {
-            for (int j = 0; j < nb; ++j) {
-                if (cur[j] < 0) { edge[j] = -1; continue; }
-                const int64_t lo = indptr[cur[j]], d = indptr[cur[j] + 1] - lo;
-                edge[j] = d ? lo + static_cast<int64_t>(rng[j].below(static_cast<uint64_t>(d))) : -1;
-                if (d) __builtin_prefetch(dst + edge[j]);
-            }
-            for (int j = 0; j < nb; ++j) {
-                const node_t nxt = edge[j] < 0 ? -1 : dst[edge[j]];
-                nodes[(b0 + j) * L1 + t + 1] = nxt;
-                cur[j] = nxt;
-                if (nxt >= 0) __builtin_prefetch(indptr + nxt);
-            }
-        }
-    }
 }
 
 }  // namespace km

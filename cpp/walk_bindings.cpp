@@ -4,7 +4,6 @@
 
 #include <sys/mman.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
@@ -17,12 +16,8 @@ static std::string num(double x) {
     return buf;
 }
 
-// Rows of a CSR view must not overlap: a decreasing indptr would send the row loops out of bounds.
-static void check_rows_ordered(const CSRView& g) {
-    for (int64_t v = 0; v < g.n_nodes; ++v)
-        if (g.indptr[v + 1] < g.indptr[v])
-            throw std::invalid_argument("indptr must be non-decreasing (at node " + std::to_string(v) + ")");
-}
+// The aux builders loop over rows unchecked: a decreasing indptr would send them out of bounds.
+static void check_rows_ordered(const CSRView& g) { check_offsets_order(g.indptr, g.n_nodes, "indptr", "node "); }
 
 static WalkMode parse_mode(const std::string& mode) {
     if (mode == "uniform") return WalkMode::uniform;
@@ -30,30 +25,6 @@ static WalkMode parse_mode(const std::string& mode) {
     if (mode == "node2vec") return WalkMode::node2vec;
     if (mode == "restart") return WalkMode::restart;
     throw std::invalid_argument("mode must be 'uniform', 'weighted', 'node2vec' or 'restart', got '" + mode + "'");
-}
-
-static void check_starts(const ids32& starts, int64_t n_nodes) {
-    require_1d(starts, "starts");
-    const int32_t* s = starts.data();
-    for (py::ssize_t i = 0; i < starts.size(); ++i)
-        if (s[i] < 0 || s[i] >= n_nodes)
-            throw std::out_of_range("starts[" + std::to_string(i) + "] = " + std::to_string(s[i]) +
-                                    " is not a node id in [0, " + std::to_string(n_nodes) + ")");
-}
-
-// W * (L+1) node ids plus W * L relation ids, without overflow; throws past max_bytes.
-static int64_t checked_walk_count(int64_t n_starts, int64_t n_walks, int64_t length, int64_t max_bytes) {
-    if (n_walks < 0) throw std::invalid_argument("n_walks must be >= 0, got " + std::to_string(n_walks));
-    if (length < 0) throw std::invalid_argument("length must be >= 0, got " + std::to_string(length));
-    if (max_bytes < 0) throw std::invalid_argument("max_bytes must be >= 0, got " + std::to_string(max_bytes));
-    const double bytes = static_cast<double>(n_starts) * n_walks * (2.0 * length + 1) * 4;
-    if (bytes > static_cast<double>(max_bytes))
-        throw std::invalid_argument("walk output would need " + std::to_string(static_cast<int64_t>(bytes / 1048576)) +
-                                    " MiB, over the limit of " + std::to_string(max_bytes / 1048576) +
-                                    " MiB; use fewer starts/walks, shorter walks, or raise max_bytes");
-    // length + 1 sizes the output even when no walk is asked for (no starts): keep it far from overflow
-    if (length > INT32_MAX) throw std::invalid_argument("length must be < 2^31, got " + std::to_string(length));
-    return n_starts * n_walks;
 }
 
 // The walk range [first, first + count) of W = n_starts * n_walks walks (count < 0: to the end), checked;
@@ -88,9 +59,8 @@ static py::tuple py_random_walks(const offs64& indptr, const ids32& dst,
     if (!(q > 0) || !std::isfinite(q)) throw std::invalid_argument("q must be finite and > 0, got " + num(q));
     if (!(alpha >= 0 && alpha <= 1))
         throw std::invalid_argument("alpha must be in [0, 1] (a restart probability), got " + num(alpha));
-    if (threads < 1 || threads > 1024)
-        throw std::invalid_argument("threads must be in [1, 1024], got " + std::to_string(threads));
-    if (block < 1 || block > 64) throw std::invalid_argument("block must be in [1, 64], got " + std::to_string(block));
+    check_threads(threads);
+    check_block(block);
     P.p = p; P.q = q; P.alpha = alpha; P.seed = seed; P.threads = threads; P.block = block;
     check_starts(starts, g.n_nodes);
     const int64_t n_starts = starts.size();
@@ -139,14 +109,13 @@ static py::tuple py_random_walks(const offs64& indptr, const ids32& dst,
     int32_t* rp = np_ + n_nodes_out;
     py::array_t<int32_t> nodes({W, length + 1}, {static_cast<int64_t>(4 * (length + 1)), int64_t(4)}, np_, owner);
     py::array_t<int32_t> rels({W, length}, {static_cast<int64_t>(4 * length), int64_t(4)}, rp, owner);
-    {
-        py::gil_scoped_release nogil;
+    without_gil([&] {
         if (!aux.packed) {
             pk_local = packed_edges(g);
             aux.packed = pk_local.data();
         }
         random_walks(g, aux, starts.data(), n_starts, n_walks, length, P, np_, rp, first, W);
-    }
+    });
     return py::make_tuple(nodes, rels);
 }
 
@@ -156,54 +125,14 @@ static carray<double> py_row_cumulative_weights(const offs64& indptr, const ids3
     carray<float> w;
     CSRView g = csr_view(indptr, dst, rel, weight, &w);
     check_rows_ordered(g);
-    std::vector<double> c;
-    {
-        py::gil_scoped_release nogil;
-        c = row_cumulative_weights(g);
-    }
-    return to_numpy(std::move(c));
+    return to_numpy(without_gil([&] { return row_cumulative_weights(g); }));
 }
 
 static carray<int32_t> py_row_sorted_dst(const offs64& indptr, const ids32& dst,
                                          const ids32& rel) {
     CSRView g = csr_view(indptr, dst, rel, py::none());
     check_rows_ordered(g);
-    std::vector<int32_t> s;
-    {
-        py::gil_scoped_release nogil;
-        s = row_sorted_dst(g);
-    }
-    return to_numpy(std::move(s));
-}
-
-static py::tuple py_bench_bare_uniform(const offs64& indptr, const ids32& dst,
-                                                  const ids32& starts, int64_t length, uint64_t seed,
-                                                  int block, int64_t max_bytes) {
-    require_1d(indptr, "indptr");
-    require_1d(dst, "dst");
-    if (indptr.size() < 1 || indptr.data()[0] != 0 || indptr.data()[indptr.size() - 1] != dst.size())
-        throw std::invalid_argument("indptr must start at 0 and end at len(dst)");
-    const int64_t n = indptr.size() - 1;
-    for (int64_t v = 0; v < n; ++v)
-        if (indptr.data()[v + 1] < indptr.data()[v])
-            throw std::invalid_argument("indptr must be non-decreasing (at node " + std::to_string(v) + ")");
-    for (py::ssize_t e = 0; e < dst.size(); ++e)
-        if (dst.data()[e] < 0 || dst.data()[e] >= n) 
-            throw std::out_of_range("dst[" + std::to_string(e) + "] = " + std::to_string(dst.data()[e]) +
-                                    " is out of range [0, " + std::to_string(n) + ")");
-    check_starts(starts, n);
-    if (block < 1 || block > 64) throw std::invalid_argument("block must be in [1, 64], got " + std::to_string(block));
-    const int64_t W = checked_walk_count(starts.size(), 1, length, max_bytes);
-    py::array_t<int32_t> nodes({W, length + 1});
-    int32_t* np_ = nodes.mutable_data();
-    double seconds;
-    {
-        py::gil_scoped_release nogil;
-        auto t0 = std::chrono::steady_clock::now();
-        bare_uniform_walks(indptr.data(), dst.data(), starts.data(), W, length, seed, block, np_);
-        seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
-    return py::make_tuple(nodes, seconds);
+    return to_numpy(without_gil([&] { return row_sorted_dst(g); }));
 }
 
 void bind_walk(py::module_& m) {
@@ -224,20 +153,10 @@ void bind_walk(py::module_& m) {
           "A per-row copy of dst sorted by dst, for node2vec's neighbour test.");
     m.def("packed_edges", [](const offs64& indptr, const ids32& dst, const ids32& rel) {
               CSRView g = csr_view(indptr, dst, rel, py::none());
-              std::vector<int32_t> p;
-              {
-                  py::gil_scoped_release nogil;
-                  p = packed_edges(g);
-              }
-              return to_numpy(std::move(p));
+              return to_numpy(without_gil([&] { return packed_edges(g); }));
           }, py::arg("indptr"), py::arg("dst"), py::arg("rel"),
           "(dst, rel) interleaved per edge (int32[2 * n_edges]): the walk kernels' edge layout, one cache line per step. "
           "Pass it to random_walks to skip rebuilding it on every call.");
-    m.def("bench_bare_uniform", &py_bench_bare_uniform, py::arg("indptr"), py::arg("dst"), py::arg("starts"),
-          py::arg("length"), py::arg("seed") = 0, py::arg("block") = 32, py::arg("max_bytes") = int64_t(1) << 32,
-          "Benchmark yardstick only: the barest uniform walk loop (node ids only, one walk per start), "
-          "`block` walks in lock-step (1 = one walk at a time). Returns (nodes, kernel seconds): "
-          "the time excludes the argument checks, so the yardstick is not slowed by them.");
 }
 
 }  // namespace km
