@@ -101,3 +101,18 @@ def test_benchmark_notebook_runs_with_small_parameters(name, tmp_path):
                        capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert list(out.parent.rglob('*.json')), f'{name}: no results written under {out.parent}'
+
+
+def test_saved_outputs_are_portable():
+    "Committed notebook outputs (tools/save_outputs.py) hold no stderr and no path of the machine that ran them."
+    sys.path.insert(0, str(ROOT / 'tools'))
+    from save_outputs import ABS_PATH, keepable
+    bad = [(p.relative_to(ROOT), json.dumps(o)[:120]) for p in sorted((ROOT / 'nbs').rglob('*.ipynb')) if '_runs' not in p.parts
+           for c in nbformat.read(p, 4).cells for o in c.get('outputs', []) if not keepable([o])]
+    assert not bad, bad
+    # the rule itself: a temp path or a warning is dropped, a plain result is kept
+    assert keepable([{'output_type': 'stream', 'name': 'stdout', 'text': 'wrote /tmp/x1/run'}]) == []
+    assert keepable([{'output_type': 'stream', 'name': 'stderr', 'text': 'UserWarning'}]) == []
+    assert ABS_PATH.search('see /work/main/nbs') and not ABS_PATH.search('a/b/c and ~/x')
+    ok = {'output_type': 'execute_result', 'data': {'text/plain': '(512, 16)'}, 'metadata': {}}
+    assert keepable([ok]) == [ok]
