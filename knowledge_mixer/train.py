@@ -162,15 +162,15 @@ class TrainConfig:
         return self
 
     def save(self, path) -> Path:
-        with atomic_path(path) as tmp: tmp.write_text(json.dumps(asdict(self), indent=1))
-        return Path(path)
+        "Write the config as JSON, atomically (`core.save_config`)."
+        from knowledge_mixer.core import save_config
+        return save_config(self, path)
 
     @classmethod
     def load(cls, path) -> 'TrainConfig':
-        d = json.loads(Path(path).read_text())
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown: raise KMInputError(f'{path}: unknown TrainConfig field(s) {sorted(unknown)}')
-        return cls(**d)
+        "Read a config saved by `save` (or a JSON/YAML file of some fields); unknown fields are refused."
+        from knowledge_mixer.core import load_config_file
+        return cls(**load_config_file(cls, path))
 
 # %% ../nbs/06_train.ipynb #fa15a985
 def deepspeed_config(stage:int=3, # ZeRO stage: 2 (shard optimizer+gradients) or 3 (also parameters)
@@ -584,16 +584,9 @@ def run_training(config:TrainConfig) -> TrainResult:
     return train_sft(config, train, valid)
 
 # %% ../nbs/06_train.ipynb #1926984e
-def _train_main(config, base, dataset, out, method, objective, lr, steps, batch_size, deepspeed_stage, offload, num_processes,
-                launcher, wandb_project, packing, gradient_checkpointing, attn_implementation, eval_steps, threads, seed, fsdp=False):
-    cfg = TrainConfig.load(config) if config else TrainConfig()
-    given = dict(base=base, dataset=dataset, out=out, method=method, objective=objective, lr=lr, steps=steps,
-                 batch_size=batch_size, deepspeed_stage=deepspeed_stage, num_processes=num_processes, launcher=launcher,
-                 wandb_project=wandb_project, attn_implementation=attn_implementation, eval_steps=eval_steps, threads=threads, seed=seed)
-    for k, v in given.items():
-        if v is not None: setattr(cfg, k, v)
-    for k, v in dict(offload=offload, packing=packing, gradient_checkpointing=gradient_checkpointing, fsdp=fsdp).items():
-        if v: setattr(cfg, k, True)
+from .core import km_command
+
+def _train_main(cfg:TrainConfig):
     r = run_training(cfg)
     if int(os.environ.get('RANK', '0')) == 0:
         s = r.metrics
@@ -601,35 +594,12 @@ def _train_main(config, base, dataset, out, method, objective, lr, steps, batch_
               f"plan exact {s.get('eval_plan_exact', float('nan')):.3f}; model in {r.model_dir}")
     return r
 
-@km_command
-def km_train(config:Param('TrainConfig JSON file (other options override it)', str)=None,
-             base:Param("base model: local HF folder or 'smollm2-135m'", str)=None,
-             dataset:Param("'metaqa_mini', 'metaqa' (dev, grouped split) or a .jsonl file", str)=None,
-             out:Param('run folder (resumes from its last checkpoint)', str)=None,
-             method:Param('lora, qlora or full', str)=None,
-             objective:Param('sft or dpo', str)=None,
-             lr:Param('learning rate', float)=None,
-             steps:Param('optimizer steps', int)=None,
-             batch_size:Param('per-device batch size', int)=None,
-             deepspeed_stage:Param('DeepSpeed ZeRO stage: 0 (off), 2 or 3', int)=None,
-             offload:Param('CPU offload (DeepSpeed optimizer/parameters, or FSDP)', store_true)=False,
-             fsdp:Param('FSDP2 full sharding (multi-GPU)', store_true)=False,
-             num_processes:Param('processes to launch (torchrun/accelerate)', int)=None,
-             launcher:Param('torchrun or accelerate', str)=None,
-             wandb_project:Param('log to this wandb project (WANDB_MODE=offline works offline)', str)=None,
-             packing:Param('pack examples into full sequences', store_true)=False,
-             gradient_checkpointing:Param('trade compute for activation memory', store_true)=False,
-             attn_implementation:Param('sdpa, eager or flash_attention_2', str)=None,
-             eval_steps:Param('evaluate every N steps', int)=None,
-             threads:Param('torch threads (0 = default)', int)=None,
-             seed:Param('random seed', int)=None,
-             debug:Param('show the traceback on errors', store_true)=False):
+@km_command(TrainConfig)
+def km_train(cfg:TrainConfig, debug:bool=False):
     """Fine-tune a planner (SFT/DPO; LoRA, QLoRA or full) on KGQA relation paths; resumable.
 
     Examples:
       km_train --base smollm2-135m --dataset metaqa_mini --out runs/planner --steps 200 --lr 3e-4
       km_train --config runs/planner/config.json --num_processes 2
     """
-    return run_cli('km_train', _train_main, config, base, dataset, out, method, objective, lr, steps, batch_size, deepspeed_stage,
-                   offload, num_processes, launcher, wandb_project, packing, gradient_checkpointing, attn_implementation,
-                   eval_steps, threads, seed, fsdp, debug=debug)
+    return run_cli('km_train', _train_main, cfg, debug=debug)
