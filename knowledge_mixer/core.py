@@ -386,8 +386,10 @@ def config_parser(cls, prog:str, description:str='', version:str|None=None) -> '
     for path, f, t, help in config_fields(cls):
         bt = _base_type(t)
         if bt not in (str, int, float, bool): raise TypeError(f'{cls.__name__}.{f.name}: a flag cannot hold {t}; use str, int, float, bool or X|None')
-        if _required(f):  # positional; optional here so that --config can supply it (checked after merging)
-            p.add_argument(f.name, nargs='?', type=bt, default=None, help=help); continue
+        if _required(f):  # positional, optional here so that --config can supply it (checked after merging); --name too
+            p.add_argument(f.name, nargs='?', type=bt, default=None, help=f'{help} (or --{f.name})')
+            p.add_argument(f'--{f.name}', dest=f'_opt_{f.name}', type=bt, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+            continue
         flag, action = _flag_names(f, bt)
         if action == 'store_false': help = f.metadata.get('flag_help') or f'turn off: {help}'
         elif action == 'store' and 'default' not in help: help = f'{help} (default: {f.default!r})'
@@ -405,7 +407,8 @@ def parse_config(cls, argv:list|None=None, prog:str|None=None, description:str='
     p = config_parser(cls, prog or cls.__name__, description, version)
     opts = vars(p.parse_args(sys.argv[1:] if argv is None else [str(a) for a in argv]))
     path, debug = opts.pop('config'), opts.pop('debug')
-    given = {k: v for k, v in opts.items() if v is not None}  # positionals not given are None; other options are absent
+    given = {k: v for k, v in opts.items() if v is not None and not k.startswith('_opt_')}  # positionals not given are None
+    given.update({k[5:]: v for k, v in opts.items() if k.startswith('_opt_')})  # `--out x` for the positional `out`
     try: settings = {**(load_config_file(cls, path) if path else {}), **given}
     except KMInputError as e: p.error(str(e))
     missing = [f.name for _, f, *_ in config_fields(cls) if _required(f) and settings.get(f.name) is None]
@@ -425,7 +428,9 @@ def params_cell(cls, **defaults) -> str:
         v = defaults.get(f.name, f.default if f.default is not dataclasses.MISSING else None)
         bt = _base_type(t)
         ty = bt.__name__ if bt is t else f"'Optional[{bt.__name__}]'"
-        lines.append(f'{f.name}: {ty} = {v!r}  # {help}'.rstrip())
+        line = f'{f.name}: {ty} = {v!r}  # {help}'.rstrip()
+        if line.count('=') > 1: raise KMInputError(f"{cls.__name__}.{f.name}: papermill skips a parameter line with a second '=': {line!r}; reword its comment")
+        lines.append(line)
     return '\n'.join(lines)
 
 # %% ../nbs/00_core.ipynb #d0947dcc

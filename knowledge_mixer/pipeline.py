@@ -30,7 +30,7 @@ from .reason import ReasonConfig
 @dataclass
 class QuestionsConfig:
     "Where the main job's graph and questions come from, and how the questions are split."
-    kg: str|None = None  # triples file or saved .npz graph; None: MetaQA's kb.txt with dataset='metaqa', else the movie world
+    kg: str|None = None  # triples file or saved .npz graph; None: MetaQA's kb.txt with --dataset metaqa, else the movie world
     questions: str|None = None  # questions JSONL (or question<TAB>answers text); None: built from the KG / the dataset
     dataset: str|None = None  # 'metaqa' to use MetaQA's dev questions (found in data_dir)
     data_dir: str|None = None  # MetaQA folder (default: $KM_DATA/metaqa)

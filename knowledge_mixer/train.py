@@ -106,40 +106,40 @@ class TrainConfig:
     grad_accum: int = 1  # gradient accumulation steps
     max_length: int = 128  # tokens per training sequence
     max_grad_norm: float = 1.0  # gradient clipping
-    warmup_steps: int = 0
+    warmup_steps: int = 0  # linear warm-up steps of the learning rate
     scheduler: str = 'linear'  # lr schedule
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    lora_r: int = 16  # LoRA rank
+    lora_alpha: int = 32  # LoRA scaling (alpha / r multiplies the update)
+    lora_dropout: float = 0.05  # dropout on the LoRA branch
     lora_targets: str = 'q_proj,v_proj'  # comma-separated module names or 'all-linear'
     modules_to_save: str = ''  # comma-separated modules trained fully (e.g. 'embed_tokens,lm_head')
     packing: bool = False  # pack several examples into each sequence (BFD)
     gradient_checkpointing: bool = False  # trade compute for activation memory
     attn_implementation: str = 'sdpa'  # sdpa, eager, flash_attention_2
-    dtype: str = 'float32'
+    dtype: str = 'float32'  # weights dtype: float32, bfloat16 or float16
     eval_steps: int = 20  # evaluate (loss, perplexity, planning accuracy) every N steps
-    save_steps: int = 0  # checkpoint every N steps (0 = eval_steps)
+    save_steps: int = 0  # checkpoint every N steps (0: eval_steps)
     save_total_limit: int = 2  # checkpoints kept (the best one is always kept)
     eval_on_start: bool = False  # evaluate the untrained model first (step 0)
-    plan_eval_n: int = 64  # validation examples decoded greedily for the planning metric (0 = off)
-    max_new_tokens: int = 32
+    plan_eval_n: int = 64  # validation examples decoded greedily for the planning metric (0: off)
+    max_new_tokens: int = 32  # tokens generated per plan in the planning metric
     plan_eval_batch: int = 64  # prompts decoded together (CPU decoding is memory-bound: bigger batches are nearly free)
-    best_metric: str = 'plan_score'  # selects the best checkpoint: plan_score = exact path match, ties -> lower loss; or 'loss'
-    valid_fraction: float = 0.2
-    max_train: int = 0  # cap on training examples (0 = all)
-    max_eval: int = 200  # cap on validation examples (0 = all)
-    dpo_beta: float = 0.1
+    best_metric: str = 'plan_score'  # selects the best checkpoint: plan_score (exact path match), ties -> lower loss; or 'loss'
+    valid_fraction: float = 0.2  # held-out share of `dataset` when there is no eval_dataset
+    max_train: int = 0  # cap on training examples (0: all)
+    max_eval: int = 200  # cap on validation examples (0: all)
+    dpo_beta: float = 0.1  # DPO temperature (strength of the pull towards the reference model)
     deepspeed_stage: int = 0  # 0 (off), 2 or 3
     offload: bool = False  # DeepSpeed CPU offload of optimizer (and parameters with ZeRO-3)
     fsdp: bool = False  # FSDP2 full sharding (GPUs; HF/accelerate FSDP silently degrades on CPU)
     num_processes: int = 1  # >1 launches that many processes (torchrun or accelerate)
     launcher: str = 'torchrun'  # torchrun or accelerate
-    wandb_project: str = ''  # log to wandb under this project (WANDB_MODE=offline works without network)
-    run_name: str = ''
-    threads: int = 0  # torch threads (0 = leave as is)
-    seed: int = 0
+    wandb_project: str = ''  # log to wandb under this project (offline WANDB_MODE works without network)
+    run_name: str = ''  # run name in wandb and the logs
+    threads: int = 0  # torch threads (0: leave as is)
+    seed: int = 0  # one seed for data split, model init and training
     resume: bool = True  # continue from the last checkpoint in `out` if there is one
-    trust_remote_code: bool = False
+    trust_remote_code: bool = False  # run a base model's own code (off: only trusted architectures)
 
     @classmethod
     def tiny(cls, **kw) -> 'TrainConfig':
