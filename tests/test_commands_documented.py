@@ -272,3 +272,22 @@ def test_every_setting_has_its_comment():
         assert cls is not None, f'{name} is not derived from a config dataclass (use @km_command(Config))'
         missing = [p[-1] for p, f, t, h in config_fields(cls) if not h]
         assert not missing, f'{cls.__name__} fields without a comment: {missing}'
+
+
+def test_run_folders_old_and_new_configs(tmp_path):
+    "A run folder keeps its identity check: nested config.json (this version) and flat (earlier ones) with equal settings are reused."
+    from dataclasses import asdict
+    from knowledge_mixer.core import KMInputError, config_to_flat
+    from knowledge_mixer.pipeline import PipelineConfig, claim_run_folder
+    cfg = PipelineConfig(out=str(tmp_path / 'new'), n_movies=80, steps=3, beams=2)
+    claim_run_folder(cfg)
+    saved = json.loads((tmp_path / 'new' / 'config.json').read_text())
+    assert saved == json.loads(json.dumps(asdict(cfg))) and saved['train']['steps'] == 3 and saved['reason']['beams'] == 2
+    claim_run_folder(PipelineConfig(out=str(tmp_path / 'new'), n_movies=80, steps=3, beams=2, threads=2))  # threads: not identity
+    with pytest.raises(KMInputError, match=r'other settings \(beams: 2 -> 3\)'):
+        claim_run_folder(PipelineConfig(out=str(tmp_path / 'new'), n_movies=80, steps=3, beams=3))
+    old = tmp_path / 'old'; old.mkdir()
+    (old / 'config.json').write_text(json.dumps(config_to_flat(PipelineConfig(out=str(old), n_movies=80))))  # the flat file of 0.1
+    claim_run_folder(PipelineConfig(out=str(old), n_movies=80))
+    with pytest.raises(KMInputError, match='n_movies: 80 -> 81'):
+        claim_run_folder(PipelineConfig(out=str(old), n_movies=81))
