@@ -13,7 +13,6 @@ from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
-from fastcore.script import Param, store_true
 from .core import km_command
 
 from . import _core

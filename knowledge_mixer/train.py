@@ -16,7 +16,6 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from fastcore.script import Param, store_true
 from .core import km_command
 
 from .core import KMInputError, KMNotFound, atomic_path, data_dir, progress_enabled, run_cli, seed_everything
