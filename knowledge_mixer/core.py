@@ -260,11 +260,20 @@ def _base_type(t):
         return args[0] if len(args) == 1 else None
     return t
 
+def _field_docs(cls) -> dict:
+    "The docments of a dataclass; for `python -m pkg.mod` (whose `__main__` fastcore cannot read) those of `pkg.mod`'s class."
+    import importlib, sys
+    from fastcore.docments import docments
+    spec = getattr(sys.modules.get(cls.__module__), '__spec__', None)
+    if cls.__module__ == '__main__' and spec is not None and spec.name:
+        cls = getattr(importlib.import_module(spec.name), cls.__name__, cls)
+    return docments(cls)
+
 def config_fields(cls) -> list:
     "The settings of a config dataclass as (path, field, type, help), nested config sections flattened in order."
     import dataclasses
     from fastcore.docments import docments
-    hints, helps, out = _config_hints(cls), docments(cls), []
+    hints, helps, out = _config_hints(cls), _field_docs(cls), []
     for f in dataclasses.fields(cls):
         t = hints[f.name]
         if dataclasses.is_dataclass(t): out += [((f.name, *p), g, u, h) for p, g, u, h in config_fields(t)]
