@@ -18,7 +18,8 @@ import numpy as np
 __all__ = ['disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'read_lines', 'parse_json', 'read_jsonl', 'check_int',
            'repo_root', 'data_dir', 'shared_data', 'atomic_path', 'restore_dir', 'replace_dir', 'atomic_dir',
            'save_figure', 'seed_everything', 'generating', 'run_cli', 'check_action', 'progress_enabled', 'progress',
-           'quiet_library_progress', 'km_command']
+           'quiet_library_progress', 'km_command', 'config_fields', 'config_to_flat', 'config_from_flat', 'sectioned',
+           'load_config_file', 'save_config', 'config_parser', 'parse_config', 'params_cell']
 
 # %% ../nbs/00_core.ipynb #eb73292a
 def disable_telemetry():
@@ -287,11 +288,21 @@ def quiet_library_progress():
         if mod in sys.modules: getattr(sys.modules[mod], fn)()
 
 # %% ../nbs/00_core.ipynb #0ba9d6a2
+def _as_script(cli, frame):
+    "Run `cli` now when `frame` is a module run as `python -m ...` (as fastcore's `call_parse` does); return it."
+    from fastcore.script import _is_script_run
+    if _is_script_run(frame):
+        frame.f_globals[cli.__name__] = cli
+        cli()
+    return cli
+
 def km_command(func):
-    "Decorator: make `func` (annotated with fastcore `Param`s) a console script with `--version` and quiet bars off a terminal."
-    import argparse, functools, inspect, sys
-    from fastcore.script import anno_parser, _HelpFormatter, _is_script_run
+    "Decorator: make `func` a console script with `--version` and quiet bars off a terminal; `@km_command(Config)` derives the options from a config dataclass."
+    import argparse, dataclasses, functools, inspect, sys
+    from fastcore.script import anno_parser, _HelpFormatter
     from knowledge_mixer import __version__
+    if isinstance(func, type) and dataclasses.is_dataclass(func):
+        return lambda f: _as_script(_config_command(f, func), sys._getframe(1))
 
     class _Help(argparse.RawDescriptionHelpFormatter, _HelpFormatter): pass  # keep the docstring's example lines as written
 
@@ -306,8 +317,219 @@ def km_command(func):
         if not progress_enabled(): quiet_library_progress()
         func(**opts)  # a console script's return value becomes its exit status: success is 0, whatever func returns
 
-    frame = sys._getframe(1)
-    if _is_script_run(frame):  # `python -m knowledge_mixer.train ...`: run the command now, as fastcore's call_parse does
-        frame.f_globals[func.__name__] = _cli
-        _cli()
+    return _as_script(_cli, sys._getframe(1))
+
+
+# %% ../nbs/00_core.ipynb #933b9573
+def _config_hints(cls) -> dict:
+    "Resolved type hints of a config dataclass (its module may use `from __future__ import annotations`)."
+    import sys, typing
+    return typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
+
+def _base_type(t):
+    "`X` for `X`, `X|None` and `Optional[X]`; None when the type is not one a flag can hold."
+    import types, typing
+    if typing.get_origin(t) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(t) if a is not type(None)]
+        return args[0] if len(args) == 1 else None
+    return t
+
+def _field_docs(cls) -> dict:
+    "The docments of a dataclass; for `python -m pkg.mod` (whose `__main__` fastcore cannot read) those of `pkg.mod`'s class."
+    import importlib, sys
+    from fastcore.docments import docments
+    spec = getattr(sys.modules.get(cls.__module__), '__spec__', None)
+    if cls.__module__ == '__main__' and spec is not None and spec.name:
+        cls = getattr(importlib.import_module(spec.name), cls.__name__, cls)
+    return docments(cls)
+
+def config_fields(cls) -> list:
+    "The settings of a config dataclass as (path, field, type, help), nested config sections flattened in order."
+    import dataclasses
+    hints, helps, out = _config_hints(cls), _field_docs(cls), []
+    for f in dataclasses.fields(cls):
+        t = hints[f.name]
+        if dataclasses.is_dataclass(t): out += [((f.name, *p), g, u, h) for p, g, u, h in config_fields(t)]
+        else: out.append(((f.name,), f, t, helps.get(f.name) or f.metadata.get('help') or ''))
+    names = [p[-1] for p, *_ in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup: raise TypeError(f'{cls.__name__}: setting name(s) {dup} appear in more than one section; flags need unique names')
+    return out
+
+# %% ../nbs/00_core.ipynb #2601fd67
+def config_to_flat(cfg) -> dict:
+    "A config's settings as one flat dict of leaf names (nested sections flattened)."
+    out = {}
+    for path, *_ in config_fields(type(cfg)):
+        v = cfg
+        for k in path: v = getattr(v, k)
+        out[path[-1]] = v
+    return out
+
+def config_from_flat(cls, d:dict, strict:bool=False, where_:str=''):
+    "Build `cls` from a flat dict of leaf names (e.g. a notebook's `locals()`), nested sections too; `strict` refuses other keys."
+    import dataclasses
+    spec = {p[-1]: p for p, *_ in config_fields(cls)}
+    if strict:
+        unknown = sorted(set(d) - set(spec))
+        if unknown: raise KMInputError(f'{where_ or cls.__name__}: unknown setting(s) {unknown}; known: {", ".join(spec)}')
+    def build(c, prefix):
+        kw = {}
+        for f in dataclasses.fields(c):
+            t = _config_hints(c)[f.name]
+            if dataclasses.is_dataclass(t): kw[f.name] = build(t, (*prefix, f.name))
+            elif f.name in d and spec.get(f.name) == (*prefix, f.name): kw[f.name] = d[f.name]
+        return c(**kw)
+    return build(cls, ())
+
+def sectioned(cls):
+    "Class decorator for a config with sections: also build it from flat names (`Cfg(steps=3)` sets `cfg.train.steps`) and read/set them flat (`cfg.steps`)."
+    import functools
+    init, paths = cls.__init__, {}
+    def _paths():
+        if not paths: paths.update({p[-1]: p for p, *_ in config_fields(cls) if len(p) > 1})
+        return paths
+    @functools.wraps(init)
+    def __init__(self, *args, **kw):
+        flat = {k: kw.pop(k) for k in list(kw) if k in _paths()}
+        init(self, *args, **kw)
+        for k, v in flat.items(): setattr(self, k, v)
+    def __getattr__(self, name):  # only called when normal lookup fails: a setting of a section
+        if name not in _paths(): raise AttributeError(f'{cls.__name__!r} object has no attribute {name!r}')
+        v = self
+        for k in _paths()[name]: v = getattr(v, k)
+        return v
+    def __setattr__(self, name, value):
+        if name not in _paths(): return object.__setattr__(self, name, value)
+        *sec, leaf = _paths()[name]
+        t = self
+        for k in sec: t = getattr(t, k)
+        setattr(t, leaf, value)
+    cls.__init__, cls.__getattr__, cls.__setattr__ = __init__, __getattr__, __setattr__
+    return cls
+
+
+# %% ../nbs/00_core.ipynb #3edf7543
+def _nested_to_flat(cls, d:dict, where_:str) -> dict:
+    "A config dict as saved (nested sections) or written by hand (flat names, or both) -> flat names; unknown keys refused."
+    import dataclasses
+    flat, sections = {}, {f.name: _config_hints(cls)[f.name] for f in dataclasses.fields(cls)
+                          if dataclasses.is_dataclass(_config_hints(cls)[f.name])}
+    for k, v in d.items():
+        if k in sections and isinstance(v, dict): flat.update(_nested_to_flat(sections[k], v, f'{where_}: [{k}]'))
+        else: flat[k] = v
+    known = {p[-1] for p, *_ in config_fields(cls)}
+    for k in flat:
+        if k not in known: raise KMInputError(f"{where_}: unknown setting {k!r} for {cls.__name__}; known: {', '.join(sorted(known))}")
+    return flat
+
+def load_config_file(cls, path) -> dict:
+    "Read a JSON or YAML config file for `cls` as flat settings; unknown keys raise `KMInputError` naming the key and file."
+    path = Path(path)
+    if not path.is_file(): raise KMInputError(f'{path}: no such config file; pass a JSON (or YAML) file of settings')
+    text = path.read_text(encoding='utf-8')
+    if path.suffix.lower() in ('.yaml', '.yml'):
+        try: import yaml
+        except ImportError: raise KMInputError(f'{path}: YAML configs need PyYAML (pip install pyyaml); or write the file as JSON') from None
+        try: d = yaml.safe_load(text)
+        except yaml.YAMLError as e: raise KMInputError(f'{path}: not valid YAML ({e})') from None
+    else:
+        import json
+        try: d = json.loads(text)
+        except ValueError as e: raise KMInputError(f'{path}: not valid JSON ({e})') from None
+    if not isinstance(d, dict): raise KMInputError(f'{path}: expected a mapping of setting names to values, got {type(d).__name__}')
+    return _nested_to_flat(cls, d, str(path))
+
+def save_config(cfg, path) -> Path:
+    "Write a config (nested sections kept) as JSON, atomically: the exact settings of a run, beside its outputs."
+    import dataclasses, json
+    with atomic_path(path) as tmp: tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=1, ensure_ascii=False) + '\n')
+    return Path(path)
+
+# %% ../nbs/00_core.ipynb #0877b21f
+def _flag_names(f, t) -> tuple[str, str]:
+    "A setting's option string and argparse action: `--name`, a switch for False booleans, `--no_name` (or metadata `flag`) for True ones."
+    flag = f.metadata.get('flag')
+    if t is bool:
+        if f.default is True: return flag or f'--no_{f.name}', 'store_false'
+        return flag or f'--{f.name}', 'store_true'
+    return flag or f'--{f.name}', 'store'
+
+def _required(f) -> bool:
+    import dataclasses
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+def config_parser(cls, prog:str, description:str='', version:str|None=None):
+    "An argparse parser with one option per setting of `cls` (help from its docments), plus `--config FILE`, `--debug`, `--version`."
+    import argparse
+    from fastcore.script import _HelpFormatter
+    class _Help(argparse.RawDescriptionHelpFormatter, _HelpFormatter): pass  # keep the docstring's example lines as written
+    p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=_Help)
+    for path, f, t, help in config_fields(cls):
+        bt = _base_type(t)
+        if bt not in (str, int, float, bool): raise TypeError(f'{cls.__name__}.{f.name}: a flag cannot hold {t}; use str, int, float, bool or X|None')
+        if _required(f):  # positional, optional here so that --config can supply it (checked after merging); --name too
+            p.add_argument(f.name, nargs='?', type=bt, default=None, help=f'{help} (or --{f.name})')
+            p.add_argument(f'--{f.name}', dest=f'_opt_{f.name}', type=bt, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+            continue
+        flag, action = _flag_names(f, bt)
+        if action == 'store_false': help = f.metadata.get('flag_help') or f'turn off: {help}'
+        elif action == 'store' and 'default' not in help: help = f'{help} (default: {f.default!r})'
+        kw = dict(dest=f.name, default=argparse.SUPPRESS, help=help)
+        if action == 'store': kw.update(type=bt, metavar=f.name.upper())
+        p.add_argument(flag, action=action, **kw)
+    p.add_argument('--config', metavar='FILE', help='JSON or YAML file of settings (as saved in config.json); flags given override it')
+    p.add_argument('--debug', action='store_true', help='show the traceback on errors')
+    if version: p.add_argument('--version', action='version', version=version)
+    return p
+
+def parse_config(cls, argv:list|None=None, prog:str|None=None, description:str='', version:str|None=None):
+    "Parse a command line into (`cls` instance, debug): dataclass defaults < `--config FILE` < the flags given."
+    import sys
+    p = config_parser(cls, prog or cls.__name__, description, version)
+    opts = vars(p.parse_args(sys.argv[1:] if argv is None else [str(a) for a in argv]))
+    path, debug = opts.pop('config'), opts.pop('debug')
+    given = {k: v for k, v in opts.items() if v is not None and not k.startswith('_opt_')}  # positionals not given are None
+    given.update({k[5:]: v for k, v in opts.items() if k.startswith('_opt_')})  # `--out x` for the positional `out`
+    try: settings = {**(load_config_file(cls, path) if path else {}), **given}
+    except KMInputError as e: p.error(str(e))
+    missing = [f.name for _, f, *_ in config_fields(cls) if _required(f) and settings.get(f.name) is None]
+    if missing: p.error(f'the following arguments are required: {", ".join(missing)}')
+    return config_from_flat(cls, settings), debug
+
+
+# %% ../nbs/00_core.ipynb #135fac6f
+def params_cell(cls, **defaults) -> str:
+    "The papermill `parameters` cell for `cls`: one literal `name: type = value  # help` line per setting (`defaults` override)."
+    import dataclasses
+    spec = {p[-1] for p, *_ in config_fields(cls)}
+    unknown = sorted(set(defaults) - spec)
+    if unknown: raise KMInputError(f'params_cell: {cls.__name__} has no setting(s) {unknown}')
+    lines = []
+    for path, f, t, help in config_fields(cls):
+        v = defaults.get(f.name, f.default if f.default is not dataclasses.MISSING else None)
+        bt = _base_type(t)
+        ty = bt.__name__ if bt is t else f"'Optional[{bt.__name__}]'"
+        line = f'{f.name}: {ty} = {v!r}  # {help}'.rstrip()
+        if line.count('=') > 1: raise KMInputError(f"{cls.__name__}.{f.name}: papermill skips a parameter line with a second '=': {line!r}; reword its comment")
+        lines.append(line)
+    return '\n'.join(lines)
+
+# %% ../nbs/00_core.ipynb #d0947dcc
+def _config_command(func, config):
+    "The console script of `func(cfg, debug=False)`, its options derived from the dataclass `config`."
+    import functools, inspect
+    from knowledge_mixer import __version__
+    @functools.wraps(func)
+    def _cli(*args, **kwargs):
+        if args and isinstance(args[0], config): return func(*args, **kwargs)
+        if args or kwargs:  # from Python: the settings as keywords
+            debug = kwargs.pop('debug', False)
+            return func(config_from_flat(config, kwargs, strict=True, where_=func.__name__), debug=debug)
+        cfg, debug = parse_config(config, prog=func.__name__, description=inspect.cleandoc(func.__doc__ or ''),
+                                  version=f'{func.__name__} (knowledge-mixer) {__version__}')
+        if not progress_enabled(): quiet_library_progress()
+        func(cfg, debug=debug)  # a console script's return value becomes its exit status: success is 0, whatever func returns
+    _cli.config = config
     return _cli
+

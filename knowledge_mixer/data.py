@@ -25,7 +25,7 @@ __all__ = ['METAQA_RELATIONS', 'GENRES', 'LANGUAGES', 'TAGS', 'MOVIE_PHRASES', '
            'movie_world', 'load_rog', 'parse_entity_path', 'load_questions', 'split_key', 'split_records', 'save_jsonl',
            'load_jsonl', 'frequent_relation_paths', 'relation_phrase', 'path_question', 'build_questions',
            'movie_questions', 'plot_questions', 'planning_dataset', 'reasoning_dataset', 'dpo_dataset', 'save_dataset',
-           'load_dataset_dir', 'km_dataset']
+           'load_dataset_dir', 'DatasetConfig', 'km_dataset']
 
 # %% ../nbs/04_data.ipynb #ec48402b
 @dataclass
@@ -543,10 +543,26 @@ def load_dataset_dir(path):
     return datasets.load_from_disk(str(path))
 
 # %% ../nbs/04_data.ipynb #4e13d0a7
-from fastcore.script import Param, store_true
-from .core import check_action, km_command
+from .core import check_action, km_command, save_config
 
-def _dataset_main(action, out, kg, questions, kind, source, per_type, n_movies, chat, seed, threads):
+@dataclass
+class DatasetConfig:
+    "Settings of `km_dataset`: questions from a KG, or SFT/DPO training sets from questions."
+    action: str  # 'questions' (build KGQA questions from a KG) or 'sft' (training examples from questions)
+    out: str  # output: a .jsonl file (questions) or a dataset folder (sft)
+    kg: str|None = None  # triples file or .npz graph (default: the embedded movie world)
+    questions: str|None = None  # sft: questions JSONL
+    kind: str = 'planning'  # sft: planning, reasoning or dpo
+    source: str = 'gold'  # planning targets: 'gold' (the record's path) or 'shortest' (all shortest relation paths)
+    per_type: int = 20  # questions per relation-path type
+    n_movies: int = 2500  # size of the embedded movie world
+    chat: bool = False  # chat-messages form instead of plain prompt/completion
+    seed: int = 0  # random seed
+    threads: int = 1  # worker threads
+
+def _dataset_main(cfg:DatasetConfig):
+    action, out, kg, questions, kind, source = cfg.action, cfg.out, cfg.kg, cfg.questions, cfg.kind, cfg.source
+    per_type, n_movies, chat, seed, threads = cfg.per_type, cfg.n_movies, cfg.chat, cfg.seed, cfg.threads
     check_action(action, ('questions', 'sft'))
     graph = load_graph(kg) if kg else movie_world(n_movies, seed=seed)
     if action == 'questions':
@@ -562,19 +578,10 @@ def _dataset_main(action, out, kg, questions, kind, source, per_type, n_movies, 
         else: raise KMInputError(f"--kind must be planning, reasoning or dpo, got {kind!r}")
         save_dataset(ds, out)
         print(f'wrote {len(ds):,} {kind} examples to {out}')
+    save_config(cfg, f'{out}.config.json')  # the exact settings, beside the output
 
-@km_command
-def km_dataset(action:Param("'questions' (build KGQA questions from a KG) or 'sft' (training examples from questions)", str),
-               out:Param('output: a .jsonl file (questions) or a dataset folder (sft)', str),
-               kg:Param('triples file or .npz graph (default: the embedded movie world)', str)=None,
-               questions:Param('sft: questions JSONL', str)=None,
-               kind:Param('sft: planning, reasoning or dpo', str)='planning',
-               source:Param("planning targets: 'gold' (the record's path) or 'shortest' (all shortest relation paths)", str)='gold',
-               per_type:Param('questions per relation-path type', int)=20,
-               n_movies:Param('size of the embedded movie world', int)=2500,
-               chat:Param('chat-messages form instead of plain prompt/completion', store_true)=False,
-               seed:Param('random seed', int)=0, threads:Param('worker threads', int)=1,
-               debug:Param('show the traceback on errors', store_true)=False):
+@km_command(DatasetConfig)
+def km_dataset(cfg:DatasetConfig, debug:bool=False):
     """Build KGQA questions from a KG, and SFT/DPO training sets from questions.
 
     Examples:
@@ -582,4 +589,4 @@ def km_dataset(action:Param("'questions' (build KGQA questions from a KG) or 'sf
       km_dataset questions q.jsonl --kg my_kg.tsv --per_type 50            # any KG: frequent path types
       km_dataset sft runs/data/planning --questions runs/data/questions.jsonl --kind planning
     """
-    run_cli('km_dataset', _dataset_main, action, out, kg, questions, kind, source, per_type, n_movies, chat, seed, threads, debug=debug)
+    run_cli('km_dataset', _dataset_main, cfg, debug=debug)

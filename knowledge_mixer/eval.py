@@ -19,7 +19,7 @@ from .core import KMInputError, atomic_path, parse_json, read_jsonl, read_lines,
 # %% auto #0
 __all__ = ['ROG_KEYS', 'rog_normalize', 'rog_match', 'rog_prediction_lines', 'rog_scores', 'rog_evaluate', 'format_rog',
            'read_rog_predictions', 'strict_normalize', 'answer_scores', 'path_scores', 'score_prediction', 'evaluate',
-           'report_markdown', 'write_report', 'read_predictions', 'km_eval']
+           'report_markdown', 'write_report', 'read_predictions', 'EvalConfig', 'km_eval']
 
 # %% ../nbs/08_eval.ipynb #1f88d550
 _PUNCT = set(string.punctuation)
@@ -200,6 +200,9 @@ def write_report(rows:list[dict], out_dir) -> dict:
     return ev
 
 # %% ../nbs/08_eval.ipynb #3cd734f4
+from dataclasses import dataclass
+from .core import km_command, save_config
+
 def read_predictions(path) -> list[dict]:
     "Our predictions JSONL (`km_predict`): every line must parse and carry prediction and ground_truth."
     rows = []
@@ -209,7 +212,16 @@ def read_predictions(path) -> list[dict]:
         rows.append(d)
     return rows
 
-def _eval_main(predictions, format, out, topk):
+@dataclass
+class EvalConfig:
+    "Settings of `km_eval`."
+    predictions: str  # predictions JSONL: ours (km_predict) or RoG's with --format rog
+    format: str = 'km'  # 'km' (ours: strict + RoG-compatible + path metrics) or 'rog' (RoG's file and numbers)
+    out: str|None = None  # folder for eval_metrics.json, eval_report.md and plots (km format)
+    topk: int = -1  # rog: keep the top-k most frequent predictions when prediction is a list
+
+def _eval_main(cfg:EvalConfig):
+    predictions, format, out, topk = cfg.predictions, cfg.format, cfg.out, cfg.topk
     if not Path(predictions).exists(): raise FileNotFoundError(f'{predictions}: no such predictions file')
     if format == 'rog':
         rows, skipped = read_rog_predictions(predictions)
@@ -219,22 +231,18 @@ def _eval_main(predictions, format, out, topk):
         rows = read_predictions(predictions)
         ev = write_report(rows, out) if out else evaluate(rows)
         print(report_markdown(ev))
-        if out: print(f'wrote {out}/eval_metrics.json, eval_report.md and plots')
+        if out:
+            save_config(cfg, Path(out)/'eval_config.json')  # the exact settings, beside the metrics
+            print(f'wrote {out}/eval_metrics.json, eval_report.md and plots')
     else: raise KMInputError(f"--format must be 'km' or 'rog', got {format!r}")
 
-from fastcore.script import Param, store_true
-from .core import km_command
 
-@km_command
-def km_eval(predictions:Param('predictions JSONL: ours (km_predict) or RoG\'s with --format rog', str),
-            format:Param("'km' (ours: strict + RoG-compatible + path metrics) or 'rog' (RoG's file and numbers)", str)='km',
-            out:Param('folder for eval_metrics.json, eval_report.md and plots (km format)', str)=None,
-            topk:Param('rog: keep the top-k most frequent predictions when prediction is a list', int)=-1,
-            debug:Param('show the traceback on errors', store_true)=False):
+@km_command(EvalConfig)
+def km_eval(cfg:EvalConfig, debug:bool=False):
     """Evaluate KGQA predictions.
 
     Examples:
       km_eval runs/kgqa/predictions.jsonl --out runs/kgqa
       km_eval results/KGQA/webqsp/predictions.jsonl --format rog
     """
-    run_cli('km_eval', _eval_main, predictions, format, out, topk, debug=debug)
+    run_cli('km_eval', _eval_main, cfg, debug=debug)

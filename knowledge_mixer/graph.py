@@ -19,7 +19,8 @@ from .core import KMInputError, KMNotFound, atomic_path, parse_json, progress, r
 
 # %% auto #0
 __all__ = ['MAX_LINE_BYTES', 'FORMAT_VERSION', 'inverse_name', 'KnowledgeGraph', 'detect_format', 'iter_triples', 'random_kg',
-           'plot_degrees', 'draw_triples', 'draw_neighborhood', 'load_graph', 'write_triples', 'km_graph']
+           'plot_degrees', 'draw_triples', 'draw_neighborhood', 'load_graph', 'write_triples', 'GraphConfig',
+           'km_graph']
 
 # %% ../nbs/00_graph.ipynb #a1f7e2f0
 def inverse_name(relation:str) -> str:
@@ -665,12 +666,23 @@ def write_triples(kg:KnowledgeGraph, path, format:str='auto'):
     return path
 
 # %% ../nbs/00_graph.ipynb #7fa3353d
-from fastcore.script import Param, store_true
-from .core import check_action, km_command
+from dataclasses import dataclass, field
+from .core import check_action, km_command, save_config
 
-def _graph_main(action, path, out, format, no_inverse, as_json):
+@dataclass
+class GraphConfig:
+    "Settings of `km_graph`."
+    action: str  # 'stats' (print statistics) or 'convert' (write the graph to --out)
+    path: str  # triples file (pipe, TSV, CSV, JSONL) or a saved .npz graph
+    out: str|None = None  # convert: output path (.npz, .tsv, .txt for pipe, .jsonl)
+    format: str = 'auto'  # input format: auto, pipe, tsv, csv, jsonl
+    inverse: bool = field(default=True, metadata={'flag_help': 'do not store inverse ~relation edges'})  # store inverse ~relation edges
+    json: bool = False  # stats: print JSON
+
+def _graph_main(cfg:GraphConfig):
+    action, path, out, as_json = cfg.action, cfg.path, cfg.out, cfg.json
     check_action(action, ('stats', 'convert'))
-    kg = load_graph(path, format, inverse=not no_inverse)
+    kg = load_graph(path, cfg.format, inverse=cfg.inverse)
     if action == 'stats':
         s = kg.stats()
         if as_json: print(json.dumps(s, ensure_ascii=False, indent=1))
@@ -684,20 +696,15 @@ def _graph_main(action, path, out, format, no_inverse, as_json):
         if not out: raise KMInputError('convert needs --out (a .npz, .tsv, .txt or .jsonl path)')
         if str(out).endswith('.npz'): kg.save(out)
         else: write_triples(kg, out)
+        save_config(cfg, f'{out}.config.json')  # the exact settings, beside the output
         print(f'wrote {out} ({kg.n_triples:,} triples)')
 
-@km_command
-def km_graph(action:Param("'stats' (print statistics) or 'convert' (write the graph to --out)", str),
-             path:Param('triples file (pipe, TSV, CSV, JSONL) or a saved .npz graph', str),
-             out:Param('convert: output path (.npz, .tsv, .txt for pipe, .jsonl)', str)=None,
-             format:Param('input format: auto, pipe, tsv, csv, jsonl', str)='auto',
-             no_inverse:Param('do not store inverse ~relation edges', store_true)=False,
-             json:Param('stats: print JSON', store_true)=False,
-             debug:Param('show the traceback on errors', store_true)=False):
+@km_command(GraphConfig)
+def km_graph(cfg:GraphConfig, debug:bool=False):
     """Knowledge-graph statistics and format conversion.
 
     Examples:
       km_graph stats ../shared/data/metaqa/kb.txt
       km_graph convert kb.txt --out kb.npz
     """
-    run_cli('km_graph', _graph_main, action, path, out, format, no_inverse, json, debug=debug)
+    run_cli('km_graph', _graph_main, cfg, debug=debug)

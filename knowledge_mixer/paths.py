@@ -13,7 +13,6 @@ from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
-from fastcore.script import store_true
 from .core import km_command
 
 from . import _core
@@ -23,7 +22,7 @@ from .graph import KnowledgeGraph, load_graph
 # %% auto #0
 __all__ = ['MAX_HOPS', 'KGPath', 'ShortestPaths', 'Retrieval', 'Paths', 'PathBatch', 'batch_shortest_paths', 'shortest_paths',
            'batch_retrieve', 'retrieve_paths', 'enumerate_paths', 'RelationPaths', 'relation_paths_from', 'draw_paths',
-           'paths_for_questions', 'write_paths', 'km_paths']
+           'paths_for_questions', 'write_paths', 'PathsConfig', 'km_paths']
 
 # %% ../nbs/02_paths.ipynb #8f8905a8
 @dataclass(frozen=True)
@@ -367,29 +366,36 @@ def _located(e, questions, lines, offset):
     return type(e)(str(e).replace(m.group(0), f'({where_})'))
 
 # %% ../nbs/02_paths.ipynb #02310c99
-def _km_paths(questions, kb, out, mode, path_field, max_hops, max_paths, exclude_sources, threads, chunk=4096):
-    kg = load_graph(kb)
-    n = write_paths(kg, questions, out, mode, path_field, max_hops, max_paths, exclude_sources, threads, chunk)
-    print(f'km_paths: {n} questions -> {out}')
-    return out
+from .core import save_config
 
-@km_command
-def km_paths(questions:str, # questions JSONL (topic_entities, answers, gold_relation_path)
-             kb:str, # the knowledge graph: a triples file (pipe, TSV, CSV, JSONL) or a saved .npz
-             out:str, # output JSONL, one line per question (written atomically)
-             mode:str='both', # 'truth' (shortest relation paths), 'retrieve' (follow the relation path) or 'both'
-             path_field:str='gold_relation_path', # question field holding the relation path to follow
-             max_hops:int=3, # longest truth path (edges)
-             max_paths:int=100, # explicit paths kept per pair (truth) / question (retrieve)
-             exclude_sources:store_true=False, # retrieval: paths returning to a topic entity do not count
-             threads:int=1, # worker threads
-             chunk:int=4096, # questions held in memory at a time (the output does not depend on it)
-             debug:store_true=False): # show tracebacks
+@dataclass
+class PathsConfig:
+    "Settings of `km_paths`: the files, and `write_paths`' arguments."
+    questions: str  # questions JSONL (topic_entities, answers, gold_relation_path)
+    kb: str  # the knowledge graph: a triples file (pipe, TSV, CSV, JSONL) or a saved .npz
+    out: str  # output JSONL, one line per question (written atomically)
+    mode: str = 'both'  # 'truth' (shortest relation paths), 'retrieve' (follow the relation path) or 'both'
+    path_field: str = 'gold_relation_path'  # question field holding the relation path to follow
+    max_hops: int = 3  # longest truth path (edges)
+    max_paths: int = 100  # explicit paths kept per pair (truth) / question (retrieve)
+    exclude_sources: bool = False  # retrieval: paths returning to a topic entity do not count
+    threads: int = 1  # worker threads
+    chunk: int = 4096  # questions held in memory at a time (the output does not depend on it)
+
+def _km_paths(cfg:PathsConfig):
+    kg = load_graph(cfg.kb)
+    args = {k: getattr(cfg, k) for k in ('mode', 'path_field', 'max_hops', 'max_paths', 'exclude_sources', 'threads', 'chunk')}
+    n = write_paths(kg, cfg.questions, cfg.out, **args)
+    save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the paths
+    print(f'km_paths: {n} questions -> {cfg.out}')
+    return cfg.out
+
+@km_command(PathsConfig)
+def km_paths(cfg:PathsConfig, debug:bool=False):
     """Mine truth relation paths and/or retrieve along relation paths for a questions file, streamed chunk by chunk.
 
     Examples:
       km_paths ../shared/data/metaqa_mini/questions.jsonl ../shared/data/metaqa_mini/kb.txt paths.jsonl
       km_paths questions.jsonl kb.txt truth.jsonl --mode truth --max_hops 2 --threads 2
     """
-    return run_cli('km_paths', _km_paths, questions, kb, out, mode, path_field, max_hops, max_paths, exclude_sources,
-                   threads, chunk, debug=debug)
+    return run_cli('km_paths', _km_paths, cfg, debug=debug)

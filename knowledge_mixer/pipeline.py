@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +18,18 @@ from .data import (load_jsonl, load_metaqa, load_questions, movie_questions, mov
                                   save_dataset, save_jsonl, split_records)
 
 # %% auto #0
-__all__ = ['STAGES', 'PipelineConfig', 'claim_run_folder', 'run_stage', 'degree_plot', 'stage_graph', 'stage_questions',
-           'stage_sft_data', 'stage_train', 'stage_predict', 'stage_eval', 'write_report', 'run_pipeline',
-           'km_pipeline']
+__all__ = ['STAGES', 'QuestionsConfig', 'PlannerConfig', 'PipelineConfig', 'claim_run_folder', 'run_stage', 'degree_plot',
+           'stage_graph', 'stage_questions', 'stage_sft_data', 'stage_train', 'stage_predict', 'stage_eval',
+           'write_report', 'run_pipeline', 'km_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #ac581aa4
+from .core import config_to_flat, sectioned
+from .reason import ReasonConfig
+
 @dataclass
-class PipelineConfig:
-    "Settings of one end-to-end run; the defaults run offline on a 2-core CPU in a few minutes."
-    out: str = 'runs/kgqa'  # run folder
-    kg: str|None = None  # triples file or saved .npz graph; None: MetaQA's kb.txt with dataset='metaqa', else the movie world
+class QuestionsConfig:
+    "Where the main job's graph and questions come from, and how the questions are split."
+    kg: str|None = None  # triples file or saved .npz graph; None: MetaQA's kb.txt with --dataset metaqa, else the movie world
     questions: str|None = None  # questions JSONL (or question<TAB>answers text); None: built from the KG / the dataset
     dataset: str|None = None  # 'metaqa' to use MetaQA's dev questions (found in data_dir)
     data_dir: str|None = None  # MetaQA folder (default: $KM_DATA/metaqa)
@@ -37,23 +39,32 @@ class PipelineConfig:
     split: str = '0.8,0.1,0.1'  # train/valid/test fractions (grouped by topic entity and path type)
     max_train: int = 0  # cap on training questions (0: all), sampled evenly over path types
     max_test: int = 0  # cap on test questions (0: all)
+
+@dataclass
+class PlannerConfig:
+    "How the main job trains its planner: the knobs it exposes; `stage_train` makes the `TrainConfig` from them."
     base: str = 'tiny'  # base model: 'tiny' (a small Llama trained from scratch), 'smollm2-135m', or a local HF folder
     method: str = 'lora'  # lora, qlora or full
     steps: int = 1500  # optimizer steps
-    batch_size: int = 16
-    lr: float|None = None  # None: 5e-3 for 'tiny', 1e-3 for pretrained bases (LoRA)
-    lora_r: int = 16
-    lora_targets: str = 'q_proj,v_proj'
-    max_length: int = 96
-    eval_steps: int = 50
+    batch_size: int = 16  # training batch size
+    lr: float|None = None  # learning rate; None: TrainConfig.tiny()'s for 'tiny', 1e-3 for pretrained bases (LoRA)
+    lora_r: int = 16  # LoRA rank
+    lora_targets: str = 'q_proj,v_proj'  # LoRA target modules of pretrained bases ('tiny' uses TrainConfig.tiny()'s)
+    max_length: int = 96  # tokens per training sequence (doubled for 'tiny', whose tokenizer splits names finely)
+    eval_steps: int = 50  # evaluate every N steps
     threads: int = 0  # torch threads (0: all cores)
     num_processes: int = 1  # >1 launches multi-process training (GPUs: with deepspeed_stage 3)
-    deepspeed_stage: int = 0
-    beams: int = 3  # plans per question
-    constrained: bool = True  # KG-constrained decoding
-    max_hops: int = 3
-    top_plans: int = 1  # valid plans whose end entities are the answers
-    seed: int = 0
+    deepspeed_stage: int = 0  # DeepSpeed ZeRO stage: 0 (off), 2 or 3
+
+@sectioned
+@dataclass
+class PipelineConfig:
+    "Settings of one end-to-end run, a section per stage; the defaults run offline on a 2-core CPU in a few minutes."
+    out: str = 'runs/kgqa'  # run folder (finished stages are reused; --force re-runs them)
+    data: QuestionsConfig = field(default_factory=QuestionsConfig)  # graph and questions
+    train: PlannerConfig = field(default_factory=PlannerConfig)  # the planner's training
+    reason: ReasonConfig = field(default_factory=ReasonConfig)  # planning and answering, as in km_predict
+    seed: int = 0  # random seed for every stage
     force: bool = False  # re-run finished stages (and accept a changed config)
 
     def check(self):
@@ -69,9 +80,13 @@ class PipelineConfig:
     def split_fractions(self): return [float(x) for x in str(self.split).split(',')]
 
 # %% ../nbs/09_pipeline.ipynb #bc492463
-_IDENTITY = ('kg', 'questions', 'dataset', 'data_dir', 'hops', 'n_movies', 'per_type', 'split', 'max_train', 'max_test',
-             'base', 'method', 'steps', 'batch_size', 'lr', 'lora_r', 'lora_targets', 'max_length', 'beams', 'constrained',
-             'max_hops', 'top_plans', 'seed')
+_NOT_IDENTITY = ('out', 'eval_steps', 'threads', 'num_processes', 'deepspeed_stage', 'force')  # may change between runs of a folder
+
+def _flat_json(d:dict) -> dict:
+    "A saved config.json as flat settings: the nested sections of this version, or the flat file of earlier ones."
+    out = {}
+    for k, v in d.items(): out.update(_flat_json(v) if isinstance(v, dict) else {k: v})
+    return out
 
 def claim_run_folder(cfg:PipelineConfig) -> Path:
     "Create the run folder, or check that an existing one was made with the same settings (else refuse, unless force)."
@@ -84,7 +99,8 @@ def claim_run_folder(cfg:PipelineConfig) -> Path:
         try: old = json.loads(f.read_text(encoding='utf-8'))
         except (ValueError, UnicodeDecodeError) as e:
             raise KMInputError(f'{f}: not readable JSON ({e}); restore it, use another --out, or --force to redo the run') from None
-        diff = {k: (old.get(k), getattr(cfg, k)) for k in _IDENTITY if old.get(k) != getattr(cfg, k)}
+        old, new = _flat_json(old), config_to_flat(cfg)
+        diff = {k: (old.get(k), v) for k, v in new.items() if k not in _NOT_IDENTITY and old.get(k) != v}
         if diff:
             raise KMInputError(f'{out} holds a run made with other settings ({", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())}); '
                                'use another --out, or --force to redo it')
@@ -205,16 +221,14 @@ def stage_train(cfg:PipelineConfig, out:Path) -> dict:
     from knowledge_mixer.train import TrainConfig, train_sft, launch
     train = load_dataset_dir(out/'data'/'planning_train')
     valid = load_dataset_dir(out/'data'/'planning_valid') if (out/'data'/'planning_valid').exists() else None
-    base = cfg.base
-    if base == 'tiny': base = _tiny_base(out, list(train['prompt']) + list(train['completion']))
-    tiny = cfg.base == 'tiny'
-    tc = TrainConfig(base=base, out=str(out/'train'), method=cfg.method, steps=cfg.steps, batch_size=cfg.batch_size,
-                     lr=cfg.lr or (5e-3 if tiny else 1e-3), lora_r=cfg.lora_r,
-                     lora_targets='all-linear' if tiny else cfg.lora_targets,
-                     modules_to_save='embed_tokens,lm_head' if tiny else '', max_length=cfg.max_length if not tiny else 2 * cfg.max_length,
-                     eval_steps=min(cfg.eval_steps, cfg.steps), plan_eval_n=64 if valid is not None else 0,
-                     max_eval=200, threads=cfg.threads, seed=cfg.seed, num_processes=cfg.num_processes,
-                     deepspeed_stage=cfg.deepspeed_stage, warmup_steps=min(10, cfg.steps // 10))
+    t, tiny = cfg.train, cfg.train.base == 'tiny'
+    base = _tiny_base(out, list(train['prompt']) + list(train['completion'])) if tiny else t.base
+    kind = TrainConfig.tiny() if tiny else TrainConfig(lr=1e-3, lora_targets=t.lora_targets)  # LoRA targets, embeddings, lr
+    tc = TrainConfig(base=base, out=str(out/'train'), method=t.method, steps=t.steps, batch_size=t.batch_size,
+                     lr=t.lr or kind.lr, lora_r=t.lora_r, lora_targets=kind.lora_targets, modules_to_save=kind.modules_to_save,
+                     max_length=2 * t.max_length if tiny else t.max_length, eval_steps=min(t.eval_steps, t.steps),
+                     plan_eval_n=64 if valid is not None else 0, max_eval=200, threads=t.threads, seed=cfg.seed,
+                     num_processes=t.num_processes, deepspeed_stage=t.deepspeed_stage, warmup_steps=min(10, t.steps // 10))
     if valid is not None: valid = valid.shuffle(seed=cfg.seed).select(range(min(200, len(valid))))
     r = launch(tc, train, valid) if cfg.num_processes > 1 else train_sft(tc, train.shuffle(seed=cfg.seed), valid)
     m = r.metrics
@@ -255,7 +269,7 @@ def write_report(cfg:PipelineConfig, results:list[dict]):
     "The run's Markdown report (stage table, evaluation, plots) and metrics JSON."
     out = Path(cfg.out)
     def fmt(v): return f'{v:,}' if isinstance(v, int) else (f'{v:.4g}' if isinstance(v, float) else str(v))
-    lines = ['# knowledge-mixer run', '', f'Config: `{json.dumps({k: v for k, v in asdict(cfg).items() if k != "force"})}`', '',
+    lines = ['# knowledge-mixer run', '', f'Config: `{json.dumps({k: v for k, v in config_to_flat(cfg).items() if k != "force"})}`', '',
              '| stage | seconds | metrics |', '|---|---|---|']
     lines += [f"| {r['stage']} | {r['seconds']:.1f} | " + ', '.join(f'{k}={fmt(v)}' for k, v in r['metrics'].items()) + ' |' for r in results]
     lines += ['', f"Total: {sum(r['seconds'] for r in results) / 60:.1f} minutes."]
@@ -290,33 +304,10 @@ def run_pipeline(cfg:PipelineConfig, stages:list[str]|None=None) -> Path:
     return report
 
 # %% ../nbs/09_pipeline.ipynb #9c6d42ed
-from fastcore.script import Param, store_true
 from .core import km_command
 
-@km_command
-def km_pipeline(out:Param('run folder (finished stages are reused; --force re-runs them)', str)='runs/kgqa',
-                kg:Param('triples file or saved .npz graph (default: the embedded movie world)', str)=None,
-                questions:Param('questions JSONL or question<TAB>answers file (default: built from the KG)', str)=None,
-                dataset:Param("'metaqa': MetaQA's dev questions and KB from --data_dir", str)=None,
-                data_dir:Param('MetaQA folder (default: $KM_DATA/metaqa)', str)=None,
-                hops:Param('MetaQA hop sets, e.g. 1,2,3', str)='1,2,3',
-                n_movies:Param('size of the embedded movie world', int)=2500,
-                per_type:Param('built questions per path type', int)=20,
-                max_train:Param('cap on training questions, even over types (0: all)', int)=0,
-                max_test:Param('cap on test questions (0: all)', int)=0,
-                base:Param("base model: 'tiny' (trained from scratch), 'smollm2-135m' or a local HF folder", str)='tiny',
-                method:Param('lora, qlora or full', str)='lora',
-                steps:Param('training steps', int)=1500,
-                batch_size:Param('training batch size', int)=16,
-                lr:Param('learning rate (default: 5e-3 tiny, 1e-3 pretrained)', float)=None,
-                threads:Param('torch threads (0: all cores)', int)=0,
-                num_processes:Param('training processes (GPUs: with --deepspeed_stage 3)', int)=1,
-                deepspeed_stage:Param('DeepSpeed ZeRO stage: 0 (off), 2 or 3', int)=0,
-                beams:Param('plans per question', int)=3,
-                unconstrained:Param('plain beam search instead of KG-constrained decoding', store_true)=False,
-                seed:Param('random seed for every stage', int)=0,
-                force:Param('re-run stages that are already done', store_true)=False,
-                debug:Param('show the traceback on errors', store_true)=False):
+@km_command(PipelineConfig)
+def km_pipeline(cfg:PipelineConfig, debug:bool=False):
     """Run the knowledge-mixer pipeline end to end into a run folder.
 
     Examples:
@@ -326,8 +317,4 @@ def km_pipeline(out:Param('run folder (finished stages are reused; --force re-ru
       km_pipeline --kg my_kg.tsv --out runs/mine                     # questions built from any KG
       km_pipeline --num_processes 8 --deepspeed_stage 3              # multi-GPU training through accelerate/torchrun
     """
-    cfg = PipelineConfig(out=out, kg=kg, questions=questions, dataset=dataset, data_dir=data_dir, hops=hops, n_movies=n_movies,
-                         per_type=per_type, max_train=max_train, max_test=max_test, base=base, method=method, steps=steps,
-                         batch_size=batch_size, lr=lr, threads=threads, num_processes=num_processes,
-                         deepspeed_stage=deepspeed_stage, beams=beams, constrained=not unconstrained, seed=seed, force=force)
     run_cli('km_pipeline', run_pipeline, cfg, debug=debug)

@@ -20,7 +20,7 @@ from .data import QARecord, load_jsonl
 
 # %% auto #0
 __all__ = ['TokenTrie', 'path_token_trie', 'Plan', 'mark_valid', 'plan', 'Prediction', 'answer', 'reason', 'write_predictions',
-           'adapter_base', 'load_planner', 'km_predict']
+           'adapter_base', 'load_planner', 'ReasonConfig', 'PredictConfig', 'km_predict']
 
 # %% ../nbs/07_reason.ipynb #c3196f9c
 class TokenTrie:
@@ -233,43 +233,53 @@ def load_planner(model_dir):
     return load_base_model(str(p))
 
 # %% ../nbs/07_reason.ipynb #867ae1fe
-def _predict_main(model, kg, questions, out, beams, unconstrained, max_hops, top_plans, format, batch_size, chat, limit):
-    graph = load_graph(kg)
-    recs = load_jsonl(questions, kg=graph)[:limit or None]
-    m, tok = load_planner(model)
+from .core import km_command, save_config, sectioned
+
+@dataclass
+class ReasonConfig:
+    "How questions are planned and answered: the reasoning settings `km_predict` and the main job share."
+    beams: int = 3  # plans per question
+    constrained: bool = field(default=True, metadata={'flag': '--unconstrained', 'flag_help': 'plain beam search instead of KG-constrained decoding'})  # KG-constrained decoding
+    max_hops: int = 3  # longest plan
+    top_plans: int = 1  # valid plans whose end entities are answers
+
+@sectioned
+@dataclass
+class PredictConfig:
+    "Settings of `km_predict`: the files, the reasoning settings and the batching."
+    model: str  # trained planner folder (merged model or LoRA adapter with tokenizer)
+    kg: str  # triples file or .npz graph
+    questions: str  # questions JSONL (id, question, answer, q_entity[, relation_path])
+    out: str = 'predictions.jsonl'  # predictions JSONL to write
+    reason: ReasonConfig = field(default_factory=ReasonConfig)  # planning and answering
+    format: str = 'km'  # 'km' (ours) or 'rog' (RoG's predictions.jsonl)
+    batch_size: int = 8  # questions per generate call
+    chat: bool = False  # prompt through the chat template
+    limit: int = 0  # only the first N questions (0: all)
+
+def _predict_main(cfg:PredictConfig):
+    r, batch_size = cfg.reason, cfg.batch_size
+    graph = load_graph(cfg.kg)
+    recs = load_jsonl(cfg.questions, kg=graph)[:cfg.limit or None]
+    m, tok = load_planner(cfg.model)
     plans = []
     bar = progress(total=len(recs), desc='planning')
     for i in range(0, len(recs), batch_size * 4):
-        plans += plan(m, tok, recs[i:i + batch_size * 4], graph, beams, not unconstrained, max_hops, batch_size, chat=chat)
+        plans += plan(m, tok, recs[i:i + batch_size * 4], graph, r.beams, r.constrained, r.max_hops, batch_size, chat=cfg.chat)
         bar.update(len(recs[i:i + batch_size * 4]))
     bar.close()
-    preds = answer(graph, recs, plans, top_plans)
-    write_predictions(preds, out, format)
+    preds = answer(graph, recs, plans, r.top_plans)
+    write_predictions(preds, cfg.out, cfg.format)
+    save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the predictions
     valid = [p.valid for ps in plans for p in ps]
-    print(f'wrote {len(preds):,} predictions to {out}; {100 * np.mean(valid) if valid else 0:.1f}% of {len(valid):,} plans valid')
+    print(f'wrote {len(preds):,} predictions to {cfg.out}; {100 * np.mean(valid) if valid else 0:.1f}% of {len(valid):,} plans valid')
 
-from fastcore.script import Param, store_true
-from .core import km_command
-
-@km_command
-def km_predict(model:Param('trained planner folder (merged model or LoRA adapter with tokenizer)', str),
-               kg:Param('triples file or .npz graph', str),
-               questions:Param('questions JSONL (id, question, answer, q_entity[, relation_path])', str),
-               out:Param('predictions JSONL to write', str)='predictions.jsonl',
-               beams:Param('plans per question', int)=3,
-               unconstrained:Param('plain beam search instead of KG-constrained decoding', store_true)=False,
-               max_hops:Param('longest plan', int)=3,
-               top_plans:Param('valid plans whose end entities are answers', int)=1,
-               format:Param("'km' (ours) or 'rog' (RoG's predictions.jsonl)", str)='km',
-               batch_size:Param('questions per generate call', int)=8,
-               chat:Param('prompt through the chat template', store_true)=False,
-               limit:Param('only the first N questions (0: all)', int)=0,
-               debug:Param('show the traceback on errors', store_true)=False):
+@km_command(PredictConfig)
+def km_predict(cfg:PredictConfig, debug:bool=False):
     """Plan, retrieve and answer KGQA questions with a trained planner.
 
     Examples:
       km_predict runs/kgqa/train/model runs/kgqa/kg.npz runs/kgqa/questions/test.jsonl --out runs/kgqa/predictions.jsonl
       km_predict model/ kb.txt questions.jsonl --format rog --out predictions.jsonl
     """
-    run_cli('km_predict', _predict_main, model, kg, questions, out, beams, unconstrained, max_hops, top_plans, format,
-            batch_size, chat, limit, debug=debug)
+    run_cli('km_predict', _predict_main, cfg, debug=debug)

@@ -13,10 +13,9 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from fastcore.script import Param, store_true
 from .core import km_command
 
 from .core import (KMInputError, atomic_path, data_dir, generating, progress_enabled, read_jsonl, run_cli,
@@ -102,40 +101,40 @@ class TrainConfig:
     grad_accum: int = 1  # gradient accumulation steps
     max_length: int = 128  # tokens per training sequence
     max_grad_norm: float = 1.0  # gradient clipping
-    warmup_steps: int = 0
+    warmup_steps: int = 0  # linear warm-up steps of the learning rate
     scheduler: str = 'linear'  # lr schedule
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    lora_r: int = 16  # LoRA rank
+    lora_alpha: int = 32  # LoRA scaling (alpha / r multiplies the update)
+    lora_dropout: float = 0.05  # dropout on the LoRA branch
     lora_targets: str = 'q_proj,v_proj'  # comma-separated module names or 'all-linear'
     modules_to_save: str = ''  # comma-separated modules trained fully (e.g. 'embed_tokens,lm_head')
     packing: bool = False  # pack several examples into each sequence (BFD)
     gradient_checkpointing: bool = False  # trade compute for activation memory
     attn_implementation: str = 'sdpa'  # sdpa, eager, flash_attention_2
-    dtype: str = 'float32'
+    dtype: str = 'float32'  # weights dtype: float32, bfloat16 or float16
     eval_steps: int = 20  # evaluate (loss, perplexity, planning accuracy) every N steps
-    save_steps: int = 0  # checkpoint every N steps (0 = eval_steps)
+    save_steps: int = 0  # checkpoint every N steps (0: eval_steps)
     save_total_limit: int = 2  # checkpoints kept (the best one is always kept)
     eval_on_start: bool = False  # evaluate the untrained model first (step 0)
-    plan_eval_n: int = 64  # validation examples decoded greedily for the planning metric (0 = off)
-    max_new_tokens: int = 32
+    plan_eval_n: int = 64  # validation examples decoded greedily for the planning metric (0: off)
+    max_new_tokens: int = 32  # tokens generated per plan in the planning metric
     plan_eval_batch: int = 64  # prompts decoded together (CPU decoding is memory-bound: bigger batches are nearly free)
-    best_metric: str = 'plan_score'  # selects the best checkpoint: plan_score = exact path match, ties -> lower loss; or 'loss'
-    valid_fraction: float = 0.2
-    max_train: int = 0  # cap on training examples (0 = all)
-    max_eval: int = 200  # cap on validation examples (0 = all)
-    dpo_beta: float = 0.1
+    best_metric: str = 'plan_score'  # selects the best checkpoint: plan_score (exact path match), ties -> lower loss; or 'loss'
+    valid_fraction: float = 0.2  # held-out share of `dataset` when there is no eval_dataset
+    max_train: int = 0  # cap on training examples (0: all)
+    max_eval: int = 200  # cap on validation examples (0: all)
+    dpo_beta: float = 0.1  # DPO temperature (strength of the pull towards the reference model)
     deepspeed_stage: int = 0  # 0 (off), 2 or 3
     offload: bool = False  # DeepSpeed CPU offload of optimizer (and parameters with ZeRO-3)
     fsdp: bool = False  # FSDP2 full sharding (GPUs; HF/accelerate FSDP silently degrades on CPU)
     num_processes: int = 1  # >1 launches that many processes (torchrun or accelerate)
     launcher: str = 'torchrun'  # torchrun or accelerate
-    wandb_project: str = ''  # log to wandb under this project (WANDB_MODE=offline works without network)
-    run_name: str = ''
-    threads: int = 0  # torch threads (0 = leave as is)
-    seed: int = 0
+    wandb_project: str = ''  # log to wandb under this project (offline WANDB_MODE works without network)
+    run_name: str = ''  # run name in wandb and the logs
+    threads: int = 0  # torch threads (0: leave as is)
+    seed: int = 0  # one seed for data split, model init and training
     resume: bool = True  # continue from the last checkpoint in `out` if there is one
-    trust_remote_code: bool = False
+    trust_remote_code: bool = False  # run a base model's own code (off: only trusted architectures)
 
     @classmethod
     def tiny(cls, **kw) -> 'TrainConfig':
@@ -158,15 +157,15 @@ class TrainConfig:
         return self
 
     def save(self, path) -> Path:
-        with atomic_path(path) as tmp: tmp.write_text(json.dumps(asdict(self), indent=1))
-        return Path(path)
+        "Write the config as JSON, atomically (`core.save_config`)."
+        from knowledge_mixer.core import save_config
+        return save_config(self, path)
 
     @classmethod
     def load(cls, path) -> 'TrainConfig':
-        d = json.loads(Path(path).read_text())
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown: raise KMInputError(f'{path}: unknown TrainConfig field(s) {sorted(unknown)}')
-        return cls(**d)
+        "Read a config saved by `save` (or a JSON/YAML file of some fields); unknown fields are refused."
+        from knowledge_mixer.core import load_config_file
+        return cls(**load_config_file(cls, path))
 
 # %% ../nbs/06_train.ipynb #fa15a985
 def deepspeed_config(stage:int=3, # ZeRO stage: 2 (shard optimizer+gradients) or 3 (also parameters)
@@ -572,16 +571,7 @@ def run_training(config:TrainConfig) -> TrainResult:
     return train_sft(config, train, valid)
 
 # %% ../nbs/06_train.ipynb #1926984e
-def _train_main(config, base, dataset, out, method, objective, lr, steps, batch_size, deepspeed_stage, offload, num_processes,
-                launcher, wandb_project, packing, gradient_checkpointing, attn_implementation, eval_steps, threads, seed, fsdp=False):
-    cfg = TrainConfig.load(config) if config else TrainConfig()
-    given = dict(base=base, dataset=dataset, out=out, method=method, objective=objective, lr=lr, steps=steps,
-                 batch_size=batch_size, deepspeed_stage=deepspeed_stage, num_processes=num_processes, launcher=launcher,
-                 wandb_project=wandb_project, attn_implementation=attn_implementation, eval_steps=eval_steps, threads=threads, seed=seed)
-    for k, v in given.items():
-        if v is not None: setattr(cfg, k, v)
-    for k, v in dict(offload=offload, packing=packing, gradient_checkpointing=gradient_checkpointing, fsdp=fsdp).items():
-        if v: setattr(cfg, k, True)
+def _train_main(cfg:TrainConfig):
     r = run_training(cfg)
     if int(os.environ.get('RANK', '0')) == 0:
         s = r.metrics
@@ -589,35 +579,12 @@ def _train_main(config, base, dataset, out, method, objective, lr, steps, batch_
               f"plan exact {s.get('eval_plan_exact', float('nan')):.3f}; model in {r.model_dir}")
     return r
 
-@km_command
-def km_train(config:Param('TrainConfig JSON file (other options override it)', str)=None,
-             base:Param("base model: local HF folder or 'smollm2-135m'", str)=None,
-             dataset:Param("'metaqa_mini', 'metaqa' (dev, grouped split) or a .jsonl file", str)=None,
-             out:Param('run folder (resumes from its last checkpoint)', str)=None,
-             method:Param('lora, qlora or full', str)=None,
-             objective:Param('sft or dpo', str)=None,
-             lr:Param('learning rate', float)=None,
-             steps:Param('optimizer steps', int)=None,
-             batch_size:Param('per-device batch size', int)=None,
-             deepspeed_stage:Param('DeepSpeed ZeRO stage: 0 (off), 2 or 3', int)=None,
-             offload:Param('CPU offload (DeepSpeed optimizer/parameters, or FSDP)', store_true)=False,
-             fsdp:Param('FSDP2 full sharding (multi-GPU)', store_true)=False,
-             num_processes:Param('processes to launch (torchrun/accelerate)', int)=None,
-             launcher:Param('torchrun or accelerate', str)=None,
-             wandb_project:Param('log to this wandb project (WANDB_MODE=offline works offline)', str)=None,
-             packing:Param('pack examples into full sequences', store_true)=False,
-             gradient_checkpointing:Param('trade compute for activation memory', store_true)=False,
-             attn_implementation:Param('sdpa, eager or flash_attention_2', str)=None,
-             eval_steps:Param('evaluate every N steps', int)=None,
-             threads:Param('torch threads (0 = default)', int)=None,
-             seed:Param('random seed', int)=None,
-             debug:Param('show the traceback on errors', store_true)=False):
+@km_command(TrainConfig)
+def km_train(cfg:TrainConfig, debug:bool=False):
     """Fine-tune a planner (SFT/DPO; LoRA, QLoRA or full) on KGQA relation paths; resumable.
 
     Examples:
       km_train --base smollm2-135m --dataset metaqa_mini --out runs/planner --steps 200 --lr 3e-4
       km_train --config runs/planner/config.json --num_processes 2
     """
-    return run_cli('km_train', _train_main, config, base, dataset, out, method, objective, lr, steps, batch_size, deepspeed_stage,
-                   offload, num_processes, launcher, wandb_project, packing, gradient_checkpointing, attn_implementation,
-                   eval_steps, threads, seed, fsdp, debug=debug)
+    return run_cli('km_train', _train_main, cfg, debug=debug)

@@ -20,7 +20,7 @@ from .core import KMInputError, KMNotFound, atomic_path, check_int, progress, re
 from .graph import KnowledgeGraph
 
 # %% auto #0
-__all__ = ['RESTART', 'MODES', 'Walks', 'random_walks', 'walks_to_text', 'WalkFile', 'write_walks', 'km_walk']
+__all__ = ['RESTART', 'MODES', 'Walks', 'random_walks', 'walks_to_text', 'WalkFile', 'write_walks', 'WalkConfig', 'km_walk']
 
 # %% ../nbs/01_walk.ipynb #28db78e3
 RESTART = -2  # relation id recorded when a restart-mode walk jumps back to its start
@@ -296,7 +296,30 @@ def write_walks(kg:KnowledgeGraph, # the graph to walk
     return WalkFile(path, W, length, steps, lines)
 
 # %% ../nbs/01_walk.ipynb #69490ec5
-from .core import km_command
+from dataclasses import field
+from .core import km_command, save_config
+
+@dataclass
+class WalkConfig:
+    "Settings of `km_walk`: the graph, the output file and the walks (`write_walks`' arguments)."
+    graph: str  # graph: a .npz written by KnowledgeGraph.save, or a triples file (h|r|t, TSV, CSV, JSONL)
+    out: str  # output: .npz (nodes, relations arrays) or a text file (one `e0 -> r1 -> e1` line per walk)
+    starts: str|None = None  # comma-separated start entities, or @FILE with one per line (default: every entity)
+    n_walks: int = 1  # walks per start
+    length: int = 20  # steps per walk
+    mode: str = 'uniform'  # uniform, weighted, node2vec or restart
+    p: float = 1.0  # node2vec return parameter
+    q: float = 1.0  # node2vec in-out parameter
+    alpha: float = 0.15  # restart probability per step (restart mode)
+    seed: int = 0  # RNG seed
+    threads: int = 1  # worker threads
+    inverse: bool = field(default=True, metadata={'flag': '--forward_only', 'flag_help': 'follow forward edges only (no `~r` steps)'})  # also step along inverse `~r` edges
+    weighted: bool = False  # the triples file has a 4th weight column
+    chunk: int = 65_536  # walks held in memory at a time (the output does not depend on it)
+
+    def walk_args(self) -> dict:
+        "The keyword arguments of `write_walks` (every setting but the files and `weighted`)."
+        return {k: getattr(self, k) for k in ('n_walks', 'length', 'mode', 'p', 'q', 'alpha', 'seed', 'threads', 'inverse', 'chunk')}
 
 def _load_graph(path, weighted=False):
     path = Path(path)
@@ -308,33 +331,19 @@ def _read_starts(starts):
     if starts.startswith('@'): return [l.strip() for _, l in read_lines(starts[1:]) if l.strip()]
     return [s.strip() for s in starts.split(',') if s.strip()]
 
-def _km_walk(graph, out, starts, n_walks, length, mode, p, q, alpha, seed, threads, forward_only, weighted, chunk=65_536):
-    kg = _load_graph(graph, weighted)
-    print(write_walks(kg, out, _read_starts(starts), n_walks, length, mode, p, q, alpha, seed, threads, not forward_only, chunk))
-    return Path(out)
+def _km_walk(cfg:WalkConfig):
+    kg = _load_graph(cfg.graph, cfg.weighted)
+    print(write_walks(kg, cfg.out, _read_starts(cfg.starts), **cfg.walk_args()))
+    save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the walks
+    return Path(cfg.out)
 
 # %% ../nbs/01_walk.ipynb #dfef08c4
-@km_command
-def km_walk(graph:str, # graph: a .npz written by KnowledgeGraph.save, or a triples file (h|r|t, TSV, CSV, JSONL)
-            out:str, # output: .npz (nodes, relations arrays) or a text file (one `e0 -> r1 -> e1` line per walk)
-            starts:str=None, # comma-separated start entities, or @FILE with one per line (default: every entity)
-            n_walks:int=1, # walks per start
-            length:int=20, # steps per walk
-            mode:str='uniform', # uniform, weighted, node2vec or restart
-            p:float=1.0, # node2vec return parameter
-            q:float=1.0, # node2vec in-out parameter
-            alpha:float=0.15, # restart probability per step (restart mode)
-            seed:int=0, # RNG seed
-            threads:int=1, # worker threads
-            forward_only:bool=False, # follow forward edges only (no `~r` steps)
-            weighted:bool=False, # the triples file has a 4th weight column
-            chunk:int=65_536, # walks held in memory at a time (the output does not depend on it)
-            debug:bool=False): # show the full traceback on errors
+@km_command(WalkConfig)
+def km_walk(cfg:WalkConfig, debug:bool=False):
     """Write random walks over a knowledge graph as .npz arrays or text lines, streamed chunk by chunk.
 
     Examples:
       km_walk ../shared/data/metaqa/kb.txt walks.txt --starts "Clint Eastwood" --n_walks 10 --length 4
       km_walk kg.npz walks.npz --mode node2vec --p 0.5 --q 2 --threads 2
     """
-    run_cli('km_walk', _km_walk, graph, out, starts, n_walks, length, mode, p, q, alpha, seed, threads,
-            forward_only, weighted, chunk, debug=debug)
+    run_cli('km_walk', _km_walk, cfg, debug=debug)

@@ -40,7 +40,7 @@ def test_papermill_parameter_changes_the_value_used(tmp_path):
                     '-p', 'steps', '3', '-p', 'per_type', '2', '-p', 'beams', '2',
                     '--cwd', str(ROOT / 'nbs/pipelines')], check=True, capture_output=True)
     cfg = json.loads((run / 'config.json').read_text())
-    assert (cfg['n_movies'], cfg['seed']) == (120, 7)
+    assert (cfg['data']['n_movies'], cfg['seed']) == (120, 7)  # config.json holds the stages' sections
     stats = json.loads((run / 'graph_stats.json').read_text())
     # 120 films with 9 relation kinds: the world really is the small one, not the default 2500
     assert stats['entities'] < 800

@@ -290,7 +290,7 @@ def test_rerunning_the_pipeline_never_silently_overwrites(tmp_path, capsys):
     run_pipeline(PipelineConfig(**{**cfg, 'n_movies': 90, 'force': True}), ['graph'])
     assert 'running' in capsys.readouterr().out
     assert not (out / 'stages' / 'questions.done.json').exists() and not (out / 'stages' / 'sft_data.done.json').exists()
-    assert json.loads((out / 'config.json').read_text())['n_movies'] == 90
+    assert json.loads((out / 'config.json').read_text())['data']['n_movies'] == 90
 
 
 def test_pipeline_refuses_a_folder_that_is_not_a_run(tmp_path):

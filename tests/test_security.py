@@ -53,7 +53,7 @@ def test_shell_metacharacters_in_paths_are_just_names(tmp_path):
     assert json.loads(out.read_text().splitlines()[0])['retrieved'] == {'c': 1}
     made = sorted(p.name for p in tmp_path.iterdir())
     assert not [m for m in made if m.startswith('PWNED')], made
-    assert sorted(made) == sorted([kb.name, qs.name, out.name])
+    assert sorted(made) == sorted([kb.name, qs.name, out.name, out.name + '.config.json'])  # the outputs and the settings that made them
 
 
 # --------------------------------------------------------------------------------------------------- pickle payloads in checkpoints
