@@ -1,9 +1,10 @@
 """Security: no unsafe deserialisation, no shell, no remote code by default, safetensors weights.
 
-The static audit of the sources is ruff's flake8-bandit rules (tests/test_lint.py); here is behaviour: remote code is
-off by default, a user path full of shell metacharacters is just a path, and a checkpoint carrying a pickle payload is
-refused on resume without running it.
+The static audit of the sources is ruff's flake8-bandit rules (tests/test_lint.py), plus the four ML loading rules that
+bandit does not know (below); the rest is behaviour: remote code is off by default, a user path full of shell
+metacharacters is just a path, and a checkpoint carrying a pickle payload is refused on resume without running it.
 """
+import ast
 import json
 import os
 import subprocess
@@ -15,6 +16,39 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, 'PYTHONPATH': str(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''), 'OMP_NUM_THREADS': '1'}
 ENV.pop('IN_TEST', None)
+
+
+SOURCES = sorted((ROOT / 'knowledge_mixer').glob('*.py')) + sorted((ROOT / 'tools').glob('*.py'))
+
+
+def ml_loading_risks(source: str, name: str = '<src>') -> list[str]:
+    "Calls that would unpickle or run a model's code: the loaders' keyword rules that ruff's S rules do not cover."
+    def kw(call, k): return next((x.value for x in call.keywords if x.arg == k), None)
+    def is_(node, v): return isinstance(node, ast.Constant) and node.value is v
+    bad = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call): continue
+        fn = ast.unparse(node.func)
+        if fn.endswith('torch.load') and not is_(kw(node, 'weights_only'), True): bad.append(f'{name}:{node.lineno}: {fn} without weights_only=True')
+        if fn in ('np.load', 'numpy.load') and not is_(kw(node, 'allow_pickle'), False): bad.append(f'{name}:{node.lineno}: {fn} without allow_pickle=False')
+        if is_(kw(node, 'trust_remote_code'), True): bad.append(f'{name}:{node.lineno}: trust_remote_code=True hard-coded')
+        if kw(node, 'safe_serialization') is not None and not is_(kw(node, 'safe_serialization'), True):
+            bad.append(f'{name}:{node.lineno}: weights saved without safetensors')
+    return bad
+
+
+def test_no_unsafe_model_or_array_loading():
+    assert {'graph.py', 'train.py', 'model.py'} <= {p.name for p in SOURCES}
+    assert [b for p in SOURCES for b in ml_loading_risks(p.read_text(encoding='utf-8'), p.name)] == []
+
+
+def test_ml_loading_audit_catches_each_pattern():
+    "A control: each planted risk is reported, the safe forms are not."
+    planted = '\n'.join(['torch.load("a.pt")', 'torch.load("a.pt", weights_only=False)', 'np.load("a.npz")',
+                         'np.load("a.npz", allow_pickle=True)', 'm.from_pretrained("p", trust_remote_code=True)',
+                         'model.save_pretrained("d", safe_serialization=False)',
+                         'torch.load("ok.pt", weights_only=True)', 'np.load("ok.npz", allow_pickle=False)'])
+    assert [int(b.split(':')[1]) for b in ml_loading_risks(planted)] == [1, 2, 3, 4, 5, 6]
 
 
 def test_trust_remote_code_is_off_by_default():
