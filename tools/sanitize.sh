@@ -14,7 +14,7 @@ rm -f "$scratch"/knowledge_mixer/_core*.so
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
   tests=(tests/test_graph_core.py tests/test_reliability.py)
-  for t in tests/test_walk.py tests/test_paths.py tests/test_fuzz_bindings.py; do [ -f "$t" ] && tests+=("$t"); done
+  for t in tests/test_walk.py tests/test_paths.py tests/test_fuzz_bindings.py tests/test_parallel.py; do [ -f "$t" ] && tests+=("$t"); done
 fi
 source tools/offline.sh
 # the shared data stays reachable from the scratch copy
