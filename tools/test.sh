@@ -9,4 +9,4 @@ export VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
 echo "== nbdev_test (notebooks)"
 .venv/bin/nbdev_test --n_workers 2
 echo "== pytest"
-.venv/bin/python -m pytest -q tests "$@"
+.venv/bin/python -m pytest -q --durations=15 tests "$@"
