@@ -166,6 +166,7 @@ def _exchange(a, b) -> bool:
     if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM): return False
     raise OSError(err, os.strerror(err), str(b))
 
+# %% ../nbs/00_core.ipynb #3780b280
 def _old_name(path:Path) -> Path: return path.with_name(f'.{path.name}.old')
 
 def restore_dir(path) -> Path:
@@ -174,6 +175,7 @@ def restore_dir(path) -> Path:
     if not path.exists() and old.is_dir(): os.replace(old, path)
     return path
 
+# %% ../nbs/00_core.ipynb #35be117e
 def replace_dir(src, dst) -> Path:
     "Move the complete folder `src` to `dst`, replacing a previous `dst` so that an interruption leaves the old or the new one, whole."
     import shutil
@@ -190,6 +192,7 @@ def replace_dir(src, dst) -> Path:
     _fsync(dst.parent)
     return dst
 
+# %% ../nbs/00_core.ipynb #abf92f1d
 @contextlib.contextmanager
 def atomic_dir(path):
     "Yield an empty temp folder beside `path`; on success it replaces `path` whole (`replace_dir`), on error it is deleted."
@@ -296,29 +299,41 @@ def _as_script(cli, frame):
         cli()
     return cli
 
+# %% ../nbs/00_core.ipynb #da4fce34
+def _help_formatter():
+    "An argparse formatter class: fastcore's help layout, with the description (a docstring's example lines) kept as written."
+    import argparse
+    from fastcore.script import _HelpFormatter
+    class _Help(argparse.RawDescriptionHelpFormatter, _HelpFormatter): pass
+    return _Help
+
+# %% ../nbs/00_core.ipynb #f5a15cff
+def _call_from_argv(func):
+    "Parse `sys.argv` into `func`'s `Param` options (with `--version`) and call it, library bars quiet off a terminal."
+    import inspect, sys
+    from fastcore.script import anno_parser
+    from knowledge_mixer import __version__
+    p = anno_parser(func, prog=func.__name__)
+    p.formatter_class, p.description = _help_formatter(), inspect.cleandoc(func.__doc__ or '')
+    p.add_argument('--version', action='version', version=f'{func.__name__} (knowledge-mixer) {__version__}')
+    opts = vars(p.parse_args(sys.argv[1:]))
+    for hidden in ('pdb', 'xtra'): opts.pop(hidden, None)
+    if not progress_enabled(): quiet_library_progress()
+    func(**opts)  # a console script's return value becomes its exit status: success is 0, whatever func returns
+
+# %% ../nbs/00_core.ipynb #f0b7fc3d
 def km_command(func):
     "Decorator: make `func` a console script with `--version` and quiet bars off a terminal; `@km_command(Config)` derives the options from a config dataclass."
-    import argparse, dataclasses, functools, inspect, sys
-    from fastcore.script import anno_parser, _HelpFormatter
-    from knowledge_mixer import __version__
+    import dataclasses, functools, sys
     if isinstance(func, type) and dataclasses.is_dataclass(func):
         return lambda f: _as_script(_config_command(f, func), sys._getframe(1))
-
-    class _Help(argparse.RawDescriptionHelpFormatter, _HelpFormatter): pass  # keep the docstring's example lines as written
 
     @functools.wraps(func)
     def _cli(*args, **kwargs):
         if args or kwargs: return func(*args, **kwargs)
-        p = anno_parser(func, prog=func.__name__)
-        p.formatter_class, p.description = _Help, inspect.cleandoc(func.__doc__ or '')
-        p.add_argument('--version', action='version', version=f'{func.__name__} (knowledge-mixer) {__version__}')
-        opts = vars(p.parse_args(sys.argv[1:]))
-        for hidden in ('pdb', 'xtra'): opts.pop(hidden, None)
-        if not progress_enabled(): quiet_library_progress()
-        func(**opts)  # a console script's return value becomes its exit status: success is 0, whatever func returns
+        _call_from_argv(func)
 
     return _as_script(_cli, sys._getframe(1))
-
 
 # %% ../nbs/00_core.ipynb #933b9573
 def _config_hints(cls) -> dict:
@@ -334,6 +349,7 @@ def _base_type(t):
         return args[0] if len(args) == 1 else None
     return t
 
+# %% ../nbs/00_core.ipynb #74d498c6
 def _field_docs(cls) -> dict:
     "The docments of a dataclass; for `python -m pkg.mod` (whose `__main__` fastcore cannot read) those of `pkg.mod`'s class."
     import importlib, sys
@@ -343,6 +359,7 @@ def _field_docs(cls) -> dict:
         cls = getattr(importlib.import_module(spec.name), cls.__name__, cls)
     return docments(cls)
 
+# %% ../nbs/00_core.ipynb #cce80b8b
 def config_fields(cls) -> list:
     "The settings of a config dataclass as (path, field, type, help), nested config sections flattened in order."
     import dataclasses
@@ -357,15 +374,16 @@ def config_fields(cls) -> list:
     return out
 
 # %% ../nbs/00_core.ipynb #2601fd67
+def _at(obj, path):
+    "The value at a section path: `obj.a.b` for `('a', 'b')` (`obj` itself for `()`)."
+    for k in path: obj = getattr(obj, k)
+    return obj
+
 def config_to_flat(cfg) -> dict:
     "A config's settings as one flat dict of leaf names (nested sections flattened)."
-    out = {}
-    for path, *_ in config_fields(type(cfg)):
-        v = cfg
-        for k in path: v = getattr(v, k)
-        out[path[-1]] = v
-    return out
+    return {path[-1]: _at(cfg, path) for path, *_ in config_fields(type(cfg))}
 
+# %% ../nbs/00_core.ipynb #22e26d08
 def config_from_flat(cls, d:dict, strict:bool=False, where_:str=''):
     "Build `cls` from a flat dict of leaf names (e.g. a notebook's `locals()`), nested sections too; `strict` refuses other keys."
     import dataclasses
@@ -382,6 +400,7 @@ def config_from_flat(cls, d:dict, strict:bool=False, where_:str=''):
         return c(**kw)
     return build(cls, ())
 
+# %% ../nbs/00_core.ipynb #6048ee3d
 def sectioned(cls):
     "Class decorator for a config with sections: also build it from flat names (`Cfg(steps=3)` sets `cfg.train.steps`) and read/set them flat (`cfg.steps`)."
     import functools
@@ -396,18 +415,13 @@ def sectioned(cls):
         for k, v in flat.items(): setattr(self, k, v)
     def __getattr__(self, name):  # only called when normal lookup fails: a setting of a section
         if name not in _paths(): raise AttributeError(f'{cls.__name__!r} object has no attribute {name!r}')
-        v = self
-        for k in _paths()[name]: v = getattr(v, k)
-        return v
+        return _at(self, _paths()[name])
     def __setattr__(self, name, value):
         if name not in _paths(): return object.__setattr__(self, name, value)
         *sec, leaf = _paths()[name]
-        t = self
-        for k in sec: t = getattr(t, k)
-        setattr(t, leaf, value)
+        setattr(_at(self, sec), leaf, value)
     cls.__init__, cls.__getattr__, cls.__setattr__ = __init__, __getattr__, __setattr__
     return cls
-
 
 # %% ../nbs/00_core.ipynb #3edf7543
 def _nested_to_flat(cls, d:dict, where_:str) -> dict:
@@ -423,20 +437,24 @@ def _nested_to_flat(cls, d:dict, where_:str) -> dict:
         if k not in known: raise KMInputError(f"{where_}: unknown setting {k!r} for {cls.__name__}; known: {', '.join(sorted(known))}")
     return flat
 
-def load_config_file(cls, path) -> dict:
-    "Read a JSON or YAML config file for `cls` as flat settings; unknown keys raise `KMInputError` naming the key and file."
-    path = Path(path)
-    if not path.is_file(): raise KMInputError(f'{path}: no such config file; pass a JSON (or YAML) file of settings')
+# %% ../nbs/00_core.ipynb #7315ea69
+def _read_mapping(path:Path):
+    "The value in the JSON (or, by extension, YAML) file `path`; a parse error raises `KMInputError` naming the file."
     text = path.read_text(encoding='utf-8')
     if path.suffix.lower() in ('.yaml', '.yml'):
         try: import yaml
         except ImportError: raise KMInputError(f'{path}: YAML configs need PyYAML (pip install pyyaml); or write the file as JSON') from None
-        try: d = yaml.safe_load(text)
+        try: return yaml.safe_load(text)
         except yaml.YAMLError as e: raise KMInputError(f'{path}: not valid YAML ({e})') from None
-    else:
-        import json
-        try: d = json.loads(text)
-        except ValueError as e: raise KMInputError(f'{path}: not valid JSON ({e})') from None
+    try: return json.loads(text)
+    except ValueError as e: raise KMInputError(f'{path}: not valid JSON ({e})') from None
+
+# %% ../nbs/00_core.ipynb #d93bc9d1
+def load_config_file(cls, path) -> dict:
+    "Read a JSON or YAML config file for `cls` as flat settings; unknown keys raise `KMInputError` naming the key and file."
+    path = Path(path)
+    if not path.is_file(): raise KMInputError(f'{path}: no such config file; pass a JSON (or YAML) file of settings')
+    d = _read_mapping(path)
     if not isinstance(d, dict): raise KMInputError(f'{path}: expected a mapping of setting names to values, got {type(d).__name__}')
     return _nested_to_flat(cls, d, str(path))
 
@@ -456,33 +474,40 @@ def _flag_names(f, t) -> tuple[str, str]:
     return flag or f'--{f.name}', 'store'
 
 def _required(f) -> bool:
+    "Whether the setting `f` has no default at all (it becomes a positional argument)."
     import dataclasses
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
+# %% ../nbs/00_core.ipynb #dc4ba743
+def _add_setting(p, f, bt, help:str):
+    "Add the option of setting `f` (flag type `bt`) to the argparse parser `p`; a required setting is positional (or `--name`)."
+    import argparse
+    if _required(f):  # positional, optional here so that --config can supply it (checked after merging); --name too
+        p.add_argument(f.name, nargs='?', type=bt, default=None, help=f'{help} (or --{f.name})')
+        p.add_argument(f'--{f.name}', dest=f'_opt_{f.name}', type=bt, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        return
+    flag, action = _flag_names(f, bt)
+    if action == 'store_false': help = f.metadata.get('flag_help') or f'turn off: {help}'
+    elif action == 'store' and 'default' not in help: help = f'{help} (default: {f.default!r})'
+    kw = dict(dest=f.name, default=argparse.SUPPRESS, help=help)
+    if action == 'store': kw.update(type=bt, metavar=f.name.upper())
+    p.add_argument(flag, action=action, **kw)
+
+# %% ../nbs/00_core.ipynb #f3b285b9
 def config_parser(cls, prog:str, description:str='', version:str|None=None):
     "An argparse parser with one option per setting of `cls` (help from its docments), plus `--config FILE`, `--debug`, `--version`."
     import argparse
-    from fastcore.script import _HelpFormatter
-    class _Help(argparse.RawDescriptionHelpFormatter, _HelpFormatter): pass  # keep the docstring's example lines as written
-    p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=_Help)
+    p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=_help_formatter())
     for path, f, t, help in config_fields(cls):
         bt = _base_type(t)
         if bt not in (str, int, float, bool): raise TypeError(f'{cls.__name__}.{f.name}: a flag cannot hold {t}; use str, int, float, bool or X|None')
-        if _required(f):  # positional, optional here so that --config can supply it (checked after merging); --name too
-            p.add_argument(f.name, nargs='?', type=bt, default=None, help=f'{help} (or --{f.name})')
-            p.add_argument(f'--{f.name}', dest=f'_opt_{f.name}', type=bt, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-            continue
-        flag, action = _flag_names(f, bt)
-        if action == 'store_false': help = f.metadata.get('flag_help') or f'turn off: {help}'
-        elif action == 'store' and 'default' not in help: help = f'{help} (default: {f.default!r})'
-        kw = dict(dest=f.name, default=argparse.SUPPRESS, help=help)
-        if action == 'store': kw.update(type=bt, metavar=f.name.upper())
-        p.add_argument(flag, action=action, **kw)
+        _add_setting(p, f, bt, help)
     p.add_argument('--config', metavar='FILE', help='JSON or YAML file of settings (as saved in config.json); flags given override it')
     p.add_argument('--debug', action='store_true', help='show the traceback on errors')
     if version: p.add_argument('--version', action='version', version=version)
     return p
 
+# %% ../nbs/00_core.ipynb #de3d5958
 def parse_config(cls, argv:list|None=None, prog:str|None=None, description:str='', version:str|None=None):
     "Parse a command line into (`cls` instance, debug): dataclass defaults < `--config FILE` < the flags given."
     import sys
@@ -496,7 +521,6 @@ def parse_config(cls, argv:list|None=None, prog:str|None=None, description:str='
     missing = [f.name for _, f, *_ in config_fields(cls) if _required(f) and settings.get(f.name) is None]
     if missing: p.error(f'the following arguments are required: {", ".join(missing)}')
     return config_from_flat(cls, settings), debug
-
 
 # %% ../nbs/00_core.ipynb #135fac6f
 def params_cell(cls, **defaults) -> str:

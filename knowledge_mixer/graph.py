@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 from array import array
+from itertools import chain
 from pathlib import Path
 from typing import Iterable
 
@@ -27,6 +28,15 @@ def inverse_name(relation:str) -> str:
     "The name of the inverse of `relation` (`r` <-> `~r`)."
     return relation[1:] if relation.startswith('~') else '~' + relation
 
+# %% ../nbs/00_graph.ipynb #ef3d7fc4
+def _name_ids(names:list, kind:str) -> dict:
+    "Each name's id (its position); a repeated name, or a relation name (`kind='relation'`) starting with `~`, raises."
+    ids = {n: i for i, n in enumerate(names)}
+    if len(ids) != len(names): raise KMInputError(f'{kind} names must be unique')
+    bad = [r for r in names if r.startswith('~')] if kind == 'relation' else []
+    if bad: raise KMInputError(f"relation names may not start with '~' (reserved for inverses): {bad[:3]}")
+    return ids
+
 # %% ../nbs/00_graph.ipynb #62c73649
 class KnowledgeGraph:
     "A directed multigraph of named entities and relations with inverse edges, stored as CSR in C++."
@@ -38,12 +48,7 @@ class KnowledgeGraph:
                  inverse:bool=True, # whether inverse edges are stored
                  validate:bool=True): # check the arrays (skip only for arrays the engine just built)
         self.entities, self.relations, self.inverse = list(entities), list(relations), inverse
-        self._ent = {e: i for i, e in enumerate(self.entities)}
-        self._rel = {r: i for i, r in enumerate(self.relations)}
-        if len(self._ent) != len(self.entities): raise KMInputError('entity names must be unique')
-        if len(self._rel) != len(self.relations): raise KMInputError('relation names must be unique')
-        bad = [r for r in self.relations if r.startswith('~')]
-        if bad: raise KMInputError(f"relation names may not start with '~' (reserved for inverses): {bad[:3]}")
+        self._ent, self._rel = _name_ids(self.entities, 'entity'), _name_ids(self.relations, 'relation')
         self._indptr, self._dst, self._rel_ids = (np.ascontiguousarray(indptr, np.int64),
             np.ascontiguousarray(dst, np.int32), np.ascontiguousarray(rel, np.int32))
         self._weight = None if weight is None else np.ascontiguousarray(weight, np.float32)
@@ -52,9 +57,15 @@ class KnowledgeGraph:
             raise KMInputError(f'indptr has {len(self._indptr)} entries, expected n_entities + 1 = {len(self.entities) + 1}')
         if validate: _core.validate_csr(self._indptr, self._dst, self._rel_ids, self._weight, 2 * len(self.relations))
 
-    def __repr__(self):
-        return (f'KnowledgeGraph({self.n_entities:,} entities, {self.n_relations} relations, '
-                f'{self.n_triples:,} triples{", weighted" if self.weighted else ""})')
+# %% ../nbs/00_graph.ipynb #c83cea56
+@patch
+def _buffer(self:KnowledgeGraph, kind, H, R, T, W=None):
+    "Queue an update: `kind` 'add' or 'remove', ids of heads, base relations and tails (and weights); applied by `_flush`."
+    if self._pending is not None and self._pending[0] != kind: self._flush()
+    if self._pending is None: self._pending = (kind, array('i'), array('i'), array('i'), array('f') if W is not None else None)
+    p = self._pending
+    p[1].extend(H); p[2].extend(R); p[3].extend(T)
+    if W is not None and p[4] is not None: p[4].extend(W)
 
 # %% ../nbs/00_graph.ipynb #65c59e66
 @patch
@@ -72,14 +83,6 @@ def _flush(self:KnowledgeGraph):
         (np.asarray(W, np.float32) if W is not None else None) if add else None,
         empty if add else hs, empty if add else rs * 2, empty if add else ts, self.inverse)
 
-@patch
-def _buffer(self:KnowledgeGraph, kind, H, R, T, W=None):
-    if self._pending is not None and self._pending[0] != kind: self._flush()
-    if self._pending is None: self._pending = (kind, array('i'), array('i'), array('i'), array('f') if W is not None else None)
-    p = self._pending
-    p[1].extend(H); p[2].extend(R); p[3].extend(T)
-    if W is not None and p[4] is not None: p[4].extend(W)
-
 # %% ../nbs/00_graph.ipynb #ac81f4f9
 @patch(as_prop=True)
 def indptr(self:KnowledgeGraph) -> np.ndarray:
@@ -93,6 +96,7 @@ def dst(self:KnowledgeGraph) -> np.ndarray:
     self._flush()
     return self._dst
 
+# %% ../nbs/00_graph.ipynb #0c3b087e
 @patch(as_prop=True)
 def rel(self:KnowledgeGraph) -> np.ndarray:
     "Relation id of every edge (int32; `2k` is relation k, `2k + 1` its inverse `~`)."
@@ -126,6 +130,7 @@ def n_triples(self:KnowledgeGraph) -> int:
     "Distinct forward triples."
     return int(np.count_nonzero((self.rel & 1) == 0))
 
+# %% ../nbs/00_graph.ipynb #6c8dbde1
 @patch(as_prop=True)
 def weighted(self:KnowledgeGraph) -> bool:
     "Whether edges carry weights."
@@ -135,6 +140,12 @@ def weighted(self:KnowledgeGraph) -> bool:
 def relation_names(self:KnowledgeGraph) -> list[str]:
     "Name of every relation id: `relation_names[2k] = r`, `[2k+1] = ~r`."
     return [n for r in self.relations for n in (r, '~' + r)]
+
+@patch
+def __repr__(self:KnowledgeGraph):
+    "Sizes at a glance: `KnowledgeGraph(6 entities, 3 relations, 6 triples)`."
+    return (f'KnowledgeGraph({self.n_entities:,} entities, {self.n_relations} relations, '
+            f'{self.n_triples:,} triples{", weighted" if self.weighted else ""})')
 
 # %% ../nbs/00_graph.ipynb #ab554d05
 @patch(cls_method=True)
@@ -155,31 +166,39 @@ class _Interner:
     @property
     def names(self): return list(self.ids)
 
+# %% ../nbs/00_graph.ipynb #894be1bd
+def _check_weight(w, loc):
+    "`w` as a float; not a number, negative or not finite raises naming `loc`."
+    try: w = float(w)
+    except (TypeError, ValueError): raise KMInputError(f'{loc}: weight {w!r} is not a number')
+    if not np.isfinite(w) or w < 0: raise KMInputError(f'{loc}: weight {w!r} must be finite and >= 0')
+    return w
+
+# %% ../nbs/00_graph.ipynb #ccf826ab
+def _check_triple(tr, loc:str, with_weights:bool=False) -> tuple:
+    "The (h, r, t) names of triple `tr`; a wrong length, an empty or non-string name or a `~` relation raise naming `loc`."
+    if len(tr) != (4 if with_weights else 3):
+        raise KMInputError(f'{loc}: expected a (head, relation, tail{", weight" if with_weights else ""}) '
+                           f'triple, got {tr!r}')
+    h, r, t = tr[0], tr[1], tr[2]
+    for name, v in (('head', h), ('relation', r), ('tail', t)):
+        if not isinstance(v, str) or not v.strip():
+            raise KMInputError(f'{loc}: empty or non-string {name} in {tr!r}; every field must be a non-empty name')
+    if r.startswith('~'):
+        raise KMInputError(f"{loc}: relation {r!r} starts with '~', which marks inverse relations; "
+                           f'store the triple forwards as ({t!r}, {r[1:]!r}, {h!r})')
+    return h, r, t
+
 # %% ../nbs/00_graph.ipynb #a4cb5386
 def _intern_triples(triples, ents=None, rels=None, src=None, with_weights=False):
     "Intern an iterable of (h, r, t[, w]) string triples into id arrays; checks every field."
     ents, rels = ents or _Interner(), rels or _Interner()
     H, R, T, W = array('i'), array('i'), array('i'), array('f')
     for i, tr in enumerate(triples):
-        if len(tr) != (4 if with_weights else 3):
-            raise KMInputError(f'{where(src, i + 1)}: expected a (head, relation, tail{", weight" if with_weights else ""}) '
-                               f'triple, got {tr!r}')
-        h, r, t = tr[0], tr[1], tr[2]
-        for name, v in (('head', h), ('relation', r), ('tail', t)):
-            if not isinstance(v, str) or not v.strip():
-                raise KMInputError(f'{where(src, i + 1)}: empty or non-string {name} in {tr!r}; every field must be a non-empty name')
-        if r.startswith('~'):
-            raise KMInputError(f"{where(src, i + 1)}: relation {r!r} starts with '~', which marks inverse relations; "
-                               f'store the triple forwards as ({t!r}, {r[1:]!r}, {h!r})')
+        h, r, t = _check_triple(tr, where(src, i + 1), with_weights)
         H.append(ents(h)); R.append(rels(r)); T.append(ents(t))
         if with_weights: W.append(_check_weight(tr[3], where(src, i + 1)))
     return ents, rels, H, R, T, (W if with_weights else None)
-
-def _check_weight(w, loc):
-    try: w = float(w)
-    except (TypeError, ValueError): raise KMInputError(f'{loc}: weight {w!r} is not a number')
-    if not np.isfinite(w) or w < 0: raise KMInputError(f'{loc}: weight {w!r} must be finite and >= 0')
-    return w
 
 # %% ../nbs/00_graph.ipynb #77787f16
 @patch(cls_method=True)
@@ -207,6 +226,16 @@ def entity_id(self:KnowledgeGraph, e) -> int:
                                                    'check spelling and case, or add it with add_triples') from None
 
 @patch
+def entity_ids(self:KnowledgeGraph, es) -> np.ndarray:
+    "Ids of several entities (names or ids) as an int32 array."
+    es = es if isinstance(es, list) else list(es)
+    if all(issubclass(t, str) for t in set(map(type, es))):  # names only: one dict lookup each, in C
+        try: return np.fromiter(map(self._ent.__getitem__, es), np.int32, len(es))
+        except KeyError: pass  # an unknown name: entity_id below names it
+    return np.fromiter((self.entity_id(e) for e in es), np.int32, len(es))
+
+# %% ../nbs/00_graph.ipynb #58c64e79
+@patch
 def relation_id(self:KnowledgeGraph, r) -> int:
     "The interleaved id of relation `r`: a name (`~name` for the inverse) or an id."
     if isinstance(r, (int, np.integer)) and not isinstance(r, bool):
@@ -217,15 +246,6 @@ def relation_id(self:KnowledgeGraph, r) -> int:
     k = self._rel.get(r[1:] if inv else r)
     if k is None: raise KMNotFound(f'relation {r!r} is not in the graph; known relations: {", ".join(self.relations[:20])}')
     return 2 * k + int(inv)
-
-@patch
-def entity_ids(self:KnowledgeGraph, es) -> np.ndarray:
-    "Ids of several entities (names or ids) as an int32 array."
-    es = es if isinstance(es, list) else list(es)
-    if all(issubclass(t, str) for t in set(map(type, es))):  # names only: one dict lookup each, in C
-        try: return np.fromiter(map(self._ent.__getitem__, es), np.int32, len(es))
-        except KeyError: pass  # an unknown name: entity_id below names it
-    return np.fromiter((self.entity_id(e) for e in es), np.int32, len(es))
 
 # %% ../nbs/00_graph.ipynb #32d79279
 @patch
@@ -242,6 +262,7 @@ def _row(self:KnowledgeGraph, v, r=None):
     row = self._rel_ids[lo:hi]
     return lo + int(np.searchsorted(row, r, 'left')), lo + int(np.searchsorted(row, r, 'right'))
 
+# %% ../nbs/00_graph.ipynb #9114548b
 @patch
 def edges(self:KnowledgeGraph, e, relation=None, inverse:bool=True) -> list[tuple[str, str]]:
     "The (relation, neighbour) pairs leaving `e`, optionally via one `relation`; `inverse=False` hides `~r` edges."
@@ -265,6 +286,7 @@ def has_edge(self:KnowledgeGraph, h, r, t) -> bool:
     lo, hi = self._row(v, rid)
     return bool(np.any(self._dst[lo:hi] == u)) if hi > lo else False
 
+# %% ../nbs/00_graph.ipynb #5de4d28f
 @patch
 def degree(self:KnowledgeGraph, e, inverse:bool=True) -> int:
     "Number of edges leaving `e` (with `inverse`, incoming triples count too)."
@@ -332,6 +354,7 @@ def reachable(self:KnowledgeGraph, seeds, hops:int=1) -> np.ndarray:
         seen[frontier] = True
     return np.flatnonzero(seen).astype(np.int32)
 
+# %% ../nbs/00_graph.ipynb #b976e042
 @patch
 def subgraph(self:KnowledgeGraph, seeds, hops:int=1) -> 'KnowledgeGraph':
     "The induced graph on the entities within `hops` of `seeds` (entity order kept)."
@@ -371,6 +394,7 @@ def _read_lines(path):
 
 # %% ../nbs/00_graph.ipynb #9b17a376
 def _jsonl_triple(obj, loc):
+    "The fields of one JSONL value: a list as it is, an object by its head/relation/tail keys (plus `weight`)."
     if isinstance(obj, list): return tuple(obj)
     if not isinstance(obj, dict): raise KMInputError(f'{loc}: expected a JSON object or list, got {type(obj).__name__}')
     for keys in (('head', 'relation', 'tail'), ('h', 'r', 't'), ('subject', 'predicate', 'object')):
@@ -380,31 +404,49 @@ def _jsonl_triple(obj, loc):
     raise KMInputError(f'{loc}: JSON object needs head/relation/tail (or h/r/t, subject/predicate/object); '
                        f'has keys {sorted(obj)[:6]}')
 
-def iter_triples(path, format:str='auto', weighted:bool=False):
-    "Stream (fields, line_number) from a triples file; fields are stripped strings (JSONL values as given)."
-    path = Path(path)
+# %% ../nbs/00_graph.ipynb #846dea46
+def _split_fields(line:str, fmt:str, loc:str) -> tuple:
+    "The fields of one data line of a `fmt` triples file: stripped strings (JSONL values as given)."
+    if fmt == 'jsonl': return _jsonl_triple(parse_json(line, loc), loc)
+    if fmt == 'csv': return tuple(f.strip() for f in next(csv.reader([line])))
+    return tuple(f.strip() for f in line.split('|' if fmt == 'pipe' else '\t'))
+
+# %% ../nbs/00_graph.ipynb #bdbc14ce
+def _open_triples(path:Path, format:str):
+    "(format, rows): the data lines of a triples file as (line number, text), and their format (detected when 'auto')."
     if not path.exists(): raise FileNotFoundError(f'{path}: no such triples file')
     if path.is_dir(): raise KMInputError(f'{path} is a folder; pass the triples file inside it (e.g. {path}/train.txt)')
     lines = _read_lines(path)
     first = next(lines, None)
-    if first is None: return
+    if first is None: return format, iter(())
     fmt = detect_format(path, first[1]) if format == 'auto' else format
     if fmt not in _FORMATS: raise KMInputError(f"format must be 'auto' or one of {_FORMATS}, got {format!r}")
+    return fmt, chain([first], lines)
+
+# %% ../nbs/00_graph.ipynb #131c0971
+def iter_triples(path, format:str='auto', weighted:bool=False):
+    "Stream (fields, line_number) from a triples file; fields are stripped strings (JSONL values as given)."
+    path = Path(path)
+    fmt, rows = _open_triples(path, format)
     n_fields = 4 if weighted else 3
-    def rows():
-        yield first
-        yield from lines
-    for n, line in rows():
+    for i, (n, line) in enumerate(rows):
         loc = where(path, n)
-        if fmt == 'jsonl':
-            fields = _jsonl_triple(parse_json(line, loc), loc)
-        elif fmt == 'csv': fields = tuple(f.strip() for f in next(csv.reader([line])))
-        else: fields = tuple(f.strip() for f in line.split('|' if fmt == 'pipe' else '\t'))
-        if n == first[0] and fmt != 'jsonl' and fields and fields[0].lower() in _HEADER_WORDS: continue
+        fields = _split_fields(line, fmt, loc)
+        if i == 0 and fmt != 'jsonl' and fields and fields[0].lower() in _HEADER_WORDS: continue
         if len(fields) != n_fields:
             raise KMInputError(f'{loc}: expected {n_fields} {fmt} fields (head, relation, tail{", weight" if weighted else ""}), '
                                f'found {len(fields)} in {line[:80]!r}; fix the line or pass format=')
         yield fields, n
+
+# %% ../nbs/00_graph.ipynb #d666e133
+def _file_triple(fields:tuple, loc:str) -> tuple:
+    "The (h, r, t) names of a row read from a triples file; an empty or non-string name or a `~` relation raise naming `loc`."
+    h, r, t = fields[:3]
+    if not all(isinstance(x, str) and x for x in (h, r, t)):
+        raise KMInputError(f'{loc}: empty or non-string field in {fields!r}; every field must be a non-empty name')
+    if r.startswith('~'):
+        raise KMInputError(f"{loc}: relation {r!r} starts with '~' (reserved for inverses); store the triple forwards")
+    return h, r, t
 
 # %% ../nbs/00_graph.ipynb #f1ef77a6
 @patch(cls_method=True)
@@ -420,16 +462,24 @@ def from_file(cls:KnowledgeGraph,
     bar, n = progress(desc=f'reading {Path(path).name}', unit=' lines', unit_scale=True), 0  # a bar at a terminal only
     for fields, n in iter_triples(path, format, weighted):
         if not n & 0xFFFF: bar.update(n - bar.n)
-        loc = where(path, n)
-        h, r, t = fields[:3]
-        if not all(isinstance(x, str) and x for x in (h, r, t)):
-            raise KMInputError(f'{loc}: empty or non-string field in {fields!r}; every field must be a non-empty name')
-        if r.startswith('~'):
-            raise KMInputError(f"{loc}: relation {r!r} starts with '~' (reserved for inverses); store the triple forwards")
+        h, r, t = _file_triple(fields, where(path, n))
         H.append(ents(h)); R.append(rels(r)); T.append(ents(t))
-        if weighted: W.append(_check_weight(fields[3], loc))
+        if weighted: W.append(_check_weight(fields[3], where(path, n)))
     bar.update(n - bar.n); bar.close()
     return cls._from_ids(ents.names, rels.names, H, R, T, W if weighted else None, inverse=inverse, threads=threads)
+
+# %% ../nbs/00_graph.ipynb #aab71de3
+def _nx_edges(G, relation:str, weight:str|None, default_relation:str|None):
+    "Yield (u, v, relation name, weight or None) for each edge of the networkx graph `G`; bad relations and weights raise."
+    edges = G.edges(data=relation, default=default_relation) if not weight else G.edges(data=True)
+    for i, e in enumerate(edges):
+        u, v, r = (e if not weight else (e[0], e[1], e[2].get(relation, default_relation)))
+        if r is None:
+            raise KMInputError(f'edge {i} ({u!r} -> {v!r}) has no {relation!r} attribute; '
+                               'pass relation= the attribute name or default_relation=')
+        r = r if isinstance(r, str) else str(r)
+        if not r or r.startswith('~'): raise KMInputError(f"edge {i} ({u!r} -> {v!r}): relation {r!r} must be non-empty and not start with '~'")
+        yield u, v, r, (_check_weight(e[2].get(weight, 1.0), f'edge {i}') if weight else None)
 
 # %% ../nbs/00_graph.ipynb #10ab5544
 @patch(cls_method=True)
@@ -442,18 +492,12 @@ def from_networkx(cls:KnowledgeGraph, G, relation:str='relation', weight:str|Non
     idx = {n: i for i, n in enumerate(nodes)}
     rels = _Interner()
     H, R, T, W = array('i'), array('i'), array('i'), array('f')
-    edges = G.edges(data=relation, default=default_relation) if not weight else G.edges(data=True)
-    for i, e in enumerate(edges):
-        u, v, r = (e if not weight else (e[0], e[1], e[2].get(relation, default_relation)))
-        if r is None:
-            raise KMInputError(f'edge {i} ({u!r} -> {v!r}) has no {relation!r} attribute; '
-                               'pass relation= the attribute name or default_relation=')
-        r = r if isinstance(r, str) else str(r)
-        if not r or r.startswith('~'): raise KMInputError(f"edge {i} ({u!r} -> {v!r}): relation {r!r} must be non-empty and not start with '~'")
+    for u, v, r, w in _nx_edges(G, relation, weight, default_relation):
         H.append(idx[u]); R.append(rels(r)); T.append(idx[v])
-        if weight: W.append(_check_weight(e[2].get(weight, 1.0), f'edge {i}'))
+        if weight: W.append(w)
     return cls._from_ids(names, rels.names, H, R, T, W if weight else None, inverse=inverse, threads=threads)
 
+# %% ../nbs/00_graph.ipynb #9900d7a7
 @patch
 def to_networkx(self:KnowledgeGraph, relation:str='relation', weight:str='weight'):
     "A `networkx.MultiDiGraph` with every entity and one edge per forward triple, keyed by relation."
@@ -492,6 +536,7 @@ def save(self:KnowledgeGraph, path):
         np.savez(tmp, **arrays)
     return path
 
+# %% ../nbs/00_graph.ipynb #77c59673
 @patch(cls_method=True)
 def load(cls:KnowledgeGraph, path):
     "Read a graph written by `save`."
@@ -527,6 +572,7 @@ def add_triples(self:KnowledgeGraph, triples:Iterable, weights:Iterable[float]|N
     self._buffer('add', H, R, T, W)
     return self
 
+# %% ../nbs/00_graph.ipynb #0316f3d1
 @patch
 def remove_triples(self:KnowledgeGraph, triples:Iterable, missing:str='raise'):
     "Remove (head, relation, tail) triples (forward names). `missing='ignore'` skips absent ones. Applied lazily."
@@ -549,6 +595,21 @@ def cache(self:KnowledgeGraph) -> dict:
     "Arrays other stages derive from this graph, by stage name (e.g. `'walk'`); `clear()` frees them."
     return self.__dict__.setdefault('_cache', {})
 
+# %% ../nbs/00_graph.ipynb #06b56c92
+def _ba_edges(rng, n_entities:int, m:int) -> tuple[np.ndarray, np.ndarray]:
+    "Heads and tails of a preferential-attachment graph: entities m, m+1, ... each link to m earlier ones, drawn by degree."
+    n_new = n_entities - m
+    ends = np.empty(2 * n_new * m + m, np.int32); ends[:m] = np.arange(m)
+    H = np.repeat(np.arange(m, n_entities, dtype=np.int32), m)
+    T = np.empty_like(H); filled = m
+    u = rng.random(len(H))
+    for i, v in enumerate(range(m, n_entities)):
+        idx = (u[i * m:(i + 1) * m] * filled).astype(np.int64)
+        T[i * m:(i + 1) * m] = ends[idx]
+        ends[filled:filled + m] = T[i * m:(i + 1) * m]; ends[filled + m:filled + 2 * m] = v
+        filled += 2 * m
+    return H, T
+
 # %% ../nbs/00_graph.ipynb #79725c9a
 def random_kg(n_entities:int, n_triples:int|None=None, n_relations:int=8, kind:str='uniform', m:int=5,
               seed:int=0, inverse:bool=True, threads:int=1) -> KnowledgeGraph:
@@ -560,17 +621,7 @@ def random_kg(n_entities:int, n_triples:int|None=None, n_relations:int=8, kind:s
         T = rng.integers(0, n_entities, n_triples, dtype=np.int32)
     elif kind == 'ba':
         if n_entities <= m: raise KMInputError(f'a BA graph needs n_entities > m ({n_entities} <= {m})')
-        # preferential attachment: targets drawn from the list of all previous edge endpoints
-        n_new = n_entities - m
-        ends = np.empty(2 * n_new * m + m, np.int32); ends[:m] = np.arange(m)
-        H = np.repeat(np.arange(m, n_entities, dtype=np.int32), m)
-        T = np.empty_like(H); filled = m
-        u = rng.random(len(H))
-        for i, v in enumerate(range(m, n_entities)):
-            idx = (u[i * m:(i + 1) * m] * filled).astype(np.int64)
-            T[i * m:(i + 1) * m] = ends[idx]
-            ends[filled:filled + m] = T[i * m:(i + 1) * m]; ends[filled + m:filled + 2 * m] = v
-            filled += 2 * m
+        H, T = _ba_edges(rng, n_entities, m)
     else: raise KMInputError(f"kind must be 'uniform' or 'ba', got {kind!r}")
     R = rng.integers(0, n_relations, len(H), dtype=np.int32)
     ents = [f'e{i}' for i in range(n_entities)]
@@ -592,6 +643,37 @@ def plot_degrees(kg:KnowledgeGraph, # the graph
     if label: ax.legend(frameon=False)
     return ax
 
+# %% ../nbs/00_graph.ipynb #81a899fe
+def _forward(t:tuple) -> tuple:
+    "The stored fact of a path step: (h, r, t) itself, or (t, r, h) for an inverse step (h, ~r, t)."
+    if len(t) != 3: raise KMInputError(f'draw_triples: expected (head, relation, tail) triples, got {t!r}')
+    h, r, x = t
+    return (x, r[1:], h) if str(r).startswith('~') else (h, r, x)
+
+# %% ../nbs/00_graph.ipynb #13940c8e
+def _edge_labels(triples:list, highlight:set) -> tuple[dict, set]:
+    "({(h, t): [relations]}, the (h, t) pairs with a highlighted triple) of forward triples."
+    labels, hot = {}, set()
+    for h, r, t in triples:
+        labels.setdefault((h, t), []).append(r)
+        if (h, r, t) in highlight: hot.add((h, t))
+    return labels, hot
+
+# %% ../nbs/00_graph.ipynb #41393f0f
+def _draw_graph(G, pos:dict, ax, labels:dict, hot:set, seeds:set):
+    "Draw the DiGraph `G` at positions `pos` on `ax`: `seeds` in amber, `hot` edges in red, arrows labelled from `labels`."
+    import networkx as nx
+    nodes = list(G)
+    nx.draw_networkx_nodes(G, pos, ax=ax, node_size=260, node_color=['#f2b134' if v in seeds else '#9fb8e0' for v in nodes])
+    nx.draw_networkx_labels(G, pos, ax=ax, font_size=8)
+    edges = list(G.edges)
+    style = 'arc3,rad=0.12'  # curved, so reciprocal edges (a -> b and b -> a) do not overlap
+    nx.draw_networkx_edges(G, pos, ax=ax, edgelist=edges, connectionstyle=style, arrowsize=12, node_size=260,
+                           edge_color=['#d1495b' if e in hot else '#8a93a5' for e in edges], width=[2.2 if e in hot else 1 for e in edges])
+    nx.draw_networkx_edge_labels(G, pos, ax=ax, connectionstyle=style, font_size=7, rotate=False,
+                                 edge_labels={e: ', '.join(sorted(set(rs))) for e, rs in labels.items()})
+    ax.set_axis_off(); ax.margins(0.12)  # room for the names of entities at the border
+
 # %% ../nbs/00_graph.ipynb #f3131bc0
 def draw_triples(triples, # (head, relation, tail) name triples
                  highlight=(), # triples to draw in colour (e.g. a reasoning path)
@@ -601,33 +683,17 @@ def draw_triples(triples, # (head, relation, tail) name triples
                  seed:int=0): # layout seed (same seed, same picture)
     "Draw triples as a directed graph with relation labels; returns the axes."
     import matplotlib.pyplot as plt, networkx as nx
-    def forward(t):  # an inverse step (t, ~r, h) is the stored fact (h, r, t): draw the fact
-        if len(t) != 3: raise KMInputError(f'draw_triples: expected (head, relation, tail) triples, got {t!r}')
-        h, r, x = t
-        return (x, r[1:], h) if str(r).startswith('~') else (h, r, x)
-    triples = [forward(tuple(t)) for t in triples]
+    triples = [_forward(tuple(t)) for t in triples]
     if not triples: raise KMInputError('draw_triples: no triples to draw')
-    hl = {forward(tuple(t)) for t in highlight}
-    labels, hot = {}, set()
-    for h, r, t in triples:
-        labels.setdefault((h, t), []).append(r)
-        if (h, r, t) in hl: hot.add((h, t))
+    labels, hot = _edge_labels(triples, {_forward(tuple(t)) for t in highlight})
     G = nx.DiGraph(); G.add_edges_from(labels)
     pos = nx.spring_layout(G, seed=seed, k=2.4 / max(1, len(G)) ** 0.5)
     if ax is None: ax = plt.subplots(figsize=(7.5, 5.2))[1]
-    nodes = list(G)
-    nx.draw_networkx_nodes(G, pos, ax=ax, node_size=260, node_color=['#f2b134' if v in set(seeds) else '#9fb8e0' for v in nodes])
-    nx.draw_networkx_labels(G, pos, ax=ax, font_size=8)
-    edges = list(G.edges)
-    style = 'arc3,rad=0.12'  # curved, so reciprocal edges (a -> b and b -> a) do not overlap
-    nx.draw_networkx_edges(G, pos, ax=ax, edgelist=edges, connectionstyle=style, arrowsize=12, node_size=260,
-                           edge_color=['#d1495b' if e in hot else '#8a93a5' for e in edges], width=[2.2 if e in hot else 1 for e in edges])
-    nx.draw_networkx_edge_labels(G, pos, ax=ax, connectionstyle=style, font_size=7, rotate=False,
-                                 edge_labels={e: ', '.join(sorted(set(rs))) for e, rs in labels.items()})
-    ax.set_axis_off(); ax.margins(0.12)  # room for the names of entities at the border
+    _draw_graph(G, pos, ax, labels, hot, set(seeds))
     if title: ax.set_title(title)
     return ax
 
+# %% ../nbs/00_graph.ipynb #ecb812e5
 def draw_neighborhood(kg:KnowledgeGraph, # the graph
                       seeds, # entity names or ids at the centre
                       hops:int=1, # radius
@@ -679,26 +745,31 @@ class GraphConfig:
     inverse: bool = field(default=True, metadata={'flag_help': 'do not store inverse ~relation edges'})  # store inverse ~relation edges
     json: bool = False  # stats: print JSON
 
-def _graph_main(cfg:GraphConfig):
-    action, path, out, as_json = cfg.action, cfg.path, cfg.out, cfg.json
-    check_action(action, ('stats', 'convert'))
-    kg = load_graph(path, cfg.format, inverse=cfg.inverse)
-    if action == 'stats':
-        s = kg.stats()
-        if as_json: print(json.dumps(s, ensure_ascii=False, indent=1))
-        else:
-            print(f'{path}: {kg}')
-            for k in ('entities', 'relations', 'triples', 'edges', 'isolated', 'self_loops', 'mean_degree', 'max_degree'):
-                print(f'  {k:12} {s[k]:,.2f}' if isinstance(s[k], float) else f'  {k:12} {s[k]:,}')
-            print('  hubs         ' + ', '.join(f'{e} ({d:,})' for e, d in s['hubs'].items()))
-            print('  per relation ' + ', '.join(f'{r} {c:,}' for r, c in s['relation_counts'].items()))
-    else:
-        if not out: raise KMInputError('convert needs --out (a .npz, .tsv, .txt or .jsonl path)')
-        if str(out).endswith('.npz'): kg.save(out)
-        else: write_triples(kg, out)
-        save_config(cfg, f'{out}.config.json')  # the exact settings, beside the output
-        print(f'wrote {out} ({kg.n_triples:,} triples)')
+# %% ../nbs/00_graph.ipynb #fcdf0cba
+def _print_stats(name:str, kg:KnowledgeGraph, as_json:bool=False):
+    "Print `kg.stats()` for `km_graph stats`: as JSON, or as aligned lines under `name: repr`."
+    s = kg.stats()
+    if as_json: return print(json.dumps(s, ensure_ascii=False, indent=1))
+    print(f'{name}: {kg}')
+    for k in ('entities', 'relations', 'triples', 'edges', 'isolated', 'self_loops', 'mean_degree', 'max_degree'):
+        print(f'  {k:12} {s[k]:,.2f}' if isinstance(s[k], float) else f'  {k:12} {s[k]:,}')
+    print('  hubs         ' + ', '.join(f'{e} ({d:,})' for e, d in s['hubs'].items()))
+    print('  per relation ' + ', '.join(f'{r} {c:,}' for r, c in s['relation_counts'].items()))
 
+# %% ../nbs/00_graph.ipynb #71ff2d40
+def _graph_main(cfg:GraphConfig):
+    "`km_graph`'s work: print the statistics of `cfg.path`, or convert it to `cfg.out` (its config saved beside)."
+    check_action(cfg.action, ('stats', 'convert'))
+    kg = load_graph(cfg.path, cfg.format, inverse=cfg.inverse)
+    if cfg.action == 'stats': return _print_stats(cfg.path, kg, cfg.json)
+    out = cfg.out
+    if not out: raise KMInputError('convert needs --out (a .npz, .tsv, .txt or .jsonl path)')
+    if str(out).endswith('.npz'): kg.save(out)
+    else: write_triples(kg, out)
+    save_config(cfg, f'{out}.config.json')  # the exact settings, beside the output
+    print(f'wrote {out} ({kg.n_triples:,} triples)')
+
+# %% ../nbs/00_graph.ipynb #913d290b
 @km_command(GraphConfig)
 def km_graph(cfg:GraphConfig, debug:bool=False):
     """Knowledge-graph statistics and format conversion.
