@@ -10,11 +10,12 @@ import re
 import string
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, atomic_path, parse_json, read_jsonl, read_lines, run_cli, save_figure, where
+from .core import KMInputError, atomic_path, km_command, parse_json, read_jsonl, read_lines, run_cli, save_config, save_figure, where
 
 # %% auto #0
 __all__ = ['ROG_KEYS', 'rog_normalize', 'rog_match', 'rog_prediction_lines', 'rog_scores', 'rog_evaluate', 'format_rog',
@@ -35,7 +36,7 @@ def rog_match(text:str, answer:str) -> bool:
     "RoG's match: the normalised answer is a substring of the normalised text."
     return rog_normalize(answer) in rog_normalize(text)
 
-# %% ../nbs/08_eval.ipynb #c1c3c307
+# %% ../nbs/08_eval.ipynb #fd5d85f2
 def rog_prediction_lines(prediction, topk:int=-1) -> list[str]:
     "RoG's reading of a prediction: a string splits on newlines; a list is de-duplicated and ordered by frequency (top k)."
     if not isinstance(prediction, list): return str(prediction).split('\n')
@@ -44,6 +45,7 @@ def rog_prediction_lines(prediction, topk:int=-1) -> list[str]:
     k = len(counts) if topk > len(counts) or topk < 0 else topk
     return [p for p, _ in sorted(counts.items(), key=lambda x: x[1], reverse=True)[:k]]
 
+# %% ../nbs/08_eval.ipynb #7b4531c6
 def rog_scores(prediction, ground_truth:list[str], topk:int=-1) -> dict:
     "Per-question RoG metrics (its `--cal_f1` path) plus GNN-RAG's Hit1 (first line matches)."
     lines = rog_prediction_lines(prediction, topk)
@@ -87,7 +89,7 @@ def read_rog_predictions(path) -> tuple[list[dict], list[str]]:
         rows.append(d)
     return rows, skipped
 
-# %% ../nbs/08_eval.ipynb #e69b3e0e
+# %% ../nbs/08_eval.ipynb #52c411fc
 def strict_normalize(s:str) -> str:
     "Lowercase, drop punctuation and articles, collapse whitespace (equality, not substring, is used with it)."
     s = ''.join(c for c in str(s).lower() if c not in _PUNCT)
@@ -96,6 +98,7 @@ def strict_normalize(s:str) -> str:
 def _dedup_norm(xs):
     return list(dict.fromkeys(n for n in (strict_normalize(x) for x in xs) if n))
 
+# %% ../nbs/08_eval.ipynb #b5eb83f0
 def answer_scores(predicted:list[str], gold:list[str], ks=(1, 3, 10)) -> dict:
     "Strict per-question metrics: Hits@k, set precision/recall/F1, exact-set match."
     pred, gold_n = _dedup_norm(predicted), set(_dedup_norm(gold))
@@ -121,11 +124,7 @@ def path_scores(planned:list[list[str]], gold:list[list[str]]|None, valid:list[b
                    path_hits1=float(bool(planned) and tuple(planned[0]) in G))
     return out
 
-# %% ../nbs/08_eval.ipynb #44de89ba
-def _mean_table(rows):
-    keys = sorted({k for r in rows for k in r if isinstance(r[k], (int, float))})
-    return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys} | {'n': len(rows)}
-
+# %% ../nbs/08_eval.ipynb #7dd990e1
 def score_prediction(row:dict) -> dict:
     "All per-question metrics of one prediction row (strict, path, and RoG-compatible)."
     pred = row.get('prediction', [])
@@ -137,21 +136,49 @@ def score_prediction(row:dict) -> dict:
     s.update({f'rog_{k}': v for k, v in rog_scores(pred, row['ground_truth']).items()})
     return s
 
+# %% ../nbs/08_eval.ipynb #3cf06cb4
+def _mean_table(rows):
+    keys = sorted({k for r in rows for k in r if isinstance(r[k], (int, float))})
+    return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys} | {'n': len(rows)}
+
+def _grouped(scored, key):
+    "Mean tables of the (row, scores) pairs grouped by the row's `key` (hops or qtype); rows without it are left out."
+    groups = defaultdict(list)
+    for r, s in scored:
+        if r.get(key) is not None: groups[str(r[key])].append(s)
+    return {g: _mean_table(v) for g, v in sorted(groups.items())}
+
+# %% ../nbs/08_eval.ipynb #8d90b868
+def _rog_row(r):
+    "A prediction row as RoG's script reads it: the prediction as newline-joined text, and the gold answers."
+    return dict(prediction=(r['prediction'] if isinstance(r['prediction'], str) else '\n'.join(r['prediction'])), ground_truth=r['ground_truth'])
+
 def evaluate(rows:list[dict]) -> dict:
     "Metrics overall, per hop and per question type for prediction rows."
     if not rows: raise KMInputError('no predictions to evaluate')
     scored = [(r, score_prediction(r)) for r in rows]
     out = {'overall': _mean_table([s for _, s in scored])}
     for key in ('hops', 'qtype'):
-        groups = defaultdict(list)
-        for r, s in scored:
-            if r.get(key) is not None: groups[str(r[key])].append(s)
-        if groups: out[f'by_{key}'] = {g: _mean_table(v) for g, v in sorted(groups.items())}
-    out['rog'] = rog_evaluate([dict(prediction=(r['prediction'] if isinstance(r['prediction'], str) else '\n'.join(r['prediction'])),
-                                    ground_truth=r['ground_truth']) for r in rows])
+        groups = _grouped(scored, key)
+        if groups: out[f'by_{key}'] = groups
+    out['rog'] = rog_evaluate([_rog_row(r) for r in rows])
     return out
 
-# %% ../nbs/08_eval.ipynb #be67649b
+# %% ../nbs/08_eval.ipynb #b92cfff9
+def _hop_label(h): return f'{h}-hop' if h.isdigit() else h
+
+def report_markdown(ev:dict) -> str:
+    "A Markdown summary: strict and RoG-compatible metrics, per hop."
+    cols = [('hits@1', 'Hits@1'), ('f1', 'F1'), ('precision', 'P'), ('recall', 'R'), ('exact', 'Exact'),
+            ('path_validity', 'Valid paths'), ('path_hits1', 'Path@1'), ('rog_hit', 'RoG Hit'), ('rog_hit1', 'RoG Hit1')]
+    def row(name, m): return f'| {name} | {m["n"]} | ' + ' | '.join(f'{100 * m[k]:.1f}' if k in m else '–' for k, _ in cols) + ' |'
+    lines = ['| split | n | ' + ' | '.join(c for _, c in cols) + ' |', '|---|---|' + '---|' * len(cols)]
+    lines += [row(_hop_label(h), m) for h, m in (ev.get('by_hops') or {}).items()]
+    lines.append(row('**all**', ev['overall']))
+    lines += ['', 'RoG-compatible (its `evaluate_results.py`, substring matching): ' + format_rog(ev['rog'])]
+    return '\n'.join(lines)
+
+# %% ../nbs/08_eval.ipynb #5b4dc898
 def _bar_plot(ev, path):
     from matplotlib.figure import Figure  # not pyplot: no global state, no backend switch in the user's kernel
     fig = Figure(figsize=(9, 3.4)); axes = fig.subplots(1, 2)
@@ -160,14 +187,15 @@ def _bar_plot(ev, path):
     x = np.arange(len(hops))
     for i, (key, label) in enumerate([('hits@1', 'Hits@1'), ('f1', 'F1'), ('rog_hit', 'RoG Hit')]):
         axes[0].bar(x + (i - 1) * 0.27, [100 * by[h].get(key, 0) for h in hops], 0.27, label=label)
-    axes[0].set_xticks(x, [f'{h}-hop' if h.isdigit() else h for h in hops]); axes[0].set_ylim(0, 105)
+    axes[0].set_xticks(x, [_hop_label(h) for h in hops]); axes[0].set_ylim(0, 105)
     axes[0].set_title('Answers by hop'); axes[0].legend(fontsize=8)
     axes[1].bar(x, [100 * by[h].get('path_validity', np.nan) for h in hops], 0.5, color='tab:green')
-    axes[1].set_xticks(x, [f'{h}-hop' if h.isdigit() else h for h in hops]); axes[1].set_ylim(0, 105)
+    axes[1].set_xticks(x, [_hop_label(h) for h in hops]); axes[1].set_ylim(0, 105)
     axes[1].set_title('Planned paths valid in the KG (%)')
     fig.tight_layout()
     save_figure(fig, path)
 
+# %% ../nbs/08_eval.ipynb #86ec982c
 def _size_plot(rows, path):
     from matplotlib.figure import Figure  # not pyplot: no global state, no backend switch in the user's kernel
     sizes = [len(r['ground_truth']) for r in rows]
@@ -178,17 +206,7 @@ def _size_plot(rows, path):
     fig.tight_layout()
     save_figure(fig, path)
 
-def report_markdown(ev:dict) -> str:
-    "A Markdown summary: strict and RoG-compatible metrics, per hop."
-    cols = [('hits@1', 'Hits@1'), ('f1', 'F1'), ('precision', 'P'), ('recall', 'R'), ('exact', 'Exact'),
-            ('path_validity', 'Valid paths'), ('path_hits1', 'Path@1'), ('rog_hit', 'RoG Hit'), ('rog_hit1', 'RoG Hit1')]
-    def row(name, m): return f'| {name} | {m["n"]} | ' + ' | '.join(f'{100 * m[k]:.1f}' if k in m else '–' for k, _ in cols) + ' |'
-    lines = ['| split | n | ' + ' | '.join(c for _, c in cols) + ' |', '|---|---|' + '---|' * len(cols)]
-    lines += [row(f'{h}-hop' if h.isdigit() else h, m) for h, m in (ev.get('by_hops') or {}).items()]
-    lines.append(row('**all**', ev['overall']))
-    lines += ['', 'RoG-compatible (its `evaluate_results.py`, substring matching): ' + format_rog(ev['rog'])]
-    return '\n'.join(lines)
-
+# %% ../nbs/08_eval.ipynb #7730955a
 def write_report(rows:list[dict], out_dir) -> dict:
     "Evaluate `rows` and write metrics.json, report.md and plots into `out_dir`; returns the metrics."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
@@ -199,10 +217,7 @@ def write_report(rows:list[dict], out_dir) -> dict:
     _bar_plot(ev, out/'eval_by_hop.png'); _size_plot(rows, out/'eval_size_f1.png')
     return ev
 
-# %% ../nbs/08_eval.ipynb #3cd734f4
-from dataclasses import dataclass
-from .core import km_command, save_config
-
+# %% ../nbs/08_eval.ipynb #b18a7bcd
 def read_predictions(path) -> list[dict]:
     "Our predictions JSONL (`km_predict`): every line must parse and carry prediction and ground_truth."
     rows = []
@@ -212,6 +227,7 @@ def read_predictions(path) -> list[dict]:
         rows.append(d)
     return rows
 
+# %% ../nbs/08_eval.ipynb #5eaad3a2
 @dataclass
 class EvalConfig:
     "Settings of `km_eval`."
@@ -220,23 +236,27 @@ class EvalConfig:
     out: str|None = None  # folder for eval_metrics.json, eval_report.md and plots (km format)
     topk: int = -1  # rog: keep the top-k most frequent predictions when prediction is a list
 
+# %% ../nbs/08_eval.ipynb #a449244e
+def _eval_rog(cfg:EvalConfig):
+    rows, skipped = read_rog_predictions(cfg.predictions)
+    for s in skipped: print(f'skipped {s}', file=sys.stderr)
+    print(format_rog(rog_evaluate(rows, cfg.topk)))
+
+def _eval_km(cfg:EvalConfig):
+    rows = read_predictions(cfg.predictions)
+    ev = write_report(rows, cfg.out) if cfg.out else evaluate(rows)
+    print(report_markdown(ev))
+    if cfg.out:
+        save_config(cfg, Path(cfg.out)/'eval_config.json')  # the exact settings, beside the metrics
+        print(f'wrote {cfg.out}/eval_metrics.json, eval_report.md and plots')
+
 def _eval_main(cfg:EvalConfig):
-    predictions, format, out, topk = cfg.predictions, cfg.format, cfg.out, cfg.topk
-    if not Path(predictions).exists(): raise FileNotFoundError(f'{predictions}: no such predictions file')
-    if format == 'rog':
-        rows, skipped = read_rog_predictions(predictions)
-        for s in skipped: print(f'skipped {s}', file=sys.stderr)
-        print(format_rog(rog_evaluate(rows, topk)))
-    elif format == 'km':
-        rows = read_predictions(predictions)
-        ev = write_report(rows, out) if out else evaluate(rows)
-        print(report_markdown(ev))
-        if out:
-            save_config(cfg, Path(out)/'eval_config.json')  # the exact settings, beside the metrics
-            print(f'wrote {out}/eval_metrics.json, eval_report.md and plots')
-    else: raise KMInputError(f"--format must be 'km' or 'rog', got {format!r}")
+    if not Path(cfg.predictions).exists(): raise FileNotFoundError(f'{cfg.predictions}: no such predictions file')
+    if cfg.format == 'rog': _eval_rog(cfg)
+    elif cfg.format == 'km': _eval_km(cfg)
+    else: raise KMInputError(f"--format must be 'km' or 'rog', got {cfg.format!r}")
 
-
+# %% ../nbs/08_eval.ipynb #bd87035d
 @km_command(EvalConfig)
 def km_eval(cfg:EvalConfig, debug:bool=False):
     """Evaluate KGQA predictions.

@@ -127,17 +127,10 @@ def add_path_tokens(model, tokenizer, tokens=PATH_TOKENS) -> list[int]:
                 emb.weight[n_old:] = emb.weight[:n_old].mean(0, keepdim=True)
     return ids
 
-# %% ../nbs/05_model.ipynb #61c35783
-def load_base_model(name_or_path:str='smollm2-135m', # local HF folder or a known name ('smollm2-135m')
-                    dtype:str='float32', # weights dtype: float32, bfloat16, float16
-                    attn_implementation:str='sdpa', # sdpa, eager, flash_attention_2
-                    load_in_4bit:bool=False, # QLoRA: quantize linear layers to NF4 with bitsandbytes
-                    path_tokens:bool=True, # add <PATH>, <SEP>, </PATH>
-                    trust_remote_code:bool=False): # run code shipped with the model folder (off by default)
-    "Load a causal LM and its tokenizer from local files only, with the path tokens added."
+# %% ../nbs/05_model.ipynb #375e74d8
+def _load_kwargs(dtype, attn_implementation, load_in_4bit, trust_remote_code) -> dict:
+    "Keyword arguments of `from_pretrained`: local files only, the dtype, the attention kernel and, for QLoRA, 4-bit NF4."
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    path = model_path(name_or_path)
     kw = dict(dtype=getattr(torch, dtype), attn_implementation=attn_implementation, trust_remote_code=trust_remote_code,
               local_files_only=True)
     if load_in_4bit:
@@ -147,6 +140,19 @@ def load_base_model(name_or_path:str='smollm2-135m', # local HF folder or a know
         from transformers import BitsAndBytesConfig
         kw['quantization_config'] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4',
                                                        bnb_4bit_compute_dtype=getattr(torch, dtype))
+    return kw
+
+# %% ../nbs/05_model.ipynb #61c35783
+def load_base_model(name_or_path:str='smollm2-135m', # local HF folder or a known name ('smollm2-135m')
+                    dtype:str='float32', # weights dtype: float32, bfloat16, float16
+                    attn_implementation:str='sdpa', # sdpa, eager, flash_attention_2
+                    load_in_4bit:bool=False, # QLoRA: quantize linear layers to NF4 with bitsandbytes
+                    path_tokens:bool=True, # add <PATH>, <SEP>, </PATH>
+                    trust_remote_code:bool=False): # run code shipped with the model folder (off by default)
+    "Load a causal LM and its tokenizer from local files only, with the path tokens added."
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    path = model_path(name_or_path)
+    kw = _load_kwargs(dtype, attn_implementation, load_in_4bit, trust_remote_code)
     tok = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
     model = AutoModelForCausalLM.from_pretrained(path, **kw)
     if tok.pad_token is None: tok.pad_token = tok.eos_token

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, KMNotFound, atomic_path, generating, progress, run_cli
+from .core import KMInputError, KMNotFound, atomic_path, generating, km_command, progress, run_cli, save_config, sectioned
 from .graph import KnowledgeGraph, load_graph
 from .paths import batch_retrieve, relation_paths_from
 from .text import (parse_relation_paths, path_to_text, planning_messages, planning_prompt, reasoning_prompt,
@@ -47,7 +47,7 @@ def path_token_trie(tokenizer, relation_paths, eos_id:int) -> TokenTrie:
         trie.add(tokenizer(relation_path_to_text(p), add_special_tokens=False)['input_ids'] + [eos_id])
     return trie
 
-# %% ../nbs/07_reason.ipynb #346c178f
+# %% ../nbs/07_reason.ipynb #e1221a34
 @dataclass
 class Plan:
     "A planned relation path with its beam score (mean token log-probability) and whether it exists in the KG."
@@ -56,6 +56,7 @@ class Plan:
     valid: bool = False
     def to_dict(self): return dict(path=list(self.path), score=round(float(self.score), 5), valid=bool(self.valid))
 
+# %% ../nbs/07_reason.ipynb #188812ee
 def _question_of(r):
     if isinstance(r, QARecord): return r.question, list(r.q_entity)
     ents = r.get('q_entity') or r.get('topic_entities')
@@ -72,10 +73,7 @@ def _check_topics(kg, questions, qs):
                 raise KMNotFound(f'question {_qid(r, i)!r}: topic entity {e!r} is not in the knowledge graph ({kg.n_entities:,} entities); '
                                  'load the questions with load_jsonl(path, kg=kg) to find every such line, and use the KG they were made for')
 
-def _prompt_text(tokenizer, question, chat):
-    if chat: return tokenizer.apply_chat_template(planning_messages(question), tokenize=False, add_generation_prompt=True)
-    return planning_prompt(question)
-
+# %% ../nbs/07_reason.ipynb #9f619061
 def mark_valid(kg:KnowledgeGraph, entities_per_q:list, plans_per_q:list[list[Plan]], threads:int=1):
     "Set `valid` on each plan: its relations are known and at least one path follows it from the question entities."
     jobs, where_ = [], []
@@ -90,7 +88,47 @@ def mark_valid(kg:KnowledgeGraph, entities_per_q:list, plans_per_q:list[list[Pla
         for j, (qi, pi) in enumerate(where_): plans_per_q[qi][pi].valid = len(res.end_ids(j)[0]) > 0
     return plans_per_q
 
-# %% ../nbs/07_reason.ipynb #39729b0c
+# %% ../nbs/07_reason.ipynb #71d36750
+def _prompt_text(tokenizer, question, chat):
+    if chat: return tokenizer.apply_chat_template(planning_messages(question), tokenize=False, add_generation_prompt=True)
+    return planning_prompt(question)
+
+# %% ../nbs/07_reason.ipynb #c44d6a4e
+def _kg_constraint(tokenizer, kg, entities_per_q, prompt_len, max_hops):
+    "The `prefix_allowed_tokens_fn` that keeps every beam of question i on a relation path from its entities."
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    tries = [path_token_trie(tokenizer, relation_paths_from(kg, ents, max_hops=max_hops).paths, eos) for ents in entities_per_q]
+    def allowed(batch_id, sent):
+        nxt = tries[batch_id].allowed(sent[prompt_len:].tolist())
+        return nxt or [eos if eos is not None else pad]  # finished (or no path at all): only end
+    return allowed
+
+# %% ../nbs/07_reason.ipynb #ecdf2c8c
+def _plans_from_beams(texts, scores, n_questions, beams):
+    "The distinct plans of each question from its `beams` decoded sequences (best first) and their scores."
+    out = []
+    for q in range(n_questions):
+        seen, plans = set(), []
+        for text, s in zip(texts[q * beams:(q + 1) * beams], scores[q * beams:(q + 1) * beams]):
+            for p in parse_relation_paths(text)[:1]:
+                if p not in seen: seen.add(p); plans.append(Plan(p, s))
+        out.append(plans)
+    return out
+
+# %% ../nbs/07_reason.ipynb #3a7eda0e
+def _plan_batch(model, tokenizer, kg, chunk, beams, constrained, max_hops, max_new_tokens, chat):
+    "Plans for one batch of (question, topic entities); call inside `generating(model, tokenizer)`."
+    enc = tokenizer([_prompt_text(tokenizer, q, chat) for q, _ in chunk], return_tensors='pt', padding=True).to(model.device)
+    L = enc['input_ids'].shape[1]
+    kw = {'prefix_allowed_tokens_fn': _kg_constraint(tokenizer, kg, [e for _, e in chunk], L, max_hops)} if constrained else {}
+    g = model.generate(**enc, num_beams=beams, num_return_sequences=beams, max_new_tokens=max_new_tokens,
+                       do_sample=False, output_scores=True, return_dict_in_generate=True,
+                       pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **kw)
+    texts = tokenizer.batch_decode(g.sequences[:, L:], skip_special_tokens=False)
+    scores = g.sequences_scores.tolist() if getattr(g, 'sequences_scores', None) is not None else [0.0] * len(texts)
+    return _plans_from_beams(texts, scores, len(chunk), beams)
+
+# %% ../nbs/07_reason.ipynb #bc858a66
 def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the path tokens)
          questions:list, # QARecords (or dicts with question and q_entity)
          kg:KnowledgeGraph, # the graph the plans must live in
@@ -102,37 +140,15 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
          threads:int=1) -> list[list[Plan]]:
     "Top-`beams` relation paths per question with scores, batched beam search; optionally KG-constrained."
     if beams < 1: raise KMInputError(f'beams must be >= 1, got {beams}')
-    eos = tokenizer.eos_token_id
     qs = [_question_of(r) for r in questions]
     _check_topics(kg, questions, qs)
     out = []
     with generating(model, tokenizer):
         for i in range(0, len(qs), batch_size):
-            chunk = qs[i:i + batch_size]
-            enc = tokenizer([_prompt_text(tokenizer, q, chat) for q, _ in chunk], return_tensors='pt', padding=True).to(model.device)
-            L = enc['input_ids'].shape[1]
-            kw = {}
-            if constrained:
-                tries = [path_token_trie(tokenizer, relation_paths_from(kg, ents, max_hops=max_hops).paths, eos) for _, ents in chunk]
-                pad = tokenizer.pad_token_id
-                def allowed(batch_id, sent, tries=tries):
-                    nxt = tries[batch_id].allowed(sent[L:].tolist())
-                    return nxt or [eos if eos is not None else pad]  # finished (or no path at all): only end
-                kw['prefix_allowed_tokens_fn'] = allowed
-            g = model.generate(**enc, num_beams=beams, num_return_sequences=beams, max_new_tokens=max_new_tokens,
-                               do_sample=False, output_scores=True, return_dict_in_generate=True,
-                               pad_token_id=tokenizer.pad_token_id, eos_token_id=eos, **kw)
-            texts = tokenizer.batch_decode(g.sequences[:, L:], skip_special_tokens=False)
-            scores = g.sequences_scores.tolist() if getattr(g, 'sequences_scores', None) is not None else [0.0] * len(texts)
-            for q in range(len(chunk)):
-                seen, plans = set(), []
-                for text, s in zip(texts[q * beams:(q + 1) * beams], scores[q * beams:(q + 1) * beams]):
-                    for p in parse_relation_paths(text)[:1]:
-                        if p not in seen: seen.add(p); plans.append(Plan(p, s))
-                out.append(plans)
+            out += _plan_batch(model, tokenizer, kg, qs[i:i + batch_size], beams, constrained, max_hops, max_new_tokens, chat)
     return mark_valid(kg, [ents for _, ents in qs], out, threads)
 
-# %% ../nbs/07_reason.ipynb #2d8d45cf
+# %% ../nbs/07_reason.ipynb #ec3745ff
 @dataclass
 class Prediction:
     "One question's answers (ranked), the plans behind them and sample retrieved paths."
@@ -147,32 +163,43 @@ class Prediction:
     gold_relation_paths: list|None = None
     def to_dict(self): return {k: v for k, v in asdict(self).items() if v is not None}
 
+def _prediction(r, answers, plans, paths):
+    "The `Prediction` for question `r` (a QARecord or a dict) with its answers, plans and sample paths."
+    rec = r if isinstance(r, QARecord) else QARecord(**{k: r[k] for k in ('id', 'question', 'answer', 'q_entity') if k in r})
+    return Prediction(rec.id, rec.question, answers, [p.to_dict() for p in plans], paths, list(rec.answer),
+                      rec.hops, rec.qtype, [list(rec.relation_path)] if rec.relation_path else None)
+
+# %% ../nbs/07_reason.ipynb #a49914fa
+def _best_plans(kg, r, qi, plans, top_plans):
+    "The `top_plans` best valid plans of question `r`; each must name only relations of `kg`."
+    good = sorted([p for p in plans if p.valid], key=lambda p: -p.score)[:top_plans]
+    for p in good:
+        unknown = [x for x in p.path if (x[1:] if str(x).startswith('~') else x) not in kg.relations]
+        if unknown: raise KMNotFound(f'question {_qid(r, qi)!r}: plan {list(p.path)} is marked valid but relation {unknown[0]!r} '
+                                     'is not in the knowledge graph; run mark_valid(kg, ...) on hand-made plans (it marks such plans invalid)')
+    return good
+
+# %% ../nbs/07_reason.ipynb #faf57daa
+def _ranked_ends(kg, res, j):
+    "The entities retrieval job `j` reached, most paths first (ties by entity id)."
+    ends, counts = res.end_ids(j)
+    return [kg.entities[e] for e in ends[np.lexsort((ends, -counts))].tolist()]
+
+# %% ../nbs/07_reason.ipynb #d6e6e4a9
 def answer(kg:KnowledgeGraph, questions:list, plans:list[list[Plan]], top_plans:int=1, exclude_topic:bool=True,
            max_paths:int=5, threads:int=1) -> list[Prediction]:
     "Retrieval-only answers: follow the best valid plans and rank the entities they reach."
     jobs, owner = [], []
     for qi, (r, ps) in enumerate(zip(questions, plans)):
         _, ents = _question_of(r)
-        good = sorted([p for p in ps if p.valid], key=lambda p: -p.score)[:top_plans]
-        for p in good:
-            unknown = [x for x in p.path if (x[1:] if str(x).startswith('~') else x) not in kg.relations]
-            if unknown: raise KMNotFound(f'question {_qid(r, qi)!r}: plan {list(p.path)} is marked valid but relation {unknown[0]!r} '
-                                         'is not in the knowledge graph; run mark_valid(kg, ...) on hand-made plans (it marks such plans invalid)')
-        for p in good: jobs.append((ents, list(p.path))); owner.append(qi)
+        for p in _best_plans(kg, r, qi, ps, top_plans): jobs.append((ents, list(p.path))); owner.append(qi)
     res = batch_retrieve(kg, jobs, max_paths=max_paths, exclude_sources=exclude_topic, threads=threads) if jobs else None
-    answers = [[] for _ in questions]; samples = [[] for _ in questions]
+    answers, samples = [[] for _ in questions], [[] for _ in questions]
     for j, qi in enumerate(owner):
-        ends, counts = res.end_ids(j)
-        order = np.lexsort((ends, -counts))
         seen = set(answers[qi])
-        answers[qi] += [kg.entities[e] for e in ends[order].tolist() if kg.entities[e] not in seen]
+        answers[qi] += [e for e in _ranked_ends(kg, res, j) if e not in seen]
         samples[qi] += [path_to_text(p) for p in res[j].paths]
-    out = []
-    for qi, r in enumerate(questions):
-        rec = r if isinstance(r, QARecord) else QARecord(**{k: r[k] for k in ('id', 'question', 'answer', 'q_entity') if k in r})
-        out.append(Prediction(rec.id, rec.question, answers[qi], [p.to_dict() for p in plans[qi]], samples[qi], list(rec.answer),
-                              rec.hops, rec.qtype, [list(rec.relation_path)] if rec.relation_path else None))
-    return out
+    return [_prediction(r, answers[qi], plans[qi], samples[qi]) for qi, r in enumerate(questions)]
 
 # %% ../nbs/07_reason.ipynb #cfd1d86b
 def reason(model, tokenizer, questions:list, predictions:list[Prediction], budget:int=3000, batch_size:int=8,
@@ -200,7 +227,7 @@ def write_predictions(preds:list[Prediction], path, format:str='km'):
             f.write(json.dumps(d, ensure_ascii=False) + '\n')
     return Path(path)
 
-# %% ../nbs/07_reason.ipynb #6719a6d5
+# %% ../nbs/07_reason.ipynb #791f02d8
 def adapter_base(adapter_dir) -> str:
     "The base model of a LoRA adapter folder; a relative base path is also looked up beside the adapter's parent folders."
     from knowledge_mixer.model import KNOWN_MODELS
@@ -217,6 +244,7 @@ def adapter_base(adapter_dir) -> str:
     raise KMNotFound(f"{p}: the adapter's base model {base!r} was not found (looked in {', '.join(map(str, cands[:4]))}, ...); "
                      'restore that folder, or edit base_model_name_or_path in adapter_config.json')
 
+# %% ../nbs/07_reason.ipynb #00559471
 def load_planner(model_dir):
     "A planner saved by training (a merged model folder, or a LoRA adapter folder with its tokenizer)."
     from knowledge_mixer.model import load_base_model
@@ -232,9 +260,7 @@ def load_planner(model_dir):
         return PeftModel.from_pretrained(model, p, local_files_only=True).eval(), tok
     return load_base_model(str(p))
 
-# %% ../nbs/07_reason.ipynb #867ae1fe
-from .core import km_command, save_config, sectioned
-
+# %% ../nbs/07_reason.ipynb #6c944a75
 @dataclass
 class ReasonConfig:
     "How questions are planned and answered: the reasoning settings `km_predict` and the main job share."
@@ -243,6 +269,7 @@ class ReasonConfig:
     max_hops: int = 3  # longest plan
     top_plans: int = 1  # valid plans whose end entities are answers
 
+# %% ../nbs/07_reason.ipynb #93daca87
 @sectioned
 @dataclass
 class PredictConfig:
@@ -257,23 +284,30 @@ class PredictConfig:
     chat: bool = False  # prompt through the chat template
     limit: int = 0  # only the first N questions (0: all)
 
-def _predict_main(cfg:PredictConfig):
-    r, batch_size = cfg.reason, cfg.batch_size
-    graph = load_graph(cfg.kg)
-    recs = load_jsonl(cfg.questions, kg=graph)[:cfg.limit or None]
-    m, tok = load_planner(cfg.model)
-    plans = []
+# %% ../nbs/07_reason.ipynb #a1d8e768
+def _plan_all(m, tok, recs, graph, cfg:PredictConfig):
+    "Plans for all `recs`, a few batches at a time under a progress bar."
+    r, batch_size, plans = cfg.reason, cfg.batch_size, []
     bar = progress(total=len(recs), desc='planning')
     for i in range(0, len(recs), batch_size * 4):
         plans += plan(m, tok, recs[i:i + batch_size * 4], graph, r.beams, r.constrained, r.max_hops, batch_size, chat=cfg.chat)
         bar.update(len(recs[i:i + batch_size * 4]))
     bar.close()
-    preds = answer(graph, recs, plans, r.top_plans)
+    return plans
+
+# %% ../nbs/07_reason.ipynb #83444675
+def _predict_main(cfg:PredictConfig):
+    graph = load_graph(cfg.kg)
+    recs = load_jsonl(cfg.questions, kg=graph)[:cfg.limit or None]
+    m, tok = load_planner(cfg.model)
+    plans = _plan_all(m, tok, recs, graph, cfg)
+    preds = answer(graph, recs, plans, cfg.reason.top_plans)
     write_predictions(preds, cfg.out, cfg.format)
     save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the predictions
     valid = [p.valid for ps in plans for p in ps]
     print(f'wrote {len(preds):,} predictions to {cfg.out}; {100 * np.mean(valid) if valid else 0:.1f}% of {len(valid):,} plans valid')
 
+# %% ../nbs/07_reason.ipynb #19e098c7
 @km_command(PredictConfig)
 def km_predict(cfg:PredictConfig, debug:bool=False):
     """Plan, retrieve and answer KGQA questions with a trained planner.
