@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,7 @@ class SkipLog(list):
     "Skipped lines, as (location, reason) pairs, when a loader is asked to skip bad lines."
     def report(self) -> str: return f'{len(self)} skipped' + ''.join(f'\n  {l}: {r}' for l, r in self[:10])
 
+# %% ../nbs/04_data.ipynb #7e862cd9
 class _skipping:
     "Around one record: a bad-input error is logged to `skip` as (`loc`, message) and swallowed, or raised when `skip` is None."
     def __init__(self, skip:list|None, loc:str): self.skip, self.loc = skip, loc
@@ -88,6 +90,7 @@ class _skipping:
         self.skip.append((self.loc, str(e)))
         return True
 
+# %% ../nbs/04_data.ipynb #80291b31
 def _did_you_mean(name:str, names) -> str:
     "A hint naming an entry of `names` equal to `name` up to case and spacing, if there is one."
     key = ' '.join(name.split()).casefold()
@@ -95,6 +98,7 @@ def _did_you_mean(name:str, names) -> str:
         if ' '.join(n.split()).casefold() == key: return f' (did you mean {n!r}?)'
     return ''
 
+# %% ../nbs/04_data.ipynb #f1250338
 def _check_entities(rec, kg, loc):
     "The record's topic entities and relation-path relations must be in `kg`; errors name `loc`, the value and the fix."
     if kg is None: return
@@ -106,6 +110,41 @@ def _check_entities(rec, kg, loc):
         if not (r[1:] if r.startswith('~') else r) in kg.relations:
             raise KMNotFound(f'{loc}: relation {r!r} of relation_path {rec.relation_path} is not in the knowledge graph; known relations: '
                              f'{", ".join(kg.relations[:20])}{" ..." if len(kg.relations) > 20 else ""} (write ~r to follow r backwards)')
+
+# %% ../nbs/04_data.ipynb #8cd0f5c6
+def _read_records(path, # a text file, one record a line (named in errors as given)
+                  make, # (line number, line, location) -> QARecord; raises on a bad line
+                  kg:KnowledgeGraph|None, # when given, each record's entities and relations must be in it
+                  skip:SkipLog|None, # collect bad lines here instead of raising
+                  wanted=lambda line: True # which lines hold a record; the others are passed over
+                 ) -> list[QARecord]:
+    "The records `make` builds from the lines of `path`, each checked against `kg`; a bad line raises or goes to `skip`."
+    out = []
+    for n, line in read_lines(path):
+        if not wanted(line): continue
+        loc = where(path, n)
+        with _skipping(skip, loc):
+            rec = make(n, line, loc)
+            _check_entities(rec, kg, loc)
+            out.append(rec)
+    return out
+
+# %% ../nbs/04_data.ipynb #438ad1e6
+def _metaqa_files(root:Path, k:int, variant:str, split:str) -> tuple[Path, list[str]|None]:
+    "The questions file of the `k`-hop set and the lines of its question-types file (None when there is none)."
+    qa = root/f'{k}-hop'/variant/f'qa_{split}.txt'
+    if not qa.exists(): raise FileNotFoundError(f'{qa}: MetaQA file not found; is {root} the MetaQA folder (with {k}-hop/)?')
+    qt = root/f'{k}-hop'/f'qa_{split}_qtype.txt'
+    return qa, ([l for _, l in read_lines(qt)] if qt.exists() else None)
+
+# %% ../nbs/04_data.ipynb #0adf46a1
+def _metaqa_record(n:int, line:str, loc:str, k:int, split:str, qtypes:list[str]|None) -> QARecord:
+    "Line `n` of a `k`-hop MetaQA questions file as a record, its gold path read from line `n` of `qtypes`."
+    q, topic, ans = parse_question_line(line, loc)
+    qtype = qtypes[n - 1].strip() if qtypes and n - 1 < len(qtypes) else None
+    path = metaqa_relation_path(qtype) if qtype else None
+    if k == 3: ans = [a for a in ans if a != topic] or ans
+    return QARecord(f'metaqa-{k}hop-{split}-{n - 1}', q, ans, [topic], hops=k, relation_path=path, qtype=qtype)
 
 # %% ../nbs/04_data.ipynb #440d4c33
 def load_metaqa(root, # folder with kb.txt and {k}-hop/ (MetaQA's layout)
@@ -119,20 +158,8 @@ def load_metaqa(root, # folder with kb.txt and {k}-hop/ (MetaQA's layout)
     root, out = Path(root), []
     if variant not in ('vanilla', 'ntm'): raise KMInputError(f"variant must be 'vanilla' or 'ntm', got {variant!r}")
     for k in ([hops] if isinstance(hops, int) else hops):
-        qa = root/f'{k}-hop'/variant/f'qa_{split}.txt'
-        if not qa.exists(): raise FileNotFoundError(f'{qa}: MetaQA file not found; is {root} the MetaQA folder (with {k}-hop/)?')
-        qt = root/f'{k}-hop'/f'qa_{split}_qtype.txt'
-        qtypes = [l for _, l in read_lines(qt)] if qt.exists() else None
-        for n, line in read_lines(qa):
-            loc = where(qa, n)
-            with _skipping(skip, loc):
-                q, topic, ans = parse_question_line(line, loc)
-                qtype = qtypes[n - 1].strip() if qtypes and n - 1 < len(qtypes) else None
-                path = metaqa_relation_path(qtype) if qtype else None
-                if k == 3: ans = [a for a in ans if a != topic] or ans
-                rec = QARecord(f'metaqa-{k}hop-{split}-{n - 1}', q, ans, [topic], hops=k, relation_path=path, qtype=qtype)
-                _check_entities(rec, kg, loc)
-                out.append(rec)
+        qa, qtypes = _metaqa_files(root, k, variant, split)
+        out += _read_records(qa, partial(_metaqa_record, k=k, split=split, qtypes=qtypes), kg, skip)
     return out
 
 # %% ../nbs/04_data.ipynb #6eb43777
@@ -151,6 +178,7 @@ TAGS = ['heist', 'time travel', 'coming of age', 'based on novel', 'dystopia', '
         'artificial intelligence', 'cult film', 'noir', 'satire', 'ghosts', 'music', 'journalism', 'espionage']
 TAGS = TAGS + [f'{a.lower()} {t}' for a in _ADJ[:12] for t in TAGS[:15]]  # a long tail of specific topics
 
+# %% ../nbs/04_data.ipynb #5b2e01ac
 def _person_names(rng, n):
     "n distinct two-part names built from syllables."
     out, seen = [], set()
@@ -161,6 +189,7 @@ def _person_names(rng, n):
         if name not in seen: seen.add(name); out.append(name)
     return out
 
+# %% ../nbs/04_data.ipynb #867e91c7
 def _titles(rng, n):
     "n distinct film titles; repeats of a phrase get a sequel number."
     out, count = [], {}
@@ -170,33 +199,49 @@ def _titles(rng, n):
         out.append(base if count[base] == 1 else f'{base} {count[base]}')
     return out
 
-# %% ../nbs/04_data.ipynb #b20c552a
+# %% ../nbs/04_data.ipynb #88b3d30a
 def _zipf_pick(rng, n_items, k, a=0.8):
     "k distinct indices in [0, n_items) drawn with Zipf-like popularity (low indices popular)."
     w = 1.0 / np.arange(1, n_items + 1) ** a
     return rng.choice(n_items, size=min(k, n_items), replace=False, p=w / w.sum())
 
+# %% ../nbs/04_data.ipynb #adecca51
+def _cast(rng, n_movies):
+    "(directors, writers, actors) for a world of `n_movies` films; some directors also act."
+    n_dir, n_wri, n_act = max(2, n_movies // 5), max(2, n_movies // 4), max(4, (3 * n_movies) // 4)
+    people = _person_names(rng, n_dir + n_wri + n_act)
+    directors, writers, actors = people[:n_dir], people[n_dir:n_dir + n_wri], people[n_dir + n_wri:]
+    actors = actors + list(rng.choice(directors, size=max(1, n_dir // 10), replace=False))
+    return directors, writers, actors
+
+# %% ../nbs/04_data.ipynb #72f1d58c
+def _film_people(rng, m, directors, writers, actors):
+    "Triples linking film `m` to its director(s), writers and actors."
+    triples = []
+    for d in _zipf_pick(rng, len(directors), 1 + (rng.random() < 0.1)): triples.append((m, 'directed_by', directors[d]))
+    for w in _zipf_pick(rng, len(writers), rng.integers(1, 3)): triples.append((m, 'written_by', writers[w]))
+    for a in _zipf_pick(rng, len(actors), rng.integers(1, 5)): triples.append((m, 'starred_actors', actors[a]))
+    return triples
+
+def _film_facts(rng, m):
+    "Triples of film `m`'s year, genres, language, tags and (sometimes) IMDb rating and votes."
+    triples = [(m, 'release_year', str(int(rng.integers(1950, 2021))))]
+    for g in _zipf_pick(rng, len(GENRES), rng.integers(1, 3), a=1.0): triples.append((m, "has_genre", GENRES[g]))
+    triples.append((m, 'in_language', LANGUAGES[_zipf_pick(rng, len(LANGUAGES), 1, a=1.5)[0]]))
+    for t in _zipf_pick(rng, len(TAGS), rng.integers(0, 3), a=0.9): triples.append((m, 'has_tags', TAGS[t]))
+    if rng.random() < 0.5: triples.append((m, 'has_imdb_rating', f'{rng.integers(30, 95) / 10:.1f}'))
+    if rng.random() < 0.3: triples.append((m, 'has_imdb_votes', ['famous', 'popular', 'few', 'unknown'][rng.integers(0, 4)]))
+    return triples
+
+# %% ../nbs/04_data.ipynb #b20c552a
 def movie_world_triples(n_movies:int=2500, # films in the world
                         seed:int=0) -> list[tuple[str, str, str]]: # same seed, same world
     "Triples of a deterministic synthetic movie KG with MetaQA's nine relations."
     if n_movies < 1: raise KMInputError(f'n_movies must be >= 1, got {n_movies}')
     rng = np.random.default_rng(seed)
-    n_dir, n_wri, n_act = max(2, n_movies // 5), max(2, n_movies // 4), max(4, (3 * n_movies) // 4)
-    people = _person_names(rng, n_dir + n_wri + n_act)
-    directors, writers, actors = people[:n_dir], people[n_dir:n_dir + n_wri], people[n_dir + n_wri:]
-    # some directors also act, and some write their own films
-    actors = actors + list(rng.choice(directors, size=max(1, n_dir // 10), replace=False))
+    directors, writers, actors = _cast(rng, n_movies)
     triples = []
-    for m in _titles(rng, n_movies):
-        for d in _zipf_pick(rng, len(directors), 1 + (rng.random() < 0.1)): triples.append((m, 'directed_by', directors[d]))
-        for w in _zipf_pick(rng, len(writers), rng.integers(1, 3)): triples.append((m, 'written_by', writers[w]))
-        for a in _zipf_pick(rng, len(actors), rng.integers(1, 5)): triples.append((m, 'starred_actors', actors[a]))
-        triples.append((m, 'release_year', str(int(rng.integers(1950, 2021)))))
-        for g in _zipf_pick(rng, len(GENRES), rng.integers(1, 3), a=1.0): triples.append((m, "has_genre", GENRES[g]))
-        triples.append((m, 'in_language', LANGUAGES[_zipf_pick(rng, len(LANGUAGES), 1, a=1.5)[0]]))
-        for t in _zipf_pick(rng, len(TAGS), rng.integers(0, 3), a=0.9): triples.append((m, 'has_tags', TAGS[t]))
-        if rng.random() < 0.5: triples.append((m, 'has_imdb_rating', f'{rng.integers(30, 95) / 10:.1f}'))
-        if rng.random() < 0.3: triples.append((m, 'has_imdb_votes', ['famous', 'popular', 'few', 'unknown'][rng.integers(0, 4)]))
+    for m in _titles(rng, n_movies): triples += _film_people(rng, m, directors, writers, actors) + _film_facts(rng, m)
     return triples
 
 def movie_world(n_movies:int=2500, seed:int=0, inverse:bool=True) -> KnowledgeGraph:
@@ -205,6 +250,7 @@ def movie_world(n_movies:int=2500, seed:int=0, inverse:bool=True) -> KnowledgeGr
 
 # %% ../nbs/04_data.ipynb #90f0dee1
 def _rog_files(path, split):
+    "The files of one split: `path` itself if it is a file, else the first pattern that matches under the folder."
     path = Path(path)
     if path.is_file(): return [path]
     if not path.exists(): raise FileNotFoundError(f'{path}: no such RoG dataset file or folder')
@@ -213,23 +259,31 @@ def _rog_files(path, split):
         if files: return files
     raise KMInputError(f'{path}: no {split}-*.parquet or {split}*.jsonl files; pass the file itself or the right split')
 
+# %% ../nbs/04_data.ipynb #88dde3cb
+def _rog_record(row:dict, loc:str) -> QARecord:
+    "One RoG row as a record; errors name `loc`."
+    missing = [k for k in ('id', 'question', 'answer', 'q_entity') if row.get(k) in (None, '')]
+    if missing: raise KMInputError(f'{loc}: missing field(s) {missing}; RoG records need id, question, answer, q_entity')
+    ans = list(row['answer']) if isinstance(row['answer'], (list, tuple)) else [row['answer']]
+    if not ans: raise KMInputError(f'{loc}: empty answer list')
+    return QARecord(str(row['id']), row['question'], [str(a) for a in ans], list(row['q_entity']),
+                    list(row.get('a_entity') or []), graph=[list(t) for t in row['graph']] if row.get('graph') else None)
+
+# %% ../nbs/04_data.ipynb #6ca4b0e0
+def _rog_rows(files):
+    "The rows of RoG parquet or JSON-lines `files`, as one `datasets.Dataset`; an unreadable file names itself."
+    import datasets
+    kind = 'parquet' if files[0].suffix == '.parquet' else 'json'
+    try: return datasets.load_dataset(kind, data_files=[str(f) for f in files], split='train')
+    except Exception as e: raise KMInputError(f'{files[0]}: cannot read as RoG {kind} ({type(e).__name__}: {e})') from None
+
 def load_rog(path_or_dir, split:str='train', skip:SkipLog|None=None) -> list[QARecord]:
     "Read RoG-format records (parquet or JSON lines, offline) as `QARecord`s."
-    import datasets
     files = _rog_files(path_or_dir, split)
-    kind = 'parquet' if files[0].suffix == '.parquet' else 'json'
-    try: ds = datasets.load_dataset(kind, data_files=[str(f) for f in files], split='train')
-    except Exception as e: raise KMInputError(f'{files[0]}: cannot read as RoG {kind} ({type(e).__name__}: {e})') from None
     out = []
-    for i, row in enumerate(ds):
+    for i, row in enumerate(_rog_rows(files)):
         loc = f'{files[0].name} record {i}'
-        with _skipping(skip, loc):
-            missing = [k for k in ('id', 'question', 'answer', 'q_entity') if row.get(k) in (None, '')]
-            if missing: raise KMInputError(f'{loc}: missing field(s) {missing}; RoG records need id, question, answer, q_entity')
-            ans = list(row['answer']) if isinstance(row['answer'], (list, tuple)) else [row['answer']]
-            if not ans: raise KMInputError(f'{loc}: empty answer list')
-            out.append(QARecord(str(row['id']), row['question'], [str(a) for a in ans], list(row['q_entity']),
-                                list(row.get('a_entity') or []), graph=[list(t) for t in row['graph']] if row.get('graph') else None))
+        with _skipping(skip, loc): out.append(_rog_record(row, loc))
     return out
 
 # %% ../nbs/04_data.ipynb #6ea9defd
@@ -240,25 +294,24 @@ def parse_entity_path(text:str, loc:str) -> tuple[list[str], list[str]]:
         raise KMInputError(f'{loc}: gold path {text[:80]!r} must alternate entities and relations: e0 -> r1 -> e1')
     return parts[0::2], parts[1::2]
 
+# %% ../nbs/04_data.ipynb #0aab49e3
+def _question_record(n:int, line:str, loc:str, prefix:str) -> QARecord:
+    "Line `n`, `question<TAB>answers[<TAB>gold entity path]`, as a record with id `{prefix}-{n - 1}`."
+    q, topic, ans = parse_question_line(line, loc)
+    rel_path = None
+    cols = line.split('\t')
+    if len(cols) > 2 and cols[2].strip():
+        ents, rel_path = parse_entity_path(cols[2].strip(), loc)
+        if ents[0] != topic: raise KMInputError(f'{loc}: gold path starts at {ents[0]!r}, not the topic entity {topic!r}')
+    return QARecord(f'{prefix}-{n - 1}', q, ans, [topic], hops=len(rel_path) if rel_path else None, relation_path=rel_path)
+
+# %% ../nbs/04_data.ipynb #8492aee9
 def load_questions(path, kg:KnowledgeGraph|None=None, skip:SkipLog|None=None, id_prefix:str|None=None) -> list[QARecord]:
     "Read `question<TAB>answers[<TAB>gold entity path]` lines (topic entity in brackets) as `QARecord`s."
-    path, out = Path(path), []
+    path = Path(path)
     if not path.exists(): raise FileNotFoundError(f'{path}: no such questions file')
-    prefix = id_prefix or path.stem
-    for n, line in read_lines(path):
-        if not line.strip() or line.startswith('#'): continue
-        loc = where(path, n)
-        with _skipping(skip, loc):
-            q, topic, ans = parse_question_line(line, loc)
-            rel_path = None
-            cols = line.split('\t')
-            if len(cols) > 2 and cols[2].strip():
-                ents, rel_path = parse_entity_path(cols[2].strip(), loc)
-                if ents[0] != topic: raise KMInputError(f'{loc}: gold path starts at {ents[0]!r}, not the topic entity {topic!r}')
-            rec = QARecord(f'{prefix}-{n - 1}', q, ans, [topic], hops=len(rel_path) if rel_path else None, relation_path=rel_path)
-            _check_entities(rec, kg, loc)
-            out.append(rec)
-    return out
+    make = partial(_question_record, prefix=id_prefix or path.stem)
+    return _read_records(path, make, kg, skip, wanted=lambda line: line.strip() and not line.startswith('#'))
 
 # %% ../nbs/04_data.ipynb #e6e98fc1
 def split_key(rec:QARecord) -> str:
@@ -266,6 +319,7 @@ def split_key(rec:QARecord) -> str:
     path = rec.relation_path if rec.relation_path is not None else [rec.qtype or '']
     return '|'.join(sorted(rec.q_entity)) + '||' + ','.join(path)
 
+# %% ../nbs/04_data.ipynb #11ccac7c
 def split_records(records:list[QARecord], fractions=(0.8, 0.1, 0.1), seed:int=0,
                   names=('train', 'valid', 'test')) -> dict[str, list[QARecord]]:
     "Deterministic grouped split: records sharing `split_key` never land in two parts."
@@ -287,6 +341,7 @@ def save_jsonl(records, path):
         for r in records: f.write(json.dumps(r.to_dict() if isinstance(r, QARecord) else r, ensure_ascii=False) + '\n')
     return Path(path)
 
+# %% ../nbs/04_data.ipynb #e547641b
 def _names(v, field:str, loc:str) -> list[str]:
     "A JSON list of names (a lone string or number counts as a list of one); anything else names the line and field."
     if isinstance(v, (str, int, float)) and not isinstance(v, bool): v = [v]
@@ -296,8 +351,9 @@ def _names(v, field:str, loc:str) -> list[str]:
     if not v or not all(v): raise KMInputError(f'{loc}: field {field!r} must hold at least one non-empty name, got {v}')
     return v
 
-def _record(d:dict, loc:str) -> QARecord:
-    "Check and normalise one JSON record (our fields or metaqa_mini's) into a `QARecord`."
+# %% ../nbs/04_data.ipynb #d7dff6ec
+def _our_fields(d:dict, loc:str) -> dict:
+    "`d` with metaqa_mini's field names renamed to ours, and `q_entity` taken from the question's [brackets] if absent."
     if 'topic_entities' in d and 'q_entity' not in d:  # metaqa_mini's field names
         d = dict(d, q_entity=d.pop('topic_entities'), answer=d.pop('answers', None), relation_path=d.pop('gold_relation_path', None))
     if 'q_entity' not in d and isinstance(d.get('question'), str):  # the topic entity may be marked in the question
@@ -305,6 +361,12 @@ def _record(d:dict, loc:str) -> QARecord:
         if not topics: raise KMInputError(f'{loc}: no q_entity field and no [topic entity] in brackets in question {d["question"][:80]!r}; '
                                           'add "q_entity": ["name"] or mark the entity in the question as [name]')
         d = dict(d, q_entity=[topics[0].strip()])
+    return d
+
+# %% ../nbs/04_data.ipynb #ea8ab03b
+def _record(d:dict, loc:str) -> QARecord:
+    "Check and normalise one JSON record (our fields or metaqa_mini's) into a `QARecord`."
+    d = _our_fields(d, loc)
     missing = [k for k in ('id', 'question', 'answer', 'q_entity') if d.get(k) is None]
     if missing: raise KMInputError(f'{loc}: missing field(s) {missing}')
     if not isinstance(d['question'], str) or not d['question'].strip(): raise KMInputError(f'{loc}: question must be a non-empty string')
@@ -314,21 +376,18 @@ def _record(d:dict, loc:str) -> QARecord:
         raise KMInputError(f'{loc}: relation_path must be a list of relation names like ["directed_by", "~starred_actors"], got {json.dumps(rp)[:80]}')
     return QARecord(**{k: v for k, v in d.items() if k in QARecord.__dataclass_fields__})
 
+def _json_record(n:int, line:str, loc:str) -> QARecord:
+    "One line of a JSON-lines file as a record."
+    d = parse_json(line, loc)
+    if not isinstance(d, dict): raise KMInputError(f'{loc}: expected a JSON object')
+    return _record(d, loc)
+
+# %% ../nbs/04_data.ipynb #ad3668e3
 def load_jsonl(path, skip:SkipLog|None=None,
                kg:KnowledgeGraph|None=None) -> list[QARecord]: # when given, topic entities and relation paths must be in it
     "Read records written by `save_jsonl` (or any JSONL with the record fields); errors name the file and line."
-    out = []
     if not Path(path).exists(): raise FileNotFoundError(f'{path}: no such questions file')
-    for n, line in read_lines(path):
-        if not line.strip(): continue
-        loc = where(path, n)
-        with _skipping(skip, loc):
-            d = parse_json(line, loc)
-            if not isinstance(d, dict): raise KMInputError(f'{loc}: expected a JSON object')
-            rec = _record(d, loc)
-            _check_entities(rec, kg, loc)
-            out.append(rec)
-    return out
+    return _read_records(path, _json_record, kg, skip, wanted=str.strip)
 
 # %% ../nbs/04_data.ipynb #522c662a
 def frequent_relation_paths(kg:KnowledgeGraph, max_hops:int=3, n_samples:int=300, min_share:float=0.02,
@@ -361,6 +420,7 @@ MOVIE_PHRASES = {
 }
 QUESTION_FRAMES = ['what are {x}', 'which are {x}', 'name {x}', 'tell me {x}']
 
+# %% ../nbs/04_data.ipynb #f83556b5
 def relation_phrase(relation:str, phrases:dict|None=None) -> str:
     "A noun-phrase template with `{x}` for one step along `relation` (`~r` = backwards)."
     phrases = MOVIE_PHRASES if phrases is None else phrases
@@ -372,11 +432,45 @@ def relation_phrase(relation:str, phrases:dict|None=None) -> str:
     if preposition: return f'the things {words} {{x}}' if inv else f'what {{x}} is {words}'
     return f'the things that {words} {{x}}' if inv else f'what {{x}} {words}'
 
+# %% ../nbs/04_data.ipynb #19ac6656
 def path_question(topic:str, relation_path, frame:str='what are {x}', phrases:dict|None=None) -> str:
     "The question for following `relation_path` from `topic` (the topic entity in brackets)."
     x = f'[{topic}]'
     for r in relation_path: x = relation_phrase(r, phrases).format(x=x)
     return frame.format(x=x)
+
+# %% ../nbs/04_data.ipynb #5c3ec8b4
+def _path_types(kg, relation_paths, seed) -> list[tuple[str, ...]]:
+    "The path types as tuples: `relation_paths`, or the graph's frequent relation paths when None; none is an error."
+    types = [tuple(p) for p in (relation_paths if relation_paths is not None else frequent_relation_paths(kg, seed=seed))]
+    if not types: raise KMInputError('no relation-path types to build questions from')
+    return types
+
+# %% ../nbs/04_data.ipynb #dee48eff
+def _topic_candidates(kg, path, rng, per_type) -> list[int]:
+    "Entity ids, in random order, where `path` can start (an edge of its first relation); at most max(4 * per_type, 50)."
+    first = kg.relation_id(path[0])
+    for r in path: kg.relation_id(r)  # unknown relations fail here, naming themselves
+    starts = np.flatnonzero(np.diff(kg.indptr) > 0)
+    has_first = [v for v in rng.permutation(starts).tolist() if kg.out_degree(v, first) > 0]
+    return has_first[:max(4 * per_type, 50)]
+
+# %% ../nbs/04_data.ipynb #3b7e32ce
+def _answer_sets(kg, path, cands, max_answers, exclude_topic, threads) -> list[tuple[int, list[int]]]:
+    "(topic id, sorted answer ids) for each candidate whose answer set along `path` has 1..max_answers entities."
+    res = batch_retrieve(kg, [(v, list(path)) for v in cands], max_paths=0, exclude_sources=exclude_topic, threads=threads)
+    out = []
+    for q, v in enumerate(cands):
+        ends, _ = res.end_ids(q)
+        if 0 < len(ends) <= max_answers: out.append((v, sorted(ends.tolist())))
+    return out
+
+# %% ../nbs/04_data.ipynb #0a1ef04f
+def _question(kg, rec_id, v, ends, path, frame, phrases) -> QARecord:
+    "The record asking `frame` about following `path` from entity `v`, answered by the entities `ends`."
+    topic = kg.entities[v]
+    return QARecord(rec_id, path_question(topic, path, frame, phrases), [kg.entities[e] for e in ends], [topic],
+                    hops=len(path), relation_path=list(path), qtype='/'.join(path))
 
 # %% ../nbs/04_data.ipynb #e7d5f8a9
 def build_questions(kg:KnowledgeGraph, # any knowledge graph
@@ -389,29 +483,15 @@ def build_questions(kg:KnowledgeGraph, # any knowledge graph
                     seed:int=0, id_prefix:str='kg', threads:int=1) -> list[QARecord]:
     "Sample topic entities per path type; each question's answers are exactly the traversal of its path."
     rng = np.random.default_rng(seed)
-    types = [tuple(p) for p in (relation_paths if relation_paths is not None else frequent_relation_paths(kg, seed=seed))]
-    if not types: raise KMInputError('no relation-path types to build questions from')
+    types = _path_types(kg, relation_paths, seed)
     frames = frames or QUESTION_FRAMES
     records = []
-    for t_idx, path in enumerate(types):
-        first = kg.relation_id(path[0])
-        for r in path: kg.relation_id(r)  # unknown relations fail here, naming themselves
-        starts = np.flatnonzero(np.diff(kg.indptr) > 0)
-        has_first = [v for v in rng.permutation(starts).tolist() if kg.out_degree(v, first) > 0]
-        cands = has_first[:max(4 * per_type, 50)]
+    for path in types:
+        cands = _topic_candidates(kg, path, rng, per_type)
         if not cands: continue
-        res = batch_retrieve(kg, [(v, list(path)) for v in cands], max_paths=0, exclude_sources=exclude_topic, threads=threads)
-        n = 0
-        for v, q in zip(cands, range(len(cands))):
-            ends, _ = res.end_ids(q)
-            if not 0 < len(ends) <= max_answers: continue
-            topic = kg.entities[v]
-            answers = [kg.entities[e] for e in sorted(ends.tolist())]
+        for v, ends in _answer_sets(kg, path, cands, max_answers, exclude_topic, threads)[:per_type]:
             frame = frames[int(rng.integers(len(frames)))]
-            records.append(QARecord(f'{id_prefix}-{len(records)}', path_question(topic, path, frame, phrases), answers, [topic],
-                                    hops=len(path), relation_path=list(path), qtype='/'.join(path)))
-            n += 1
-            if n >= per_type: break
+            records.append(_question(kg, f'{id_prefix}-{len(records)}', v, ends, path, frame, phrases))
     return records
 
 # %% ../nbs/04_data.ipynb #bb50700c
@@ -430,6 +510,7 @@ METAQA_QTYPES = [
     'movie_to_actor_to_movie_to_language', 'movie_to_writer_to_movie_to_actor', 'movie_to_writer_to_movie_to_genre',
     'movie_to_director_to_movie_to_language', 'movie_to_writer_to_movie_to_language']
 
+# %% ../nbs/04_data.ipynb #3edfed0c
 def movie_questions(kg:KnowledgeGraph|None=None, per_type:int=20, seed:int=0, **kw) -> list[QARecord]:
     "MetaQA-shaped questions over the movie world (built with `movie_world()` when `kg` is None)."
     kg = kg or movie_world(seed=seed)
@@ -439,11 +520,9 @@ def movie_questions(kg:KnowledgeGraph|None=None, per_type:int=20, seed:int=0, **
     for r in recs: r.qtype = qt[tuple(r.relation_path)]
     return recs
 
-# %% ../nbs/04_data.ipynb #95a38b9c
-def plot_questions(records, # QARecords (or dicts in RoG's schema with `hops`)
-                   title:str|None=None): # figure title
-    "Two panels: questions per hop, and the distribution of answers per question by hop; returns the figure."
-    import matplotlib.pyplot as plt
+# %% ../nbs/04_data.ipynb #51932d01
+def _answer_counts_by_hop(records) -> dict:
+    "hops -> the number of answers of each record with that many hops ('?' when unknown)."
     get = lambda r, *ks: next((v for k in ks if (v := (r.get(k) if isinstance(r, dict) else getattr(r, k, None))) is not None), None)
     by_hop = {}
     for r in records:
@@ -452,6 +531,14 @@ def plot_questions(records, # QARecords (or dicts in RoG's schema with `hops`)
         hops = get(r, 'hops') or len(get(r, 'relation_path', 'gold_relation_path') or []) or '?'
         by_hop.setdefault(hops, []).append(len(answers))
     if not by_hop: raise KMInputError('plot_questions: no records to plot')
+    return by_hop
+
+# %% ../nbs/04_data.ipynb #95a38b9c
+def plot_questions(records, # QARecords (or dicts in RoG's schema with `hops`)
+                   title:str|None=None): # figure title
+    "Two panels: questions per hop, and the distribution of answers per question by hop; returns the figure."
+    import matplotlib.pyplot as plt
+    by_hop = _answer_counts_by_hop(records)
     hops = sorted(by_hop, key=str)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.5, 3.3))
     a1.bar([str(h) for h in hops], [len(by_hop[h]) for h in hops], color='#4c78a8')
@@ -480,10 +567,16 @@ def _planning_targets(kg, records, source, max_hops, threads):
         out.append([(p, c / total) for p, c in rp.items()])
     return out
 
+# %% ../nbs/04_data.ipynb #8c1bf137
 def _dataset(rows):
     import datasets
     return datasets.Dataset.from_list(rows)
 
+def _assistant(text:str) -> list[dict]:
+    "A completion in chat form: one assistant message."
+    return [{'role': 'assistant', 'content': text}]
+
+# %% ../nbs/04_data.ipynb #6b4e2b36
 def planning_dataset(kg:KnowledgeGraph, records:list[QARecord], source:str='gold', max_hops:int=3, chat:bool=False,
                      system:str|None=None, threads:int=1):
     "Question -> relation path examples (one per distinct path), as a `datasets.Dataset`."
@@ -491,11 +584,12 @@ def planning_dataset(kg:KnowledgeGraph, records:list[QARecord], source:str='gold
     for rec, targets in zip(records, _planning_targets(kg, records, source, max_hops, threads)):
         for path, w in targets:
             text = relation_path_to_text(path)
-            if chat: row = dict(prompt=planning_messages(rec.question, system), completion=[{'role': 'assistant', 'content': text}])
+            if chat: row = dict(prompt=planning_messages(rec.question, system), completion=_assistant(text))
             else: row = dict(prompt=planning_prompt(rec.question), completion=text)
             rows.append(row | dict(id=rec.id, weight=float(w), hops=rec.hops or len(path)))
     return _dataset(rows)
 
+# %% ../nbs/04_data.ipynb #803262f1
 def reasoning_dataset(kg:KnowledgeGraph, records:list[QARecord], max_paths:int=20, budget:int|None=4000,
                       chat:bool=False, system:str|None=None, threads:int=1):
     "Retrieved paths + question -> answers (one per line); paths follow each record's relation path."
@@ -506,25 +600,29 @@ def reasoning_dataset(kg:KnowledgeGraph, records:list[QARecord], max_paths:int=2
     for i, rec in enumerate(records):
         paths = batch[i].paths
         answers = '\n'.join(rec.answer)
-        if chat: row = dict(prompt=reasoning_messages(rec.question, paths, budget, system=system),
-                            completion=[{'role': 'assistant', 'content': answers}])
+        if chat: row = dict(prompt=reasoning_messages(rec.question, paths, budget, system=system), completion=_assistant(answers))
         else: row = dict(prompt=reasoning_prompt(rec.question, paths, budget), completion=answers)
         rows.append(row | dict(id=rec.id, hops=rec.hops))
     return _dataset(rows)
 
+# %% ../nbs/04_data.ipynb #256aec97
+def _wrong_paths(kg, rec:QARecord) -> list[tuple[str, ...]]:
+    "Relation paths from the record's topic entities with the gold path's length, other than the gold path."
+    gold = tuple(rec.relation_path)
+    return [p for p in relation_paths_from(kg, rec.q_entity, max_hops=len(gold)).paths if p != gold and len(p) == len(gold)]
+
+# %% ../nbs/04_data.ipynb #9ab344e9
 def dpo_dataset(kg:KnowledgeGraph, records:list[QARecord], rejected_per_question:int=2, seed:int=0, chat:bool=False):
     "Planning preference pairs: gold path chosen, valid-but-wrong paths from the same entity rejected."
     rng = np.random.default_rng(seed)
     rows = []
     for rec in records:
         if not rec.relation_path: raise KMInputError(f'{rec.id}: DPO pairs need the gold relation_path')
-        gold = tuple(rec.relation_path)
-        cands = [p for p in relation_paths_from(kg, rec.q_entity, max_hops=len(gold)).paths if p != gold and len(p) == len(gold)]
+        cands = _wrong_paths(kg, rec)
         if not cands: continue
         for j in rng.permutation(len(cands))[:rejected_per_question].tolist():
-            chosen, rejected = relation_path_to_text(gold), relation_path_to_text(cands[j])
-            if chat: rows.append(dict(prompt=planning_messages(rec.question), chosen=[{'role': 'assistant', 'content': chosen}],
-                                      rejected=[{'role': 'assistant', 'content': rejected}], id=rec.id))
+            chosen, rejected = relation_path_to_text(rec.relation_path), relation_path_to_text(cands[j])
+            if chat: rows.append(dict(prompt=planning_messages(rec.question), chosen=_assistant(chosen), rejected=_assistant(rejected), id=rec.id))
             else: rows.append(dict(prompt=planning_prompt(rec.question), chosen=chosen, rejected=rejected, id=rec.id))
     return _dataset(rows)
 
@@ -560,25 +658,31 @@ class DatasetConfig:
     seed: int = 0  # random seed
     threads: int = 1  # worker threads
 
+# %% ../nbs/04_data.ipynb #c6b9489e
+def _write_questions(cfg:DatasetConfig, graph:KnowledgeGraph):
+    "`km_dataset questions`: MetaQA's question types over the movie world, or frequent path types over `--kg`."
+    if not cfg.kg: recs = movie_questions(graph, cfg.per_type, cfg.seed)
+    else: recs = build_questions(graph, per_type=cfg.per_type, seed=cfg.seed, threads=cfg.threads)
+    save_jsonl(recs, cfg.out)
+    print(f'wrote {len(recs):,} questions ({len(set(r.qtype for r in recs))} path types) to {cfg.out}')
+
+def _write_sft(cfg:DatasetConfig, graph:KnowledgeGraph):
+    "`km_dataset sft`: planning, reasoning or DPO examples from the `--questions` file."
+    if not cfg.questions: raise KMInputError('sft needs --questions (a JSONL file from `km_dataset questions` or load_jsonl)')
+    recs = load_jsonl(cfg.questions, kg=graph)
+    if cfg.kind == 'planning': ds = planning_dataset(graph, recs, cfg.source, chat=cfg.chat, threads=cfg.threads)
+    elif cfg.kind == 'reasoning': ds = reasoning_dataset(graph, recs, chat=cfg.chat, threads=cfg.threads)
+    elif cfg.kind == 'dpo': ds = dpo_dataset(graph, recs, seed=cfg.seed, chat=cfg.chat)
+    else: raise KMInputError(f"--kind must be planning, reasoning or dpo, got {cfg.kind!r}")
+    save_dataset(ds, cfg.out)
+    print(f'wrote {len(ds):,} {cfg.kind} examples to {cfg.out}')
+
+# %% ../nbs/04_data.ipynb #99aa29d1
 def _dataset_main(cfg:DatasetConfig):
-    action, out, kg, questions, kind, source = cfg.action, cfg.out, cfg.kg, cfg.questions, cfg.kind, cfg.source
-    per_type, n_movies, chat, seed, threads = cfg.per_type, cfg.n_movies, cfg.chat, cfg.seed, cfg.threads
-    check_action(action, ('questions', 'sft'))
-    graph = load_graph(kg) if kg else movie_world(n_movies, seed=seed)
-    if action == 'questions':
-        recs = movie_questions(graph, per_type, seed) if not kg else build_questions(graph, per_type=per_type, seed=seed, threads=threads)
-        save_jsonl(recs, out)
-        print(f'wrote {len(recs):,} questions ({len(set(r.qtype for r in recs))} path types) to {out}')
-    else:
-        if not questions: raise KMInputError('sft needs --questions (a JSONL file from `km_dataset questions` or load_jsonl)')
-        recs = load_jsonl(questions, kg=graph)
-        if kind == 'planning': ds = planning_dataset(graph, recs, source, chat=chat, threads=threads)
-        elif kind == 'reasoning': ds = reasoning_dataset(graph, recs, chat=chat, threads=threads)
-        elif kind == 'dpo': ds = dpo_dataset(graph, recs, seed=seed, chat=chat)
-        else: raise KMInputError(f"--kind must be planning, reasoning or dpo, got {kind!r}")
-        save_dataset(ds, out)
-        print(f'wrote {len(ds):,} {kind} examples to {out}')
-    save_config(cfg, f'{out}.config.json')  # the exact settings, beside the output
+    check_action(cfg.action, ('questions', 'sft'))
+    graph = load_graph(cfg.kg) if cfg.kg else movie_world(cfg.n_movies, seed=cfg.seed)
+    (_write_questions if cfg.action == 'questions' else _write_sft)(cfg, graph)
+    save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the output
 
 @km_command(DatasetConfig)
 def km_dataset(cfg:DatasetConfig, debug:bool=False):

@@ -78,6 +78,7 @@ def verbalize_relation(relation:str, # relation name, `~r` for the inverse
     if words.startswith('has '): return f'is {words[4:]} of'
     return f'is {words} of'
 
+# %% ../nbs/03_text.ipynb #3d49a98f
 def verbalize_path(path, # a `KGPath`/(entities, relations) or a relation path (list of names)
                    overrides:dict|None=None # relation -> phrase
                   ) -> str:
@@ -103,9 +104,6 @@ def planning_prompt(question:str # the natural-language question
     return PLANNING_PROMPT.format(question=question.strip())
 
 # %% ../nbs/03_text.ipynb #a5c48199
-def _path_lines(paths):
-    return [p if isinstance(p, str) else path_to_text(p) for p in paths]
-
 def fit_paths(render:Callable[[list[str]], object], # lines -> prompt (str or chat messages)
               lines:list[str], # path lines, best first
               budget:int|None, # maximum size of the prompt; None for no limit
@@ -126,6 +124,9 @@ def fit_paths(render:Callable[[list[str]], object], # lines -> prompt (str or ch
     return lo
 
 # %% ../nbs/03_text.ipynb #0b7eab59
+def _path_lines(paths):
+    return [p if isinstance(p, str) else path_to_text(p) for p in paths]
+
 def reasoning_prompt(question:str, # the natural-language question
                      paths:list, # retrieved paths, best first: `KGPath`s, (entities, relations) or ready strings
                      budget:int|None=None, # maximum prompt size (see `count`); lowest-ranked paths are dropped
@@ -149,6 +150,7 @@ def planning_messages(question:str, # the natural-language question
     "Chat messages for planning: [system], user = the planning prompt."
     return _chat(system, planning_prompt(question))
 
+# %% ../nbs/03_text.ipynb #bb01500a
 def reasoning_messages(question:str, # the natural-language question
                        paths:list, # retrieved paths, best first
                        budget:int|None=None, # maximum total size of all message contents
