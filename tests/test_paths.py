@@ -303,21 +303,3 @@ def test_cli(tmp_path):
     assert not (tmp_path / 'o2.jsonl').exists()
     r = _cli(tmp_path, qf, kb, tmp_path / 'o3.jsonl', '--max_hops', 99, '--mode', 'truth')
     assert r.returncode == 2 and 'max_hops must be' in r.stderr
-
-
-def test_paths_settings_are_declared_once():
-    "PathSettings' fields are parameters of paths_for_questions and write_paths (in place) and km_paths' flags, each with its comment."
-    import dataclasses, inspect
-    from fastcore.docments import docments
-    from knowledge_mixer.core import config_fields
-    from knowledge_mixer.paths import PathSettings, PathsConfig, paths_for_questions, write_paths
-    names = [f.name for f in dataclasses.fields(PathSettings)]
-    helps = docments(PathSettings)
-    assert all(helps[n] for n in names), helps
-    for fn, first in ((paths_for_questions, 2), (write_paths, 3)):
-        params = inspect.signature(fn).parameters
-        assert list(params)[first:first + len(names)] == names
-        assert all(params[f.name].default == f.default for f in dataclasses.fields(PathSettings))
-        assert all(docments(fn)[n] == helps[n] for n in names), fn.__name__
-    flags = {p[-1]: h for p, f, t, h in config_fields(PathsConfig)}
-    assert [n for n in flags if n in names] == names and all(flags[n] == helps[n] for n in names)
