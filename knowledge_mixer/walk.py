@@ -129,7 +129,7 @@ class WalkSettings:
     p:float=1.0 # node2vec return parameter: weight 1/p for stepping back to the previous entity
     q:float=1.0 # node2vec in-out parameter: weight 1/q for moving away from the previous entity
     alpha:float=0.15 # restart mode: probability of jumping back to the start at each step
-    seed:int=0 # RNG seed; same seed, same walks, whatever `threads` (and `write_walks`' `chunk`)
+    seed:int=0 # RNG seed: the same seed gives the same walks, whatever `threads` and `chunk`
     threads:int=1 # worker threads (walks are split by index ranges)
     inverse:bool=field(default=True, # also follow inverse edges `~r`; False follows forward edges only
                        metadata={'flag': '--forward_only', 'flag_help': 'follow forward edges only (no `~r` steps)'})
