@@ -5,24 +5,26 @@
 # %% ../nbs/02_paths.ipynb #f323bbdd
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
-import re
 from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
-from .core import km_command
+from fastcore.basics import patch
 
 from . import _core
-from .core import KMInputError, KMNotFound, atomic_path, check_int, progress, read_jsonl, run_cli
+from .core import KMInputError, KMNotFound, atomic_path, check_int, km_command, progress, read_jsonl, run_cli, save_config
 from .graph import KnowledgeGraph, load_graph
+from .walk import spread_settings
 
 # %% auto #0
-__all__ = ['MAX_HOPS', 'KGPath', 'ShortestPaths', 'Retrieval', 'Paths', 'PathBatch', 'batch_shortest_paths', 'shortest_paths',
-           'batch_retrieve', 'retrieve_paths', 'enumerate_paths', 'RelationPaths', 'relation_paths_from', 'draw_paths',
-           'paths_for_questions', 'write_paths', 'PathsConfig', 'km_paths']
+__all__ = ['MAX_HOPS', 'KGPath', 'ShortestPaths', 'Retrieval', 'PathBatch', 'batch_shortest_paths', 'shortest_paths',
+           'batch_retrieve', 'retrieve_paths', 'Paths', 'enumerate_paths', 'RelationPaths', 'relation_paths_from',
+           'draw_paths', 'PathSettings', 'paths_for_questions', 'write_paths', 'PathsConfig', 'km_paths']
 
 # %% ../nbs/02_paths.ipynb #8f8905a8
 @dataclass(frozen=True)
@@ -52,12 +54,6 @@ class Retrieval:
     n_paths: int # total number of matching paths (exact; saturates at 2**63 - 1)
     truncated: bool = False # more than `max_paths` paths exist, only the first `max_paths` are listed
 
-@dataclass
-class Paths:
-    "A capped list of paths."
-    paths: list # `KGPath`s
-    truncated: bool = False # the cap cut the list
-
 # %% ../nbs/02_paths.ipynb #ea647b83
 MAX_HOPS = 16 # longer paths are almost surely a mistake (and explode combinatorially)
 
@@ -78,6 +74,7 @@ def _entity_array(kg, xs, what='entity', where_=''):
                              'or pass an id in range') from None
     return out
 
+# %% ../nbs/02_paths.ipynb #5532c293
 def _relation_array(kg, rp, where_=''):
     "A relation path (names with `~` for inverses, or ids) -> int32 interleaved ids; must be non-empty."
     rp = [rp] if isinstance(rp, (str, int, np.integer)) else list(rp)
@@ -107,21 +104,26 @@ class PathBatch:
         if self.kind != 'retrieve': raise KMInputError('end_ids is only defined for batch_retrieve results')
         return self.ends[self.eptr[q]:self.eptr[q + 1]], self.counts[self.eptr[q]:self.eptr[q + 1]]
 
-    def _paths(self, q):
-        E, R = self.kg.entities, self.kg.relation_names
-        return [KGPath(tuple(E[v] for v in n.tolist()), tuple(R[r] for r in r_.tolist())) for n, r_ in self.path_ids(q)]
+# %% ../nbs/02_paths.ipynb #944e8e0d
+@patch
+def _paths(self:PathBatch, q):
+    "Question q's paths as `KGPath`s (with names)."
+    E, R = self.kg.entities, self.kg.relation_names
+    return [KGPath(tuple(E[v] for v in n.tolist()), tuple(R[r] for r in r_.tolist())) for n, r_ in self.path_ids(q)]
 
-    def __getitem__(self, q:int):
-        if not -len(self) <= q < len(self): raise IndexError(f'question {q} out of range for {len(self)} questions')
-        q = q % len(self)
-        paths = self._paths(q)
-        if self.kind == 'shortest':
-            support = Counter(p.relations for p in paths)
-            return ShortestPaths(paths, dict(support.most_common()), bool(self.truncated[q]))
-        ids, counts = self.end_ids(q)
-        E = self.kg.entities
-        return Retrieval(paths, {E[v]: c for v, c in zip(ids.tolist(), counts.tolist())}, int(self.totals[q]),
-                         bool(self.truncated[q]))
+@patch
+def __getitem__(self:PathBatch, q:int):
+    "Question q's `ShortestPaths` or `Retrieval`, with names (negative q counts from the end)."
+    if not -len(self) <= q < len(self): raise IndexError(f'question {q} out of range for {len(self)} questions')
+    q = q % len(self)
+    paths = self._paths(q)
+    if self.kind == 'shortest':
+        support = Counter(p.relations for p in paths)
+        return ShortestPaths(paths, dict(support.most_common()), bool(self.truncated[q]))
+    ids, counts = self.end_ids(q)
+    E = self.kg.entities
+    return Retrieval(paths, {E[v]: c for v, c in zip(ids.tolist(), counts.tolist())}, int(self.totals[q]),
+                     bool(self.truncated[q]))
 
 # %% ../nbs/02_paths.ipynb #21aea088
 def _flatten(groups):
@@ -139,6 +141,7 @@ def _int_ids(flat, n):
     if ids.min() < 0 or ids.max() >= n: return None
     return ids.astype(np.int32)
 
+# %% ../nbs/02_paths.ipynb #dafa2acf
 def _pack_entities(kg, groups, what):
     "List of entity collections -> (offsets int64, flat int32 ids)."
     ptr, flat, groups = _flatten(groups)
@@ -149,6 +152,7 @@ def _pack_entities(kg, groups, what):
     ids = [_entity_array(kg, g, what, f' (question {q})') for q, g in enumerate(groups)]
     return ptr, np.concatenate(ids) if ids else np.zeros(0, np.int32)
 
+# %% ../nbs/02_paths.ipynb #3531c93f
 def _pack_relations(kg, paths):
     "List of relation paths -> (offsets int64, flat int32 relation ids)."
     ptr, flat, paths = _flatten(paths)
@@ -221,11 +225,19 @@ def retrieve_paths(kg:KnowledgeGraph, # the graph
     return batch_retrieve(kg, [(sources, relation_path)], max_paths, simple, exclude_sources)[0]
 
 # %% ../nbs/02_paths.ipynb #04d83387
+@dataclass
+class Paths:
+    "A capped list of paths."
+    paths: list # `KGPath`s
+    truncated: bool = False # the cap cut the list
+
 def _paths_from_arrays(kg, d):
+    "The engine's path arrays (`pptr`, `nodes`, `rels`) as `KGPath`s with names."
     E, R, pptr = kg.entities, kg.relation_names, d['pptr']
     return [KGPath(tuple(E[v] for v in d['nodes'][pptr[i]:pptr[i + 1]].tolist()),
                    tuple(R[r] for r in d['rels'][pptr[i] - i:pptr[i + 1] - i - 1].tolist())) for i in range(len(pptr) - 1)]
 
+# %% ../nbs/02_paths.ipynb #e6cfa539
 def enumerate_paths(kg:KnowledgeGraph, # the graph
                     source, # the start entity (name or id)
                     max_hops:int=2, # longest path listed (edges)
@@ -275,6 +287,24 @@ def draw_paths(paths, # `KGPath`s (from shortest_paths, retrieve_paths, enumerat
     if not triples: raise KMInputError('draw_paths: the paths have no edges (length-0 paths only)')
     return draw_triples(triples, steps(highlight), seeds={p.source for p in paths}, ax=ax, title=title, seed=seed)
 
+# %% ../nbs/02_paths.ipynb #ad193556
+@dataclass
+class PathSettings:
+    "What to mine for each question: the settings `paths_for_questions`, `write_paths` and `km_paths` share."
+    mode:str='both' # 'truth' (shortest relation paths), 'retrieve' (follow the relation path) or 'both'
+    path_field:str='gold_relation_path' # question field holding the relation path to follow
+    max_hops:int=3 # longest truth path (edges)
+    max_paths:int=100 # explicit paths kept per pair (truth) / question (retrieve)
+    exclude_sources:bool=False # retrieval: paths returning to a topic entity do not count
+    threads:int=1 # worker threads (results do not depend on it)
+
+def _check_mode(mode):
+    if mode not in ('truth', 'retrieve', 'both'): raise KMInputError(f"mode must be 'truth', 'retrieve' or 'both', got {mode!r}")
+
+def _fields_needed(mode, path_field):
+    "The question fields a mode reads."
+    return ['topic_entities'] + (['answers'] if mode in ('truth', 'both') else []) + ([path_field] if mode in ('retrieve', 'both') else [])
+
 # %% ../nbs/02_paths.ipynb #65cc3d2a
 def _iter_questions(path, need, lines:list|None=None):
     "Questions of a JSONL file, read lazily one line at a time, checking the fields each mode needs (line numbers go to `lines`)."
@@ -291,72 +321,62 @@ def _read_questions(path, need):
     "Read a whole questions JSONL file, checking the fields each mode needs."
     return list(_iter_questions(path, need))
 
-def _fields_needed(mode, path_field):
-    "The question fields a mode reads."
-    return ['topic_entities'] + (['answers'] if mode in ('truth', 'both') else []) + ([path_field] if mode in ('retrieve', 'both') else [])
+# %% ../nbs/02_paths.ipynb #55d923d1
+def _truth_fields(kg, questions, ps) -> list[dict]:
+    "Per question: the shortest relation paths from its topic entities to its answers, with their support."
+    sb = batch_shortest_paths(kg, [(q['topic_entities'], q['answers']) for q in questions], ps.max_hops, ps.max_paths, ps.threads)
+    results = (sb[i] for i in range(len(sb)))
+    return [{'truth_relation_paths': [{'path': list(p), 'support': n} for p, n in r.relation_paths.items()],
+             'truth_truncated': r.truncated} for r in results]
 
-def paths_for_questions(kg:KnowledgeGraph, # the graph
-                        questions:list, # dicts with `topic_entities` and `answers` and/or a relation path field
-                        mode:str='both', # 'truth', 'retrieve' or 'both'
-                        path_field:str='gold_relation_path', # field holding the relation path to follow
-                        max_hops:int=3, max_paths:int=100, exclude_sources:bool=False, threads:int=1) -> list[dict]:
-    "Truth relation paths and/or retrieval results for question dicts, one output dict per question."
-    if mode not in ('truth', 'retrieve', 'both'): raise KMInputError(f"mode must be 'truth', 'retrieve' or 'both', got {mode!r}")
-    out = [{'id': q.get('id', i)} for i, q in enumerate(questions)]
-    if mode in ('truth', 'both'):
-        sb = batch_shortest_paths(kg, [(q['topic_entities'], q['answers']) for q in questions], max_hops, max_paths, threads)
-        for i, o in enumerate(out):
-            r = sb[i]
-            o['truth_relation_paths'] = [{'path': list(p), 'support': n} for p, n in r.relation_paths.items()]
-            o['truth_truncated'] = r.truncated
-    if mode in ('retrieve', 'both'):
-        rb = batch_retrieve(kg, [(q['topic_entities'], q[path_field]) for q in questions], max_paths, False, exclude_sources, threads)
-        for i, (o, q) in enumerate(zip(out, questions)):
-            r = rb[i]
-            o['retrieved'] = r.ends
-            o['paths'] = [[x for pair in zip(p.entities, p.relations + ('',)) for x in pair][:-1] for p in r.paths]
-            o['retrieve_truncated'] = r.truncated
-            if 'answers' in q: o['answers_found'] = sum(a in r.ends for a in q['answers']) / max(1, len(q['answers']))
+# %% ../nbs/02_paths.ipynb #155b26df
+def _retrieve_fields(kg, questions, ps) -> list[dict]:
+    "Per question: the entities its relation path reaches, those paths as flat lists, and the share of its answers found."
+    rb = batch_retrieve(kg, [(q['topic_entities'], q[ps.path_field]) for q in questions], ps.max_paths, False,
+                        ps.exclude_sources, ps.threads)
+    out = []
+    for i, q in enumerate(questions):
+        r = rb[i]
+        o = {'retrieved': r.ends, 'paths': [[x for pair in zip(p.entities, p.relations + ('',)) for x in pair][:-1] for p in r.paths],
+             'retrieve_truncated': r.truncated}
+        if 'answers' in q: o['answers_found'] = sum(a in r.ends for a in q['answers']) / max(1, len(q['answers']))
+        out.append(o)
     return out
 
-# %% ../nbs/02_paths.ipynb #f5e2c17f
-def write_paths(kg:KnowledgeGraph, # the graph
-                questions, # a questions JSONL file (read lazily) or an iterable of question dicts
-                out, # output JSONL: one line per question, in input order (written atomically)
-                mode:str='both', # 'truth', 'retrieve' or 'both'
-                path_field:str='gold_relation_path', # field holding the relation path to follow
-                max_hops:int=3, # longest truth path (edges)
-                max_paths:int=100, # explicit paths kept per pair (truth) / question (retrieve)
-                exclude_sources:bool=False, # retrieval: paths returning to a topic entity do not count
-                threads:int=1, # worker threads per chunk
-                chunk:int=4096 # questions read (and held in memory) at a time; the output does not depend on it
-               ) -> int:
-    "Stream `paths_for_questions` over `questions` chunk by chunk into a JSONL file, atomically; returns the question count."
-    if mode not in ('truth', 'retrieve', 'both'): raise KMInputError(f"mode must be 'truth', 'retrieve' or 'both', got {mode!r}")
-    chunk = check_int('chunk', chunk, 1, fix='; pass the number of questions to process (and hold in memory) at a time')
-    need = _fields_needed(mode, path_field)
-    lines = [] if isinstance(questions, (str, Path)) else None  # file line of each question of the current chunk
-    if lines is not None:
-        if not Path(questions).exists(): raise FileNotFoundError(f'{questions}: no such questions file')
-        qs = _iter_questions(questions, need, lines)
-    else: qs = iter(questions)
-    n = 0
-    with atomic_path(out, suffix=Path(out).suffix) as tmp, open(tmp, 'w', encoding='utf-8') as f, \
-         progress(desc='questions', unit=' questions', unit_scale=True) as bar:  # a count: the file is read lazily
-        while batch := list(islice(qs, chunk)):
-            for i, q in enumerate(batch, n):
-                missing = [k for k in need if not isinstance(q, dict) or k not in q]
-                if missing: raise KMInputError(f'question {i}: missing field(s) {missing}; each question needs {need}')
-            try: res = paths_for_questions(kg, batch, mode, path_field, max_hops, max_paths, exclude_sources, threads)
-            except (KMInputError, KMNotFound) as e: raise _located(e, questions, lines, n) from None
-            for i, (q, o) in enumerate(zip(batch, res), n):
-                if 'id' not in q: o['id'] = i
-                f.write(json.dumps(o, ensure_ascii=False)); f.write('\n')
-            n += len(batch); bar.update(len(batch))
-            if lines is not None: del lines[:len(batch)]
-            del batch, res
-    return n
+# %% ../nbs/02_paths.ipynb #fa8d9a39
+def _question_results(kg, questions, ps) -> list[dict]:
+    "One output dict per question: its id, then the fields of `ps.mode` (`ps` already checked)."
+    out = [{'id': q.get('id', i)} for i, q in enumerate(questions)]
+    if ps.mode in ('truth', 'both'):
+        for o, fields in zip(out, _truth_fields(kg, questions, ps)): o.update(fields)
+    if ps.mode in ('retrieve', 'both'):
+        for o, fields in zip(out, _retrieve_fields(kg, questions, ps)): o.update(fields)
+    return out
 
+@spread_settings(PathSettings)
+def paths_for_questions(kg:KnowledgeGraph, # the graph
+                        questions:list, # dicts with `topic_entities` and `answers` and/or a relation path field
+                        settings:PathSettings=None # what to mine: each setting of `PathSettings` is a parameter of its own
+                       ) -> list[dict]:
+    "Truth relation paths and/or retrieval results for question dicts, one output dict per question."
+    _check_mode(settings.mode)
+    return _question_results(kg, questions, settings)
+
+# %% ../nbs/02_paths.ipynb #273eafbf
+def _question_source(questions, need):
+    "Questions as a checked iterator (a JSONL file is read lazily) and, for a file, the list collecting each question's line."
+    if isinstance(questions, (str, Path)):
+        if not Path(questions).exists(): raise FileNotFoundError(f'{questions}: no such questions file')
+        lines = []
+        return _iter_questions(questions, need, lines), lines
+    def checked():
+        for i, q in enumerate(questions):
+            missing = [k for k in need if not isinstance(q, dict) or k not in q]
+            if missing: raise KMInputError(f'question {i}: missing field(s) {missing}; each question needs {need}')
+            yield q
+    return checked(), None
+
+# %% ../nbs/02_paths.ipynb #aabb2877
 def _located(e, questions, lines, offset):
     "An error about '(question k)' of a chunk, re-pointed at the file line (or the index in the whole input)."
     m = re.search(r'\(question (\d+)\)', str(e))
@@ -365,27 +385,52 @@ def _located(e, questions, lines, offset):
     where_ = f'{questions}:{lines[k]}' if lines else f'question {offset + k}'
     return type(e)(str(e).replace(m.group(0), f'({where_})'))
 
-# %% ../nbs/02_paths.ipynb #02310c99
-from .core import save_config
+def _chunk_results(kg, batch, offset, ps, questions, lines) -> list[dict]:
+    "`paths_for_questions` on one chunk, whose first question is question `offset` of the input: ids and errors located."
+    try: res = _question_results(kg, batch, ps)
+    except (KMInputError, KMNotFound) as e: raise _located(e, questions, lines, offset) from None
+    for i, (q, o) in enumerate(zip(batch, res), offset):
+        if 'id' not in q: o['id'] = i
+    return res
 
+# %% ../nbs/02_paths.ipynb #f5e2c17f
+@spread_settings(PathSettings)
+def write_paths(kg:KnowledgeGraph, # the graph
+                questions, # a questions JSONL file (read lazily) or an iterable of question dicts
+                out, # output JSONL: one line per question, in input order (written atomically)
+                settings:PathSettings=None, # what to mine: each setting of `PathSettings` is a parameter of its own
+                chunk:int=4096 # questions read (and held in memory) at a time; the output does not depend on it
+               ) -> int:
+    "Stream `paths_for_questions` over `questions` chunk by chunk into a JSONL file, atomically; returns the question count."
+    _check_mode(settings.mode)
+    chunk = check_int('chunk', chunk, 1, fix='; pass the number of questions to process (and hold in memory) at a time')
+    qs, lines = _question_source(questions, _fields_needed(settings.mode, settings.path_field))
+    n = 0
+    with atomic_path(out, suffix=Path(out).suffix) as tmp, open(tmp, 'w', encoding='utf-8') as f, \
+         progress(desc='questions', unit=' questions', unit_scale=True) as bar:  # a count: the file is read lazily
+        while batch := list(islice(qs, chunk)):
+            for o in _chunk_results(kg, batch, n, settings, questions, lines): f.write(json.dumps(o, ensure_ascii=False) + '\n')
+            n += len(batch); bar.update(len(batch))
+            if lines is not None: del lines[:len(batch)]  # the next chunk's lines start at index 0
+            del batch
+    return n
+
+# %% ../nbs/02_paths.ipynb #02310c99
 @dataclass
+@spread_settings(PathSettings)
 class PathsConfig:
-    "Settings of `km_paths`: the files, and `write_paths`' arguments."
+    "Settings of `km_paths`: the files, what to mine (`PathSettings`) and the chunk size of `write_paths`."
     questions: str  # questions JSONL (topic_entities, answers, gold_relation_path)
     kb: str  # the knowledge graph: a triples file (pipe, TSV, CSV, JSONL) or a saved .npz
     out: str  # output JSONL, one line per question (written atomically)
-    mode: str = 'both'  # 'truth' (shortest relation paths), 'retrieve' (follow the relation path) or 'both'
-    path_field: str = 'gold_relation_path'  # question field holding the relation path to follow
-    max_hops: int = 3  # longest truth path (edges)
-    max_paths: int = 100  # explicit paths kept per pair (truth) / question (retrieve)
-    exclude_sources: bool = False  # retrieval: paths returning to a topic entity do not count
-    threads: int = 1  # worker threads
+    settings: PathSettings  # what to mine: one field per setting of `PathSettings`
     chunk: int = 4096  # questions held in memory at a time (the output does not depend on it)
 
+# %% ../nbs/02_paths.ipynb #8a8a2ebd
 def _km_paths(cfg:PathsConfig):
     kg = load_graph(cfg.kb)
-    args = {k: getattr(cfg, k) for k in ('mode', 'path_field', 'max_hops', 'max_paths', 'exclude_sources', 'threads', 'chunk')}
-    n = write_paths(kg, cfg.questions, cfg.out, **args)
+    args = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(PathSettings)}
+    n = write_paths(kg, cfg.questions, cfg.out, **args, chunk=cfg.chunk)
     save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the paths
     print(f'km_paths: {n} questions -> {cfg.out}')
     return cfg.out

@@ -5,22 +5,27 @@
 # %% ../nbs/01_walk.ipynb #3f9779ea
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import math
 import shutil
 import struct
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from fastcore.basics import patch
 
 from . import _core
-from .core import KMInputError, KMNotFound, atomic_path, check_int, progress, read_lines, run_cli
+from .core import KMInputError, KMNotFound, atomic_path, check_int, km_command, progress, read_lines, run_cli, save_config
 from .graph import KnowledgeGraph
 
 # %% auto #0
-__all__ = ['RESTART', 'MODES', 'Walks', 'random_walks', 'walks_to_text', 'WalkFile', 'write_walks', 'WalkConfig', 'km_walk']
+__all__ = ['RESTART', 'MODES', 'Walks', 'WalkSettings', 'spread_settings', 'random_walks', 'walks_to_text', 'WalkFile',
+           'write_walks', 'WalkConfig', 'km_walk']
 
 # %% ../nbs/01_walk.ipynb #28db78e3
 RESTART = -2  # relation id recorded when a restart-mode walk jumps back to its start
@@ -47,15 +52,17 @@ class Walks:
         return (self.relations != -1).sum(1)
 
 # %% ../nbs/01_walk.ipynb #12b4d064
-def _walks_save(self, path) -> Path:
+@patch
+def save(self:Walks, path) -> Path:
     "Write the walks to an `.npz` file (`nodes`, `relations`, `n_walks`)."
     path = Path(path)
     with atomic_path(path, suffix='.npz') as tmp:
         np.savez(tmp, nodes=self.nodes, relations=self.relations, n_walks=np.array(self.n_walks))
     return path
 
-def _npz_memmap(path, name) -> np.ndarray:
-    "Memory-map array `name` of an uncompressed `.npz` (as `np.savez`, `Walks.save` and `write_walks` write them)."
+# %% ../nbs/01_walk.ipynb #a63c1fc3
+def _npy_data(path, name) -> tuple[int, tuple, bool, np.dtype]:
+    "Where the data of array `name` of an uncompressed `.npz` starts in the file, and its shape, Fortran order and dtype."
     with zipfile.ZipFile(path) as zf: info = zf.getinfo(f'{name}.npy')
     if info.compress_type != zipfile.ZIP_STORED:
         raise KMInputError(f'{path}: array {name!r} is compressed and cannot be memory-mapped; load it with mmap=False')
@@ -67,11 +74,18 @@ def _npz_memmap(path, name) -> np.ndarray:
         version = np.lib.format.read_magic(f)
         shape, fortran, dtype = {(1, 0): np.lib.format.read_array_header_1_0,
                                  (2, 0): np.lib.format.read_array_header_2_0}[version](f)
-        offset = f.tell()
+        return f.tell(), shape, fortran, dtype
+
+# %% ../nbs/01_walk.ipynb #abca94cf
+def _npz_memmap(path, name) -> np.ndarray:
+    "Memory-map array `name` of an uncompressed `.npz` (as `np.savez`, `Walks.save` and `write_walks` write them)."
+    offset, shape, fortran, dtype = _npy_data(path, name)
     if math.prod(shape) == 0: return np.zeros(shape, dtype)
     return np.memmap(path, dtype, 'r', offset, shape, 'F' if fortran else 'C')
 
-def _walks_load(cls, path, mmap:bool=False) -> Walks:
+# %% ../nbs/01_walk.ipynb #9f534b89
+@patch(cls_method=True)
+def load(cls:Walks, path, mmap:bool=False) -> Walks:
     "Read walks written by `Walks.save` or `write_walks`; `mmap=True` maps the arrays from the file instead of reading them."
     with np.load(path, allow_pickle=False) as z:
         missing = {'nodes', 'relations', 'n_walks'} - set(z.files)
@@ -80,8 +94,6 @@ def _walks_load(cls, path, mmap:bool=False) -> Walks:
         n_walks = int(z['n_walks'])
     return cls(_npz_memmap(path, 'nodes'), _npz_memmap(path, 'relations'), n_walks)
 
-Walks.save, Walks.load = _walks_save, classmethod(_walks_load)
-
 # %% ../nbs/01_walk.ipynb #5d3e02e0
 def _forward_csr(kg):
     "The CSR restricted to forward edges (even relation ids)."
@@ -89,6 +101,7 @@ def _forward_csr(kg):
     kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
     return kept[kg.indptr], kg.dst[keep], kg.rel[keep], None if kg.weight is None else kg.weight[keep]
 
+# %% ../nbs/01_walk.ipynb #4372ed95
 def _walk_arrays(kg, inverse:bool=True, need:str='packed') -> dict:
     "Cached CSR arrays for walks (`inverse=False`: forward edges only) plus the derived `need` array."
     dst = kg.dst  # merges pending updates; new arrays after an update
@@ -106,25 +119,80 @@ def _walk_arrays(kg, inverse:bool=True, need:str='packed') -> dict:
         else: raise KMInputError(f'unknown walk array {need!r}')
     return a
 
+# %% ../nbs/01_walk.ipynb #f7058e8c
+@dataclass
+class WalkSettings:
+    "How to walk: the settings `random_walks`, `write_walks` and `km_walk` share (each is a parameter of its own there)."
+    n_walks:int=1 # walks per start
+    length:int=20 # steps (edges) per walk
+    mode:str='uniform' # 'uniform', 'weighted' (by edge weight), 'node2vec' (p, q) or 'restart' (alpha)
+    p:float=1.0 # node2vec return parameter: weight 1/p for stepping back to the previous entity
+    q:float=1.0 # node2vec in-out parameter: weight 1/q for moving away from the previous entity
+    alpha:float=0.15 # restart mode: probability of jumping back to the start at each step
+    seed:int=0 # RNG seed: the same seed gives the same walks, whatever `threads` and `chunk`
+    threads:int=1 # worker threads (walks are split by index ranges)
+    inverse:bool=field(default=True, # also follow inverse edges `~r`; False follows forward edges only
+                       metadata={'flag': '--forward_only', 'flag_help': 'follow forward edges only (no `~r` steps)'})
+
+# %% ../nbs/01_walk.ipynb #cadcfde2
+def _spread_params(f, settings):
+    "`f` with its parameter annotated `settings` (a dataclass) replaced by one parameter per field, in its place."
+    sig = inspect.signature(f)
+    arg = next((n for n, p in sig.parameters.items() if p.annotation in (settings, settings.__name__)), None)
+    if arg is None: raise TypeError(f'{f.__name__} has no parameter annotated {settings.__name__}')
+    fields = dataclasses.fields(settings)
+    params = [q for n, p in sig.parameters.items() for q in ([p] if n != arg else
+              [inspect.Parameter(g.name, p.kind, default=g.default, annotation=g.type) for g in fields])]
+    outer = sig.replace(parameters=params)
+    @functools.wraps(f)
+    def spread(*args, **kwargs):
+        try: bound = outer.bind(*args, **kwargs)
+        except TypeError as e: raise TypeError(f'{f.__name__}() {e}') from None
+        bound.apply_defaults()
+        kw = bound.arguments
+        kw[arg] = settings(**{g.name: kw.pop(g.name) for g in fields})
+        return f(**kw)
+    spread.__signature__, spread.__delwrap__ = outer, settings
+    return spread
+
+# %% ../nbs/01_walk.ipynb #70edb9e3
+def _spread_fields(cls, settings):
+    "The class `cls` (not yet a dataclass) with its field annotated `settings` replaced by the fields of that dataclass."
+    ann = {}
+    for k, t in cls.__annotations__.items():
+        if t not in (settings, settings.__name__): ann[k] = t; continue
+        if k in vars(cls): delattr(cls, k)
+        for g in dataclasses.fields(settings):
+            ann[g.name] = g.type
+            setattr(cls, g.name, field(default=g.default, default_factory=g.default_factory, metadata=g.metadata))
+    if ann.keys() == cls.__annotations__.keys(): raise TypeError(f'{cls.__name__} has no field annotated {settings.__name__}')
+    cls.__annotations__, cls.__delwrap__ = ann, settings
+    return cls
+
+# %% ../nbs/01_walk.ipynb #a68c044f
+def spread_settings(settings):
+    "Decorator: the parameter (or, below `@dataclass`, the field) annotated with the dataclass `settings` becomes one per setting."
+    return lambda o: _spread_fields(o, settings) if isinstance(o, type) else _spread_params(o, settings)
+
 # %% ../nbs/01_walk.ipynb #18e3c568
-def _check_walk_args(kg, n_walks, length, mode, p, q, alpha, threads, max_bytes, n_starts):
-    "Validate random_walks' arguments; raise KMInputError naming the bad value and the fix."
-    if mode not in MODES: raise KMInputError(f"mode must be one of {MODES}, got {mode!r}")
-    check_int('n_walks', n_walks, 0, fix='; pass the number of walks per start entity')
-    check_int('length', length, 0, fix='; pass the number of steps (edges) per walk')
-    check_int('threads', threads, 1, 1024, fix='; use e.g. threads=os.cpu_count()')
+def _check_walk_args(kg, ws, max_bytes, n_starts):
+    "Validate walk settings `ws` and the output size for `n_starts` starts; raise KMInputError naming the bad value and the fix."
+    if ws.mode not in MODES: raise KMInputError(f"mode must be one of {MODES}, got {ws.mode!r}")
+    check_int('n_walks', ws.n_walks, 0, fix='; pass the number of walks per start entity')
+    check_int('length', ws.length, 0, fix='; pass the number of steps (edges) per walk')
+    check_int('threads', ws.threads, 1, 1024, fix='; use e.g. threads=os.cpu_count()')
     check_int('max_bytes', max_bytes, 0, fix='; it caps the walk output in bytes (default 2**32 = 4 GiB)')
-    for name, v in (('p', p), ('q', q)):
+    for name, v in (('p', ws.p), ('q', ws.q)):
         if not (isinstance(v, (int, float, np.number)) and math.isfinite(v) and v > 0):
             raise KMInputError(f'{name} must be a finite number > 0, got {v!r}; node2vec uses 1/{name} as a bias (1 = unbiased)')
-    if not (isinstance(alpha, (int, float, np.number)) and 0 <= alpha <= 1):
-        raise KMInputError(f'alpha must be a probability in [0, 1], got {alpha!r}; it is the chance of restarting at each step')
-    if mode == 'weighted' and not kg.weighted:
+    if not (isinstance(ws.alpha, (int, float, np.number)) and 0 <= ws.alpha <= 1):
+        raise KMInputError(f'alpha must be a probability in [0, 1], got {ws.alpha!r}; it is the chance of restarting at each step')
+    if ws.mode == 'weighted' and not kg.weighted:
         raise KMInputError("mode='weighted' needs a weighted graph; build it with weighted=True "
                            "(e.g. KnowledgeGraph.from_triples(..., weighted=True)) or use mode='uniform'")
-    need = n_starts * n_walks * (2 * length + 1) * 4
+    need = n_starts * ws.n_walks * (2 * ws.length + 1) * 4
     if need > max_bytes:
-        raise KMInputError(f'{n_starts:,} starts x {n_walks:,} walks x length {length:,} needs {need / 2**20:,.0f} MiB, '
+        raise KMInputError(f'{n_starts:,} starts x {ws.n_walks:,} walks x length {ws.length:,} needs {need / 2**20:,.0f} MiB, '
                            f'over max_bytes={max_bytes / 2**20:,.0f} MiB; walk fewer starts or in batches, or raise max_bytes')
 
 # %% ../nbs/01_walk.ipynb #cd3e11a3
@@ -141,34 +209,29 @@ def _start_ids(kg, starts) -> np.ndarray:
     except KMNotFound as e: raise KMInputError(f'unknown start entity: {e}') from None
 
 # %% ../nbs/01_walk.ipynb #63ceefa9
-def _native_walks(kg, s, n_walks, length, mode, p, q, alpha, seed, threads, inverse, max_bytes=2**32, first=0, count=-1):
+def _native_walks(kg, s, ws, max_bytes=2**32, first=0, count=-1):
     "Walks [first, first + count) (count -1: to the end) of the C++ kernel's len(s) * n_walks walks: (nodes, relations)."
-    a = _walk_arrays(kg, inverse, 'packed')
-    aux = {'weighted': 'cumw', 'node2vec': 'sorted_dst'}.get(mode)
-    if aux: _walk_arrays(kg, inverse, aux)
-    return _core.random_walks(a['indptr'], a['dst'], a['rel'], s, n_walks, length, mode, p, q, alpha, int(seed) % 2**64,
-                              threads, a.get('cumw'), a.get('sorted_dst'), a['packed'], max_bytes=max_bytes,
-                              first=first, count=count)
+    a = _walk_arrays(kg, ws.inverse, 'packed')
+    aux = {'weighted': 'cumw', 'node2vec': 'sorted_dst'}.get(ws.mode)
+    if aux: _walk_arrays(kg, ws.inverse, aux)
+    return _core.random_walks(a['indptr'], a['dst'], a['rel'], s, ws.n_walks, ws.length, ws.mode, ws.p, ws.q, ws.alpha,
+                              int(ws.seed) % 2**64, ws.threads, a.get('cumw'), a.get('sorted_dst'), a['packed'],
+                              max_bytes=max_bytes, first=first, count=count)
 
+# %% ../nbs/01_walk.ipynb #83ac6523
+@spread_settings(WalkSettings)
 def random_walks(kg:KnowledgeGraph, # the graph to walk
                  starts=None, # start entities (names or ids, one or many); None = every entity
-                 n_walks:int=1, # walks per start
-                 length:int=20, # steps (edges) per walk
-                 mode:str='uniform', # 'uniform', 'weighted' (by edge weight), 'node2vec' (p, q) or 'restart' (alpha)
-                 p:float=1.0, # node2vec return parameter: weight 1/p for stepping back to the previous entity
-                 q:float=1.0, # node2vec in-out parameter: weight 1/q for moving away from the previous entity
-                 alpha:float=0.15, # restart mode: probability of jumping back to the start at each step
-                 seed:int=0, # RNG seed; same seed, same walks, whatever `threads`
-                 threads:int=1, # worker threads (walks are split by index ranges)
-                 inverse:bool=True, # also follow inverse edges `~r`; False follows forward edges only
+                 settings:WalkSettings=None, # how to walk: each setting of `WalkSettings` is a parameter of its own
                  backend:str='native', # 'native' (C++) or 'graphwalker' (the optional graph-walker package)
-                 max_bytes:int=2**32) -> Walks: # refuse outputs larger than this
+                 max_bytes:int=2**32 # refuse outputs larger than this
+                ) -> Walks:
     "`n_walks` relation-labelled random walks of `length` steps from each start entity."
     s = _start_ids(kg, starts)
-    _check_walk_args(kg, n_walks, length, mode, p, q, alpha, threads, max_bytes, len(s))
-    if backend == 'graphwalker': return _graphwalker_walks(kg, s, n_walks, length, mode, p, q, inverse)
+    _check_walk_args(kg, settings, max_bytes, len(s))
+    if backend == 'graphwalker': return _graphwalker_walks(kg, s, settings)
     if backend != 'native': raise KMInputError(f"backend must be 'native' or 'graphwalker', got {backend!r}")
-    return Walks(*_native_walks(kg, s, n_walks, length, mode, p, q, alpha, seed, threads, inverse, max_bytes), n_walks)
+    return Walks(*_native_walks(kg, s, settings, max_bytes), settings.n_walks)
 
 # %% ../nbs/01_walk.ipynb #32a9a798
 def _step_relations(a, nodes, rng) -> np.ndarray:
@@ -185,24 +248,25 @@ def _step_relations(a, nodes, rng) -> np.ndarray:
     rel = a['rel'][order[np.minimum(pick, len(order) - 1)]] if len(order) else np.zeros(q.shape, np.int32)
     return np.where(hi > lo, rel, -1).astype(np.int32)
 
-def _graphwalker_walks(kg, s, n_walks, length, mode, p, q, inverse) -> Walks:
+# %% ../nbs/01_walk.ipynb #32253f3c
+def _graphwalker_walks(kg, s, ws) -> Walks:
     "Uniform/node2vec walks by graph-walker's kernels on our CSR; relations looked up afterwards."
     try: import walker
     except ImportError: raise KMInputError("backend='graphwalker' needs graph-walker: pip install --no-build-isolation "
                                            "graph-walker==1.0.6 (or use backend='native')") from None
-    if mode not in ('uniform', 'node2vec'): raise KMInputError(f"backend='graphwalker' supports mode 'uniform' or 'node2vec', not {mode!r}")
-    a = _walk_arrays(kg, inverse)
+    if ws.mode not in ('uniform', 'node2vec'): raise KMInputError(f"backend='graphwalker' supports mode 'uniform' or 'node2vec', not {ws.mode!r}")
+    a, n, L = _walk_arrays(kg, ws.inverse), ws.n_walks, ws.length
     deg = np.diff(a['indptr'])
     data = np.repeat(1.0 / np.maximum(deg, 1), deg).astype(np.float32)
-    args = (a['indptr'].astype(np.uint32), a['dst'].astype(np.uint32), data, s.astype(np.uint32), n_walks, length + 1)
-    raw = walker._random_walks(*args) if mode == 'uniform' else walker._node2vec_random_walks(*args, p, q)
+    args = (a['indptr'].astype(np.uint32), a['dst'].astype(np.uint32), data, s.astype(np.uint32), n, L + 1)
+    raw = walker._random_walks(*args) if ws.mode == 'uniform' else walker._node2vec_random_walks(*args, ws.p, ws.q)
     # graph-walker orders walks round by round and repeats the last node after a dead end
-    nodes = raw.astype(np.int32).reshape(n_walks, len(s), length + 1).transpose(1, 0, 2).reshape(-1, length + 1)
+    nodes = raw.astype(np.int32).reshape(n, len(s), L + 1).transpose(1, 0, 2).reshape(-1, L + 1)
     rels = _step_relations(a, nodes, np.random.default_rng())
     dead = np.cumsum(rels < 0, axis=1) > 0
     rels[dead] = -1
     nodes[:, 1:][dead] = -1
-    return Walks(np.ascontiguousarray(nodes), rels, n_walks)
+    return Walks(np.ascontiguousarray(nodes), rels, n)
 
 # %% ../nbs/01_walk.ipynb #7b4a92e5
 def walks_to_text(kg:KnowledgeGraph, # the graph the walks came from
@@ -235,56 +299,43 @@ class WalkFile:
         text = '' if self.lines is None else f', {self.lines:,} lines'
         return f'WalkFile({self.walks:,} walks of length {self.length}, {self.steps:,} steps{text} -> {self.path})'
 
+# %% ../nbs/01_walk.ipynb #895d8e32
+def _walk_chunks(kg, s, ws, chunk):
+    "The walks of `random_walks(kg, s, ...)` as (nodes, relations) arrays, computed `chunk` walks at a time, with a progress bar."
+    W = len(s) * ws.n_walks
+    with progress(total=W, desc='walks', unit=' walks', unit_scale=True) as bar:
+        for f in range(0, W, chunk):
+            yield _native_walks(kg, s, ws, first=f, count=min(chunk, W - f))
+            bar.update(min(chunk, W - f))
+
 # %% ../nbs/01_walk.ipynb #134c53d2
 def _npy_header(f, shape):
     "Write the `.npy` header of a C-order int32 array of `shape`; its data must follow."
     np.lib.format.write_array_header_1_0(f, {'descr': np.lib.format.dtype_to_descr(np.dtype(np.int32)),
                                              'fortran_order': False, 'shape': tuple(shape)})
 
-def write_walks(kg:KnowledgeGraph, # the graph to walk
-                path, # output: `.npz` (the arrays of `Walks.save`) or any other suffix (text lines, as `walks_to_text`)
-                starts=None, # start entities (names or ids, one or many); None = every entity
-                n_walks:int=1, # walks per start
-                length:int=20, # steps (edges) per walk
-                mode:str='uniform', # 'uniform', 'weighted', 'node2vec' (p, q) or 'restart' (alpha)
-                p:float=1.0, # node2vec return parameter
-                q:float=1.0, # node2vec in-out parameter
-                alpha:float=0.15, # restart mode: probability of jumping back to the start at each step
-                seed:int=0, # RNG seed; the walks are those of `random_walks` with the same seed
-                threads:int=1, # worker threads per chunk
-                inverse:bool=True, # also follow inverse edges `~r`
-                chunk:int=65_536, # walks computed (and held in memory) at a time; the output does not depend on it
-                sep:str=' -> ') -> WalkFile: # text format: separator between names
-    "Stream `random_walks(kg, starts, ...)` to `path` chunk by chunk, atomically: memory stays at one chunk."
-    path = Path(path)
-    s = _start_ids(kg, starts)
-    chunk = check_int('chunk', chunk, 1, fix='; pass the number of walks to compute (and hold in memory) at a time')
-    _check_walk_args(kg, n_walks, length, mode, p, q, alpha, threads, 2**63 - 1, len(s))  # no total cap: only a chunk is in memory
-    if chunk * (2 * length + 1) * 4 > 2**32:
-        raise KMInputError(f'chunk={chunk:,} walks of length {length:,} need {chunk * (2 * length + 1) * 4 / 2**20:,.0f} MiB '
-                           'at a time, over 4 GiB; pass a smaller chunk')
-    W = len(s) * n_walks
-    def _chunks():  # one chunk at a time, with a progress bar at a terminal
-        with progress(total=W, desc='walks', unit=' walks', unit_scale=True) as bar:
-            for f in range(0, W, chunk):
-                yield _native_walks(kg, s, n_walks, length, mode, p, q, alpha, seed, threads, inverse, first=f, count=min(chunk, W - f))
-                bar.update(min(chunk, W - f))
-    chunks = _chunks()
+# %% ../nbs/01_walk.ipynb #aa48be81
+def _write_npz(path:Path, chunks, shape, n_walks) -> int:
+    "Write (nodes, relations) `chunks` of `shape` (walks, length) walks as `Walks.save` does, atomically; returns the steps taken."
+    (W, L), steps = shape, 0
+    with atomic_path(path, suffix='.npz') as tmp, zipfile.ZipFile(tmp, 'w', zipfile.ZIP_STORED) as zf, \
+         tempfile.TemporaryFile(prefix=f'.{path.name}.relations.', dir=path.parent) as spill:
+        with zf.open('nodes.npy', 'w', force_zip64=True) as f:
+            _npy_header(f, (W, L + 1))
+            for nodes, rels in chunks:
+                f.write(nodes); spill.write(rels)
+                steps += int(np.count_nonzero(rels != -1))
+                del nodes, rels  # free this chunk before the next is computed
+        with zf.open('relations.npy', 'w', force_zip64=True) as f:
+            _npy_header(f, (W, L))
+            spill.seek(0); shutil.copyfileobj(spill, f, 2**20)
+        with zf.open('n_walks.npy', 'w') as f: np.lib.format.write_array(f, np.array(n_walks))
+    return steps
+
+# %% ../nbs/01_walk.ipynb #a297ea29
+def _write_text(kg, path:Path, chunks, n_walks, sep) -> tuple[int, int]:
+    "Write (nodes, relations) `chunks` as the lines of `walks_to_text`, atomically; returns (steps taken, lines written)."
     steps = lines = 0
-    if path.suffix == '.npz':
-        with atomic_path(path, suffix='.npz') as tmp, zipfile.ZipFile(tmp, 'w', zipfile.ZIP_STORED) as zf, \
-             tempfile.TemporaryFile(prefix=f'.{path.name}.relations.', dir=path.parent) as spill:
-            with zf.open('nodes.npy', 'w', force_zip64=True) as f:
-                _npy_header(f, (W, length + 1))
-                for nodes, rels in chunks:
-                    f.write(nodes); spill.write(rels)
-                    steps += int(np.count_nonzero(rels != -1))
-                    del nodes, rels  # free this chunk before the next is computed
-            with zf.open('relations.npy', 'w', force_zip64=True) as f:
-                _npy_header(f, (W, length))
-                spill.seek(0); shutil.copyfileobj(spill, f, 2**20)
-            with zf.open('n_walks.npy', 'w') as f: np.lib.format.write_array(f, np.array(n_walks))
-        return WalkFile(path, W, length, steps)
     with atomic_path(path) as tmp, open(tmp, 'w', encoding='utf-8') as f:
         for nodes, rels in chunks:
             for i in range(0, len(nodes), 4096):  # Python strings for 4096 walks at a time, not for the whole chunk
@@ -293,34 +344,45 @@ def write_walks(kg:KnowledgeGraph, # the graph to walk
                 lines += len(text)
             steps += int(np.count_nonzero(rels != -1))
             del nodes, rels, text
-    return WalkFile(path, W, length, steps, lines)
+    return steps, lines
+
+# %% ../nbs/01_walk.ipynb #8cc71c54
+@spread_settings(WalkSettings)
+def write_walks(kg:KnowledgeGraph, # the graph to walk
+                path, # output: `.npz` (the arrays of `Walks.save`) or any other suffix (text lines, as `walks_to_text`)
+                starts=None, # start entities (names or ids, one or many); None = every entity
+                settings:WalkSettings=None, # how to walk: each setting of `WalkSettings` is a parameter of its own
+                chunk:int=65_536, # walks computed (and held in memory) at a time; the output does not depend on it
+                sep:str=' -> ' # text format: separator between names
+               ) -> WalkFile:
+    "Stream `random_walks(kg, starts, ...)` to `path` chunk by chunk, atomically: memory stays at one chunk."
+    path, s, L = Path(path), _start_ids(kg, starts), settings.length
+    chunk = check_int('chunk', chunk, 1, fix='; pass the number of walks to compute (and hold in memory) at a time')
+    _check_walk_args(kg, settings, 2**63 - 1, len(s))  # no total cap: only a chunk is in memory
+    if chunk * (2 * L + 1) * 4 > 2**32:
+        raise KMInputError(f'chunk={chunk:,} walks of length {L:,} need {chunk * (2 * L + 1) * 4 / 2**20:,.0f} MiB '
+                           'at a time, over 4 GiB; pass a smaller chunk')
+    W, chunks = len(s) * settings.n_walks, _walk_chunks(kg, s, settings, chunk)
+    if path.suffix == '.npz': return WalkFile(path, W, L, _write_npz(path, chunks, (W, L), settings.n_walks))
+    return WalkFile(path, W, L, *_write_text(kg, path, chunks, settings.n_walks, sep))
 
 # %% ../nbs/01_walk.ipynb #69490ec5
-from dataclasses import field
-from .core import km_command, save_config
-
 @dataclass
+@spread_settings(WalkSettings)
 class WalkConfig:
-    "Settings of `km_walk`: the graph, the output file and the walks (`write_walks`' arguments)."
+    "Settings of `km_walk`: the graph, the output file, the walks (`WalkSettings`) and how to read and write."
     graph: str  # graph: a .npz written by KnowledgeGraph.save, or a triples file (h|r|t, TSV, CSV, JSONL)
     out: str  # output: .npz (nodes, relations arrays) or a text file (one `e0 -> r1 -> e1` line per walk)
     starts: str|None = None  # comma-separated start entities, or @FILE with one per line (default: every entity)
-    n_walks: int = 1  # walks per start
-    length: int = 20  # steps per walk
-    mode: str = 'uniform'  # uniform, weighted, node2vec or restart
-    p: float = 1.0  # node2vec return parameter
-    q: float = 1.0  # node2vec in-out parameter
-    alpha: float = 0.15  # restart probability per step (restart mode)
-    seed: int = 0  # RNG seed
-    threads: int = 1  # worker threads
-    inverse: bool = field(default=True, metadata={'flag': '--forward_only', 'flag_help': 'follow forward edges only (no `~r` steps)'})  # also step along inverse `~r` edges
+    settings: WalkSettings  # how to walk: one field per setting of `WalkSettings`
     weighted: bool = False  # the triples file has a 4th weight column
     chunk: int = 65_536  # walks held in memory at a time (the output does not depend on it)
 
     def walk_args(self) -> dict:
-        "The keyword arguments of `write_walks` (every setting but the files and `weighted`)."
-        return {k: getattr(self, k) for k in ('n_walks', 'length', 'mode', 'p', 'q', 'alpha', 'seed', 'threads', 'inverse', 'chunk')}
+        "The keyword arguments of `write_walks`: every setting of `WalkSettings`, and `chunk`."
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(WalkSettings)} | {'chunk': self.chunk}
 
+# %% ../nbs/01_walk.ipynb #5bdc30c0
 def _load_graph(path, weighted=False):
     path = Path(path)
     if not path.exists(): raise KMInputError(f'{path}: no such graph file; pass a .npz from KnowledgeGraph.save or a triples file')

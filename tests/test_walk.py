@@ -377,3 +377,33 @@ def test_lockstep_blocks_match_one_walk_at_a_time(mode):
         got = _core.random_walks(**args, block=block)
         np.testing.assert_array_equal(ref[0], got[0])
         np.testing.assert_array_equal(ref[1], got[1])
+
+
+@pytest.mark.parametrize('module,settings,functions,config', [
+    ('walk', 'WalkSettings', [('random_walks', 2), ('write_walks', 3)], 'WalkConfig'),
+    ('paths', 'PathSettings', [('paths_for_questions', 2), ('write_paths', 3)], 'PathsConfig')])
+def test_settings_are_declared_once(module, settings, functions, config):
+    "The fields of a settings dataclass are parameters of its functions (in place, with defaults and comments) and flags of its command."
+    import dataclasses, importlib, inspect
+    from fastcore.docments import docments
+    from knowledge_mixer.core import config_fields
+    mod = importlib.import_module(f'knowledge_mixer.{module}')
+    fields = dataclasses.fields(getattr(mod, settings))
+    names, helps = [f.name for f in fields], docments(getattr(mod, settings))
+    assert all(helps[n] for n in names), helps
+    for name, first in functions:
+        fn = getattr(mod, name)
+        params = inspect.signature(fn).parameters
+        assert list(params)[first:first + len(names)] == names and all(params[f.name].default == f.default for f in fields)
+        assert all(docments(fn)[n] == helps[n] for n in names), name
+    flags = {p[-1]: h for p, f, t, h in config_fields(getattr(mod, config))}
+    assert [n for n in flags if n in names] == names and all(flags[n] == helps[n] for n in names)
+
+
+def test_walk_settings_by_position_or_name():
+    kg = random_kg(30, 60, seed=2)
+    a = random_walks(kg, None, 2, 5, 'node2vec', 0.5, 2.0, 0.15, 3, 2, False)  # every setting by position
+    b = random_walks(kg, n_walks=2, length=5, mode='node2vec', p=0.5, q=2.0, seed=3, threads=1, inverse=False)
+    np.testing.assert_array_equal(a.nodes, b.nodes)
+    with pytest.raises(TypeError, match=r"random_walks\(\) got an unexpected keyword argument 'n_walk'"):
+        random_walks(kg, n_walk=2)
