@@ -86,10 +86,22 @@ def exported_names(src):
     return names
 
 
+def default_exp(nb):
+    "The module a notebook exports to (its `#| default_exp` directive), or None."
+    for cell in nb.cells:
+        for d in directives(cell.source) if cell.cell_type == 'code' else ():
+            if d.startswith('default_exp '): return d.split()[1]
+    return None
+
+
 def prepare(nb):
     "Drop hidden cells, strip directives, add an anchored show_doc after every exported symbol."
-    cells = [nbformat.v4.new_code_cell("from nbdev.showdoc import show_doc\n%matplotlib inline",
-                                       metadata={'tags': ['remove_cell']})]
+    # show_doc reads parameter comments from source code, which fastcore cannot get back for a class or function defined
+    # in a kernel; the exported module's copy of the same symbol has its file, so the docs show that one.
+    mod = default_exp(nb)
+    setup = "from nbdev.showdoc import show_doc\n%matplotlib inline"
+    if mod: setup += f"\nimport knowledge_mixer.{mod} as _km_module"
+    cells = [nbformat.v4.new_code_cell(setup, metadata={'tags': ['remove_cell']})]
     for cell in nb.cells:
         if cell.cell_type != 'code':
             cells.append(cell); continue
@@ -105,7 +117,8 @@ def prepare(nb):
         if any(x.startswith('export') for x in d):
             for name in exported_names(body):
                 cells.append(nbformat.v4.new_markdown_cell(f'<a id="{name}"></a>'))
-                cells.append(nbformat.v4.new_code_cell(f'show_doc({name})', metadata={'tags': ['remove_input']}))
+                ref = f'_km_module.{name}' if mod else name
+                cells.append(nbformat.v4.new_code_cell(f'show_doc({ref})', metadata={'tags': ['remove_input']}))
     nb.cells = cells
     return nb
 
