@@ -19,7 +19,7 @@ __all__ = ['disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'read_lin
            'repo_root', 'data_dir', 'shared_data', 'atomic_path', 'restore_dir', 'replace_dir', 'atomic_dir',
            'save_figure', 'seed_everything', 'generating', 'run_cli', 'check_action', 'progress_enabled', 'progress',
            'quiet_library_progress', 'km_command', 'config_fields', 'config_to_flat', 'config_from_flat', 'sectioned',
-           'load_config_file', 'save_config', 'config_parser', 'parse_config', 'params_cell']
+           'settings_from', 'load_config_file', 'save_config', 'config_parser', 'parse_config', 'params_cell']
 
 # %% ../nbs/00_core.ipynb #eb73292a
 def disable_telemetry():
@@ -422,6 +422,37 @@ def sectioned(cls):
         setattr(_at(self, sec), leaf, value)
     cls.__init__, cls.__getattr__, cls.__setattr__ = __init__, __getattr__, __setattr__
     return cls
+
+# %% ../nbs/00_core.ipynb #47b7d76a
+def _plain_comments(cls) -> dict:
+    "name -> trailing comment of each plain `name = value  # comment` line of a class body ({} without a source file)."
+    import ast, inspect, io, textwrap, tokenize
+    try: src = textwrap.dedent(inspect.getsource(cls))
+    except (OSError, TypeError): return {}  # defined in a notebook or a session: no source to read
+    comments = {t.start[0]: t.string.lstrip('#').strip() for t in tokenize.generate_tokens(io.StringIO(src).readline)
+                if t.type == tokenize.COMMENT}
+    body = next(n for n in ast.parse(src).body if isinstance(n, ast.ClassDef)).body
+    return {n.targets[0].id: comments[n.lineno] for n in body
+            if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name) and n.lineno in comments}
+
+# %% ../nbs/00_core.ipynb #730b9a8e
+def settings_from(source):
+    "Class decorator (under `@dataclass`): each plain `name = value` of the body is `source`'s setting `name`, defaulting to `value`."
+    import dataclasses, typing
+    spec = {p[-1]: (f, t, h) for p, f, t, h in config_fields(source)}
+    def borrow(cls):
+        own, notes, ann = cls.__dict__.get('__annotations__', {}), _plain_comments(cls), {}
+        for name, v in list(vars(cls).items()):
+            if name in own: ann[name] = own[name]
+            if name in own or name.startswith('__') or callable(v) or isinstance(v, (classmethod, staticmethod, property)): continue
+            if name not in spec: raise TypeError(f'{cls.__name__}.{name}: {source.__name__} has no setting {name!r}; annotate it to declare a new one')
+            f, t, help = spec[name]
+            ann[name] = typing.Optional[t] if v is None and _base_type(t) is t else t
+            default = dict(default=f.default, default_factory=f.default_factory) if v is ... else dict(default=v)
+            setattr(cls, name, dataclasses.field(**default, metadata={**f.metadata, 'help': notes.get(name, help)}))
+        cls.__annotations__ = {**{k: t for k, t in own.items() if k not in ann}, **ann}  # fields without a default first
+        return cls
+    return borrow
 
 # %% ../nbs/00_core.ipynb #3edf7543
 def _nested_to_flat(cls, d:dict, where_:str) -> dict:

@@ -12,10 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, atomic_path, data_dir, progress, run_cli, save_figure, seed_everything
+from .core import (KMInputError, atomic_path, config_to_flat, data_dir, progress, run_cli, save_figure, sectioned,
+                                  seed_everything, settings_from)
 from .graph import KnowledgeGraph, load_graph
-from .data import (load_jsonl, load_metaqa, load_questions, movie_questions, movie_world, planning_dataset,
-                                  save_dataset, save_jsonl, split_records)
+from .data import (DatasetConfig, load_jsonl, load_metaqa, load_questions, movie_questions, movie_world,
+                                  planning_dataset, save_dataset, save_jsonl, split_records)
+from .reason import ReasonConfig
+from .train import TrainConfig
 
 # %% auto #0
 __all__ = ['STAGES', 'QuestionsConfig', 'PlannerConfig', 'PipelineConfig', 'claim_run_folder', 'run_stage', 'degree_plot',
@@ -23,10 +26,8 @@ __all__ = ['STAGES', 'QuestionsConfig', 'PlannerConfig', 'PipelineConfig', 'clai
            'write_report', 'run_pipeline', 'km_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #ac581aa4
-from .core import config_to_flat, sectioned
-from .reason import ReasonConfig
-
 @dataclass
+@settings_from(DatasetConfig)
 class QuestionsConfig:
     "Where the main job's graph and questions come from, and how the questions are split."
     kg: str|None = None  # triples file or saved .npz graph; None: MetaQA's kb.txt with --dataset metaqa, else the movie world
@@ -34,28 +35,31 @@ class QuestionsConfig:
     dataset: str|None = None  # 'metaqa' to use MetaQA's dev questions (found in data_dir)
     data_dir: str|None = None  # MetaQA folder (default: $KM_DATA/metaqa)
     hops: str = '1,2,3'  # MetaQA hop sets
-    n_movies: int = 2500  # size of the embedded movie world
-    per_type: int = 20  # built questions per relation-path type
+    n_movies = ...
+    per_type = ...  # built questions per relation-path type
     split: str = '0.8,0.1,0.1'  # train/valid/test fractions (grouped by topic entity and path type)
     max_train: int = 0  # cap on training questions (0: all), sampled evenly over path types
     max_test: int = 0  # cap on test questions (0: all)
 
+# %% ../nbs/09_pipeline.ipynb #ee877259
 @dataclass
+@settings_from(TrainConfig)
 class PlannerConfig:
-    "How the main job trains its planner: the knobs it exposes; `stage_train` makes the `TrainConfig` from them."
-    base: str = 'tiny'  # base model: 'tiny' (a small Llama trained from scratch), 'smollm2-135m', or a local HF folder
-    method: str = 'lora'  # lora, qlora or full
-    steps: int = 1500  # optimizer steps
-    batch_size: int = 16  # training batch size
-    lr: float|None = None  # learning rate; None: TrainConfig.tiny()'s for 'tiny', 1e-3 for pretrained bases (LoRA)
-    lora_r: int = 16  # LoRA rank
-    lora_targets: str = 'q_proj,v_proj'  # LoRA target modules of pretrained bases ('tiny' uses TrainConfig.tiny()'s)
-    max_length: int = 96  # tokens per training sequence (doubled for 'tiny', whose tokenizer splits names finely)
-    eval_steps: int = 50  # evaluate every N steps
-    threads: int = 0  # torch threads (0: all cores)
-    num_processes: int = 1  # >1 launches multi-process training (GPUs: with deepspeed_stage 3)
-    deepspeed_stage: int = 0  # DeepSpeed ZeRO stage: 0 (off), 2 or 3
+    "How the main job trains its planner: the `TrainConfig` settings it exposes, with its own defaults (`stage_train` fills in the rest)."
+    base = 'tiny'  # base model: 'tiny' (a small Llama trained from scratch), 'smollm2-135m', or a local HF folder
+    method = ...  # lora, qlora or full
+    steps = 1500
+    batch_size = 16  # training batch size
+    lr = None  # learning rate; None: TrainConfig.tiny()'s for 'tiny', 1e-3 for pretrained bases (LoRA)
+    lora_r = ...
+    lora_targets = ...  # LoRA target modules of pretrained bases ('tiny' uses TrainConfig.tiny()'s)
+    max_length = 96  # tokens per training sequence (doubled for 'tiny', whose tokenizer splits names finely)
+    eval_steps = 50  # evaluate every N steps
+    threads = ...  # torch threads (0: all cores)
+    num_processes = ...  # >1 launches multi-process training (GPUs: with deepspeed_stage 3)
+    deepspeed_stage = ...  # DeepSpeed ZeRO stage: 0 (off), 2 or 3
 
+# %% ../nbs/09_pipeline.ipynb #9ec7df47
 @sectioned
 @dataclass
 class PipelineConfig:
@@ -88,6 +92,23 @@ def _flat_json(d:dict) -> dict:
     for k, v in d.items(): out.update(_flat_json(v) if isinstance(v, dict) else {k: v})
     return out
 
+def _changed_settings(saved:dict, cfg:PipelineConfig) -> dict:
+    "The identity settings whose value in a saved config.json differs from `cfg`'s: name -> (saved, now)."
+    old = _flat_json(saved)
+    return {k: (old.get(k), v) for k, v in config_to_flat(cfg).items() if k not in _NOT_IDENTITY and old.get(k) != v}
+
+# %% ../nbs/09_pipeline.ipynb #a66e70d2
+def _check_same_run(out:Path, cfg:PipelineConfig):
+    "Refuse the run folder `out` if its config.json does not parse or holds other identity settings than `cfg`."
+    f = out/'config.json'
+    try: saved = json.loads(f.read_text(encoding='utf-8'))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise KMInputError(f'{f}: not readable JSON ({e}); restore it, use another --out, or --force to redo the run') from None
+    diff = _changed_settings(saved, cfg)
+    if diff:
+        raise KMInputError(f'{out} holds a run made with other settings ({", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())}); '
+                           'use another --out, or --force to redo it')
+
 def claim_run_folder(cfg:PipelineConfig) -> Path:
     "Create the run folder, or check that an existing one was made with the same settings (else refuse, unless force)."
     out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
@@ -95,18 +116,11 @@ def claim_run_folder(cfg:PipelineConfig) -> Path:
     if not f.exists() and not cfg.force and any(p.name not in ('stages',) for p in out.iterdir()):
         raise KMInputError(f'{out} is not empty and is not a knowledge-mixer run folder (no config.json), so the run could overwrite '
                            'files in it; use a new or empty --out, or --force to write into it anyway')
-    if f.exists() and not cfg.force:
-        try: old = json.loads(f.read_text(encoding='utf-8'))
-        except (ValueError, UnicodeDecodeError) as e:
-            raise KMInputError(f'{f}: not readable JSON ({e}); restore it, use another --out, or --force to redo the run') from None
-        old, new = _flat_json(old), config_to_flat(cfg)
-        diff = {k: (old.get(k), v) for k, v in new.items() if k not in _NOT_IDENTITY and old.get(k) != v}
-        if diff:
-            raise KMInputError(f'{out} holds a run made with other settings ({", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())}); '
-                               'use another --out, or --force to redo it')
+    if f.exists() and not cfg.force: _check_same_run(out, cfg)
     with atomic_path(f) as tmp: tmp.write_text(json.dumps(asdict(cfg), indent=1))
     return out
 
+# %% ../nbs/09_pipeline.ipynb #6d6de2d6
 def _done_marker(out: Path, stage: str) -> Path: return out/'stages'/f'{stage}.done.json'
 
 def run_stage(cfg:PipelineConfig, stage:str, fn) -> dict:
@@ -134,22 +148,39 @@ def degree_plot(kg:KnowledgeGraph, path):
     save_figure(fig, path)
     return path
 
+# %% ../nbs/09_pipeline.ipynb #2be73a1c
 def _metaqa_dir(cfg):
     d = Path(cfg.data_dir) if cfg.data_dir else data_dir()/'metaqa'
     if not (d/'kb.txt').exists(): raise KMInputError(f'{d}: no MetaQA kb.txt here; pass --data_dir the MetaQA folder')
     return d
 
+def _load_kg(cfg:PipelineConfig) -> KnowledgeGraph:
+    "The run's KG: the `kg` file, MetaQA's kb.txt (`dataset='metaqa'`), or the embedded movie world."
+    if cfg.kg: return load_graph(cfg.kg)
+    if cfg.dataset == 'metaqa': return KnowledgeGraph.from_file(_metaqa_dir(cfg)/'kb.txt')
+    return movie_world(cfg.n_movies, seed=cfg.seed)
+
+# %% ../nbs/09_pipeline.ipynb #910dccec
 def stage_graph(cfg:PipelineConfig, out:Path) -> dict:
     "Load or build the KG; save it as `kg.npz` with its statistics and degree plot."
-    if cfg.kg: kg = load_graph(cfg.kg)
-    elif cfg.dataset == 'metaqa': kg = KnowledgeGraph.from_file(_metaqa_dir(cfg)/'kb.txt')
-    else: kg = movie_world(cfg.n_movies, seed=cfg.seed)
+    kg = _load_kg(cfg)
     kg.save(out/'kg.npz')
     stats = kg.stats()
     with atomic_path(out/'graph_stats.json') as tmp: tmp.write_text(json.dumps(stats, indent=1, ensure_ascii=False))
     degree_plot(kg, out/'degree.png')
     print(f'  {kg}; hubs: ' + ', '.join(list(stats['hubs'])[:3]), flush=True)
     return {k: stats[k] for k in ('entities', 'relations', 'triples', 'max_degree')}
+
+# %% ../nbs/09_pipeline.ipynb #a1b0c5ce
+def _questions(cfg:PipelineConfig, kg:KnowledgeGraph) -> list:
+    "The run's questions: the `questions` file, MetaQA's dev questions, or questions built from the KG."
+    if cfg.questions:
+        return load_jsonl(cfg.questions, kg=kg) if cfg.questions.endswith('.jsonl') else load_questions(cfg.questions, kg)
+    if cfg.dataset == 'metaqa': return load_metaqa(_metaqa_dir(cfg), hops=[int(h) for h in cfg.hops.split(',')], kg=kg)
+    if cfg.kg:
+        from knowledge_mixer.data import build_questions
+        return build_questions(kg, per_type=cfg.per_type, seed=cfg.seed)
+    return movie_questions(kg, per_type=cfg.per_type, seed=cfg.seed)
 
 # %% ../nbs/09_pipeline.ipynb #5c2587f4
 def _even_sample(records, n, seed):
@@ -166,17 +197,10 @@ def _even_sample(records, n, seed):
         i += 1
     return out
 
+# %% ../nbs/09_pipeline.ipynb #f7c34de9
 def stage_questions(cfg:PipelineConfig, out:Path) -> dict:
     "Load or build the questions, split them (grouped) and save train/valid/test JSONL."
-    kg = KnowledgeGraph.load(out/'kg.npz')
-    if cfg.questions:
-        recs = load_jsonl(cfg.questions, kg=kg) if cfg.questions.endswith('.jsonl') else load_questions(cfg.questions, kg)
-    elif cfg.dataset == 'metaqa':
-        recs = load_metaqa(_metaqa_dir(cfg), hops=[int(h) for h in cfg.hops.split(',')], kg=kg)
-    elif cfg.kg: 
-        from knowledge_mixer.data import build_questions
-        recs = build_questions(kg, per_type=cfg.per_type, seed=cfg.seed)
-    else: recs = movie_questions(kg, per_type=cfg.per_type, seed=cfg.seed)
+    recs = _questions(cfg, KnowledgeGraph.load(out/'kg.npz'))
     parts = split_records(recs, cfg.split_fractions(), seed=cfg.seed)
     parts['train'] = _even_sample(parts['train'], cfg.max_train, cfg.seed)
     parts['test'] = _even_sample(parts['test'], cfg.max_test, cfg.seed)
@@ -199,6 +223,7 @@ def stage_sft_data(cfg:PipelineConfig, out:Path) -> dict:
         sizes[name] = len(ds)
     return sizes
 
+# %% ../nbs/09_pipeline.ipynb #be6189cf
 def _tiny_base(out:Path, texts) -> str:
     "Build and save a tiny random Llama whose tokenizer is trained on `texts` with the [topic entity] names blanked."
     import re
@@ -206,8 +231,6 @@ def _tiny_base(out:Path, texts) -> str:
     from knowledge_mixer.core import atomic_dir, restore_dir
     folder = restore_dir(out/'base_tiny')
     if not (folder/'config.json').exists():
-        # Names are left out of the BPE training text, so they are spelled in small pieces the planner cannot
-        # memorise as whole tokens: it learns the question's phrasing and generalises to unseen entities.
         tok = build_tokenizer([re.sub(r'\[[^\]]*\]', '[]', t) for t in texts], vocab_size=1000)
         model = tiny_model(tok)
         add_path_tokens(model, tok)
@@ -215,45 +238,64 @@ def _tiny_base(out:Path, texts) -> str:
             model.save_pretrained(tmp); tok.save_pretrained(tmp)
     return str(folder)
 
-def stage_train(cfg:PipelineConfig, out:Path) -> dict:
-    "LoRA (or full/QLoRA) fine-tuning of the planner on the planning set; resumes from checkpoints."
+# %% ../nbs/09_pipeline.ipynb #d2e1198e
+def _planning_sets(out:Path, seed:int):
+    "The run's planning sets: train, and valid (at most 200 examples, shuffled) or None."
     from knowledge_mixer.data import load_dataset_dir
-    from knowledge_mixer.train import TrainConfig, train_sft, launch
     train = load_dataset_dir(out/'data'/'planning_train')
     valid = load_dataset_dir(out/'data'/'planning_valid') if (out/'data'/'planning_valid').exists() else None
+    if valid is not None: valid = valid.shuffle(seed=seed).select(range(min(200, len(valid))))
+    return train, valid
+
+# %% ../nbs/09_pipeline.ipynb #a949da9f
+def _planner_config(cfg:PipelineConfig, out:Path, base:str, has_valid:bool) -> TrainConfig:
+    "The `TrainConfig` of the run's planner: the train section's settings, completed per base (`'tiny'` or pretrained)."
     t, tiny = cfg.train, cfg.train.base == 'tiny'
-    base = _tiny_base(out, list(train['prompt']) + list(train['completion'])) if tiny else t.base
     kind = TrainConfig.tiny() if tiny else TrainConfig(lr=1e-3, lora_targets=t.lora_targets)  # LoRA targets, embeddings, lr
-    tc = TrainConfig(base=base, out=str(out/'train'), method=t.method, steps=t.steps, batch_size=t.batch_size,
-                     lr=t.lr or kind.lr, lora_r=t.lora_r, lora_targets=kind.lora_targets, modules_to_save=kind.modules_to_save,
-                     max_length=2 * t.max_length if tiny else t.max_length, eval_steps=min(t.eval_steps, t.steps),
-                     plan_eval_n=64 if valid is not None else 0, max_eval=200, threads=t.threads, seed=cfg.seed,
-                     num_processes=t.num_processes, deepspeed_stage=t.deepspeed_stage, warmup_steps=min(10, t.steps // 10))
-    if valid is not None: valid = valid.shuffle(seed=cfg.seed).select(range(min(200, len(valid))))
+    return TrainConfig(**{**asdict(t), 'base': base, 'out': str(out/'train'), 'lr': t.lr or kind.lr, 'lora_targets': kind.lora_targets,
+                          'modules_to_save': kind.modules_to_save, 'max_length': 2 * t.max_length if tiny else t.max_length,
+                          'eval_steps': min(t.eval_steps, t.steps), 'plan_eval_n': 64 if has_valid else 0, 'max_eval': 200,
+                          'seed': cfg.seed, 'warmup_steps': min(10, t.steps // 10)})
+
+# %% ../nbs/09_pipeline.ipynb #18a77c1e
+def stage_train(cfg:PipelineConfig, out:Path) -> dict:
+    "LoRA (or full/QLoRA) fine-tuning of the planner on the planning set; resumes from checkpoints."
+    from knowledge_mixer.train import train_sft, launch
+    train, valid = _planning_sets(out, cfg.seed)
+    base = _tiny_base(out, list(train['prompt']) + list(train['completion'])) if cfg.base == 'tiny' else cfg.base
+    tc = _planner_config(cfg, out, base, valid is not None)
     r = launch(tc, train, valid) if cfg.num_processes > 1 else train_sft(tc, train.shuffle(seed=cfg.seed), valid)
     m = r.metrics
     keep = ('global_step', 'minutes', 'loss', 'eval_loss', 'eval_plan_exact', 'eval_perplexity')
     return {k: (round(m[k], 4) if isinstance(m.get(k), float) else m.get(k)) for k in keep if k in m}
 
+# %% ../nbs/09_pipeline.ipynb #22206c36
+def _plan_questions(cfg:PipelineConfig, model, tok, questions:list, kg:KnowledgeGraph, step:int=32) -> list:
+    "`reason.plan` for every question, `step` questions at a time under a progress bar."
+    from knowledge_mixer.reason import plan
+    plans = []
+    for i in progress(range(0, len(questions), step), desc='planning'):
+        plans += plan(model, tok, questions[i:i + step], kg, beams=cfg.beams, constrained=cfg.constrained, max_hops=cfg.max_hops,
+                      batch_size=16)
+    return plans
+
 # %% ../nbs/09_pipeline.ipynb #cc4044ed
 def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
     "KG-constrained planning, retrieval and answers for the test questions."
-    from knowledge_mixer.reason import answer, load_planner, plan, write_predictions
+    from knowledge_mixer.reason import answer, load_planner, write_predictions
     import torch
     if cfg.threads: torch.set_num_threads(cfg.threads)
     kg = KnowledgeGraph.load(out/'kg.npz')
     test = load_jsonl(out/'questions'/'test.jsonl')
     model, tok = load_planner(out/'train'/'model')
-    plans, step = [], 32
-    for i in progress(range(0, len(test), step), desc='planning'):
-        plans += plan(model, tok, test[i:i + step], kg, beams=cfg.beams, constrained=cfg.constrained, max_hops=cfg.max_hops,
-                      batch_size=16)
+    plans = _plan_questions(cfg, model, tok, test, kg)
     preds = answer(kg, test, plans, top_plans=cfg.top_plans)
     write_predictions(preds, out/'predictions.jsonl')
     write_predictions(preds, out/'predictions_rog.jsonl', 'rog')
     valid = [p.valid for ps in plans for p in ps]
     return dict(questions=len(test), plans=len(valid), valid_plans=float(np.mean(valid)) if valid else 0.0)
 
+# %% ../nbs/09_pipeline.ipynb #48f1d7d6
 def stage_eval(cfg:PipelineConfig, out:Path) -> dict:
     "Strict, path and RoG-compatible metrics, per hop, with plots."
     from knowledge_mixer.eval import read_predictions, write_report
@@ -280,9 +322,15 @@ def write_report(cfg:PipelineConfig, results:list[dict]):
     with atomic_path(out/'metrics.json') as tmp: tmp.write_text(json.dumps({r['stage']: r for r in results}, indent=1))
     return out/'report.md'
 
+# %% ../nbs/09_pipeline.ipynb #7731b57a
 STAGES = [('graph', stage_graph), ('questions', stage_questions), ('sft_data', stage_sft_data), ('train', stage_train),
           ('predict', stage_predict), ('eval', stage_eval)]
 
+def _forget_later_stages(out:Path, i:int):
+    "Remove the done markers of the stages after `STAGES[i]`, which is about to run."
+    for later, _ in STAGES[i + 1:]: _done_marker(out, later).unlink(missing_ok=True)
+
+# %% ../nbs/09_pipeline.ipynb #e8a04b42
 def run_pipeline(cfg:PipelineConfig, stages:list[str]|None=None) -> Path:
     "Run the stages (all by default) into `cfg.out`; returns the report path."
     cfg.check()
@@ -296,8 +344,7 @@ def run_pipeline(cfg:PipelineConfig, stages:list[str]|None=None) -> Path:
     results = []
     for i, (name, fn) in enumerate(STAGES):
         if stages and name not in stages: continue
-        if cfg.force or not _done_marker(out, name).exists():  # this stage runs: what later stages made from it is stale
-            for later, _ in STAGES[i + 1:]: _done_marker(out, later).unlink(missing_ok=True)
+        if cfg.force or not _done_marker(out, name).exists(): _forget_later_stages(out, i)
         results.append(run_stage(cfg, name, lambda o, fn=fn: fn(cfg, o)))
     report = write_report(cfg, results)
     print(f'report: {report} ({(time.perf_counter() - t0) / 60:.1f} min)', flush=True)

@@ -16,6 +16,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from fastcore.basics import patch
+
 from .core import km_command
 
 from .core import (KMInputError, atomic_path, data_dir, generating, progress_enabled, read_jsonl, run_cli,
@@ -26,7 +28,7 @@ from .text import parse_relation_paths
 # %% auto #0
 __all__ = ['TEXT_COLUMNS', 'training_columns', 'first_path', 'load_datasets', 'TrainConfig', 'deepspeed_config', 'free_port',
            'launch_command', 'plan_accuracy', 'write_metrics', 'loss_plot', 'peft_model_for', 'trainer_args',
-           'TrainResult', 'checkpoint_problem', 'train_sft', 'train_dpo', 'dpo_from_planning', 'merge_and_save',
+           'TrainResult', 'checkpoint_problem', 'train_sft', 'dpo_from_planning', 'train_dpo', 'merge_and_save',
            'launch', 'run_training', 'km_train']
 
 # %% ../nbs/06_train.ipynb #4cb19b07
@@ -55,30 +57,33 @@ def _read_rows(path:Path):
     if not rows: raise KMInputError(f'{path}: no rows')
     return rows
 
+def _records_or_rows(spec:str):
+    "A dataset setting read as (QARecords, None) when it holds questions, or (None, Dataset) when it holds training rows."
+    from datasets import Dataset
+    if spec == 'metaqa_mini': return load_jsonl(data_dir()/'metaqa_mini'/'questions.jsonl'), None
+    if spec == 'metaqa': return load_metaqa(data_dir()/'metaqa', split='dev'), None
+    p = Path(spec)
+    if not p.exists(): raise FileNotFoundError(f"{p}: dataset not found; use 'metaqa_mini', 'metaqa' or a .jsonl file")
+    rows = _read_rows(p)
+    if 'question' in rows[0]: return load_jsonl(p), None
+    if not ({'prompt', 'messages'} & set(rows[0])):
+        raise KMInputError(f'{p}:1: expected prompt/completion, messages, prompt/chosen/rejected or QARecord fields, got {sorted(rows[0])}')
+    return None, Dataset.from_list(rows)
+
+# %% ../nbs/06_train.ipynb #d84ff19b
 def load_datasets(dataset:str='metaqa_mini', # 'metaqa_mini', 'metaqa' (dev files) or a .jsonl file
                   eval_dataset:str|None=None, # optional validation .jsonl
                   valid_fraction:float=0.2, # held-out share when splitting records
                   seed:int=0, max_train:int=0, max_eval:int=0): # caps (0 = all)
     "Train and validation `Dataset`s for a dataset setting (grouped split of records when no eval file is given)."
-    from datasets import Dataset
-    def recs_or_rows(spec):
-        if spec == 'metaqa_mini': return load_jsonl(data_dir()/'metaqa_mini'/'questions.jsonl'), None
-        if spec == 'metaqa': return load_metaqa(data_dir()/'metaqa', split='dev'), None
-        p = Path(spec)
-        if not p.exists(): raise FileNotFoundError(f"{p}: dataset not found; use 'metaqa_mini', 'metaqa' or a .jsonl file")
-        rows = _read_rows(p)
-        if 'question' in rows[0]: return load_jsonl(p), None
-        if not ({'prompt', 'messages'} & set(rows[0])):
-            raise KMInputError(f'{p}:1: expected prompt/completion, messages, prompt/chosen/rejected or QARecord fields, got {sorted(rows[0])}')
-        return None, Dataset.from_list(rows)
-    recs, train = recs_or_rows(dataset)
+    recs, train = _records_or_rows(dataset)
     valid = None
     if recs is not None and eval_dataset is None:
         parts = split_records(recs, (1 - valid_fraction, valid_fraction), seed=seed, names=('train', 'valid'))
         train, valid = planning_dataset(None, parts['train']), planning_dataset(None, parts['valid'])
     elif recs is not None: train = planning_dataset(None, recs)
     if eval_dataset is not None:
-        er, valid = recs_or_rows(eval_dataset)
+        er, valid = _records_or_rows(eval_dataset)
         if er is not None: valid = planning_dataset(None, er)
     train = train.shuffle(seed=seed)
     if max_train: train = train.select(range(min(max_train, len(train))))
@@ -136,36 +141,42 @@ class TrainConfig:
     resume: bool = True  # continue from the last checkpoint in `out` if there is one
     trust_remote_code: bool = False  # run a base model's own code (off: only trusted architectures)
 
-    @classmethod
-    def tiny(cls, **kw) -> 'TrainConfig':
-        "Settings for tiny randomly initialised models (tests, examples): LoRA on all linear layers + trained embeddings/head."
-        d = dict(lora_targets='all-linear', modules_to_save='embed_tokens,lm_head', lr=5e-3, lora_dropout=0.0,
-                 batch_size=8, max_length=128, eval_steps=10, steps=20)
-        return cls(**{**d, **kw})
 
-    def check(self) -> 'TrainConfig':
-        "Validate choices; raise `KMInputError` naming the bad field and the allowed values."
-        allowed = dict(method=('lora', 'qlora', 'full'), objective=('sft', 'dpo'), deepspeed_stage=(0, 2, 3),
-                       launcher=('torchrun', 'accelerate'), attn_implementation=('sdpa', 'eager', 'flash_attention_2'),
-                       dtype=('float32', 'bfloat16', 'float16'))
-        for k, ok in allowed.items():
-            if getattr(self, k) not in ok: raise KMInputError(f'{k}={getattr(self, k)!r} is not one of {ok}')
-        for k in ('steps', 'batch_size', 'grad_accum', 'max_length', 'num_processes', 'eval_steps'):
-            if getattr(self, k) < 1: raise KMInputError(f'{k} must be >= 1, got {getattr(self, k)}')
-        if self.deepspeed_stage and self.fsdp: raise KMInputError('choose DeepSpeed (deepspeed_stage) or FSDP (fsdp), not both')
-        if self.offload and not (self.deepspeed_stage or self.fsdp): raise KMInputError('offload needs deepspeed_stage 2 or 3 (or fsdp)')
-        return self
+# %% ../nbs/06_train.ipynb #92166624
+@patch(cls_method=True)
+def tiny(cls:TrainConfig, **kw) -> TrainConfig:
+    "Settings for tiny randomly initialised models (tests, examples): LoRA on all linear layers + trained embeddings/head."
+    d = dict(lora_targets='all-linear', modules_to_save='embed_tokens,lm_head', lr=5e-3, lora_dropout=0.0,
+             batch_size=8, max_length=128, eval_steps=10, steps=20)
+    return cls(**{**d, **kw})
 
-    def save(self, path) -> Path:
-        "Write the config as JSON, atomically (`core.save_config`)."
-        from knowledge_mixer.core import save_config
-        return save_config(self, path)
+# %% ../nbs/06_train.ipynb #d6d1bfec
+@patch
+def check(self:TrainConfig) -> TrainConfig:
+    "Validate choices; raise `KMInputError` naming the bad field and the allowed values."
+    allowed = dict(method=('lora', 'qlora', 'full'), objective=('sft', 'dpo'), deepspeed_stage=(0, 2, 3),
+                   launcher=('torchrun', 'accelerate'), attn_implementation=('sdpa', 'eager', 'flash_attention_2'),
+                   dtype=('float32', 'bfloat16', 'float16'))
+    for k, ok in allowed.items():
+        if getattr(self, k) not in ok: raise KMInputError(f'{k}={getattr(self, k)!r} is not one of {ok}')
+    for k in ('steps', 'batch_size', 'grad_accum', 'max_length', 'num_processes', 'eval_steps'):
+        if getattr(self, k) < 1: raise KMInputError(f'{k} must be >= 1, got {getattr(self, k)}')
+    if self.deepspeed_stage and self.fsdp: raise KMInputError('choose DeepSpeed (deepspeed_stage) or FSDP (fsdp), not both')
+    if self.offload and not (self.deepspeed_stage or self.fsdp): raise KMInputError('offload needs deepspeed_stage 2 or 3 (or fsdp)')
+    return self
 
-    @classmethod
-    def load(cls, path) -> 'TrainConfig':
-        "Read a config saved by `save` (or a JSON/YAML file of some fields); unknown fields are refused."
-        from knowledge_mixer.core import load_config_file
-        return cls(**load_config_file(cls, path))
+# %% ../nbs/06_train.ipynb #a46c7787
+@patch
+def save(self:TrainConfig, path) -> Path:
+    "Write the config as JSON, atomically (`core.save_config`)."
+    from knowledge_mixer.core import save_config
+    return save_config(self, path)
+
+@patch(cls_method=True)
+def load(cls:TrainConfig, path) -> TrainConfig:
+    "Read a config saved by `save` (or a JSON/YAML file of some fields); unknown fields are refused."
+    from knowledge_mixer.core import load_config_file
+    return cls(**load_config_file(cls, path))
 
 # %% ../nbs/06_train.ipynb #fa15a985
 def deepspeed_config(stage:int=3, # ZeRO stage: 2 (shard optimizer+gradients) or 3 (also parameters)
@@ -195,6 +206,7 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
+# %% ../nbs/06_train.ipynb #9fbf0442
 def launch_command(config_path, # TrainConfig JSON the workers read
                    num_processes:int=2, launcher:str='torchrun',
                    port:int|None=None, # rendezvous port (default: a free one)
@@ -216,32 +228,36 @@ def _cuda() -> bool:
     import torch
     return torch.cuda.is_available()
 
+# %% ../nbs/06_train.ipynb #fcb86ef6
+def _plan_hit(pred_text:str, completion, eos:str) -> tuple[bool, bool]:
+    "(exact, well-formed) for a generated text against the reference `completion` (a string or chat messages)."
+    ref_text = ''.join(m['content'] for m in completion) if isinstance(completion, list) else completion
+    ref, pred = first_path(ref_text), first_path(pred_text)
+    exact = pred_text.split(eos)[0].strip() == ref_text.strip() if ref is None else pred == ref
+    return exact, pred is not None
+
 # %% ../nbs/06_train.ipynb #017369a7
 def plan_accuracy(model, tokenizer, examples, # list of dicts with prompt/completion (strings or chat messages)
                   max_new_tokens:int=32, batch_size:int=16) -> dict:
     "Greedy-decode each prompt (stopping at eos or `</PATH>`); exact relation-path match with the reference, and well-formed rate."
     if not examples: return {}
     def as_text(p): return tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) if isinstance(p, list) else p
-    def ref_text(c): return ''.join(m['content'] for m in c) if isinstance(c, list) else c
-    exact = valid = 0
     stop = [tokenizer.eos_token_id] + [i for i in [tokenizer.convert_tokens_to_ids('</PATH>')] if i not in (None, tokenizer.unk_token_id)]
+    hits = []
     with generating(model, tokenizer):
         for i in range(0, len(examples), batch_size):
             chunk = examples[i:i + batch_size]
             enc = tokenizer([as_text(e['prompt']) for e in chunk], return_tensors='pt', padding=True).to(model.device)
             out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
                                  eos_token_id=stop, use_cache=True)
-            for e, ids in zip(chunk, out[:, enc['input_ids'].shape[1]:]):
-                pred_text = tokenizer.decode(ids, skip_special_tokens=False)
-                ref, pred = first_path(ref_text(e['completion'])), first_path(pred_text)
-                valid += pred is not None
-                if ref is None: exact += pred_text.split(tokenizer.eos_token)[0].strip() == ref_text(e['completion']).strip()
-                else: exact += pred == ref
-    return dict(plan_exact=exact/len(examples), plan_valid=valid/len(examples))
+            hits += [_plan_hit(tokenizer.decode(ids, skip_special_tokens=False), e['completion'], tokenizer.eos_token)
+                     for e, ids in zip(chunk, out[:, enc['input_ids'].shape[1]:])]
+    return dict(plan_exact=sum(h[0] for h in hits)/len(examples), plan_valid=sum(h[1] for h in hits)/len(examples))
+
+# %% ../nbs/06_train.ipynb #d6669636
+def _ppl(loss): return math.exp(min(float(loss), 50.0))  # a diverged loss still logs a number
 
 # %% ../nbs/06_train.ipynb #58a18aa6
-def _ppl(loss): return math.exp(min(float(loss), 50.0))
-
 def _planning_trainer_class(base):
     "A subclass of a TRL trainer that adds `plan_exact`/`plan_valid` to evaluations and perplexity to logs."
     class PlanningTrainer(base):
@@ -270,6 +286,7 @@ def _summary(history:list[dict]) -> dict:
     for h in history: s.update({k: v for k, v in h.items() if isinstance(v, (int, float))})
     return s
 
+# %% ../nbs/06_train.ipynb #4705ca4c
 def write_metrics(run_dir, config, history, extra=None) -> Path:
     "Write `metrics.json` (config, command, history, summary) atomically into the run folder."
     p = Path(run_dir)/'metrics.json'
@@ -321,33 +338,39 @@ def _distributed_env(config:TrainConfig):
         os.environ.update(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()))
 
 # %% ../nbs/06_train.ipynb #8f22af81
-def trainer_args(config:TrainConfig, run_dir:Path, has_eval:bool, kind:str='sft'):
-    "TRL `SFTConfig`/`DPOConfig` for a `TrainConfig` (CPU-safe: no bf16 or gradient checkpointing unless asked)."
-    from trl import DPOConfig, SFTConfig
-    cpu = not _cuda()
+def _step_args(config:TrainConfig, has_eval:bool, kind:str) -> dict:
+    "When the trainer logs, evaluates and saves, and the metric that picks the best checkpoint."
     save_steps = config.save_steps or config.eval_steps
     if has_eval and save_steps % config.eval_steps: raise KMInputError(f'save_steps={save_steps} must be a multiple of eval_steps={config.eval_steps}')
     best = config.best_metric if config.best_metric.startswith('eval_') else f'eval_{config.best_metric}'
     if best.startswith('eval_plan') and (kind == 'dpo' or not config.plan_eval_n): best = 'eval_loss'  # no planning metric
+    return dict(max_steps=config.steps, logging_steps=max(1, min(10, config.eval_steps // 2, config.steps)),
+                eval_strategy='steps' if has_eval else 'no', eval_steps=config.eval_steps, eval_on_start=has_eval and config.eval_on_start,
+                save_strategy='steps', save_steps=save_steps, save_total_limit=config.save_total_limit,
+                load_best_model_at_end=has_eval, metric_for_best_model=best if has_eval else None, greater_is_better=not best.endswith('loss'))
+
+# %% ../nbs/06_train.ipynb #300d659c
+def _device_args(config:TrainConfig, run_dir:Path) -> dict:
+    "Precision, memory and parallelism settings of the trainer (CPU-safe unless asked)."
+    cpu = not _cuda()
     ds_path = None
     if config.deepspeed_stage:
         ds_path = run_dir/'deepspeed.json'
         deepspeed_config(config.deepspeed_stage, config.offload, path=ds_path)
-    kw = dict(output_dir=str(run_dir), max_steps=config.steps, per_device_train_batch_size=config.batch_size,
-              per_device_eval_batch_size=max(config.batch_size, 8), gradient_accumulation_steps=config.grad_accum,
-              learning_rate=config.lr, max_grad_norm=config.max_grad_norm, lr_scheduler_type=config.scheduler,
-              warmup_steps=config.warmup_steps, logging_steps=max(1, min(10, config.eval_steps // 2, config.steps)),
-              eval_strategy='steps' if has_eval else 'no', eval_steps=config.eval_steps, eval_on_start=has_eval and config.eval_on_start,
-              save_strategy='steps', save_steps=save_steps, save_total_limit=config.save_total_limit,
-              load_best_model_at_end=has_eval, metric_for_best_model=best if has_eval else None,
-              greater_is_better=not best.endswith('loss'), seed=config.seed, data_seed=config.seed,
-              use_cpu=cpu, bf16=config.dtype == 'bfloat16' and not cpu, fp16=config.dtype == 'float16' and not cpu,
-              activation_checkpointing=config.gradient_checkpointing, max_length=config.max_length,
-              report_to=['wandb'] if config.wandb_project else 'none', run_name=config.run_name or run_dir.name,
-              deepspeed=str(ds_path) if ds_path else None, fsdp=config.fsdp,
-              fsdp_config=dict(version=2, cpu_offload=config.offload) if config.fsdp else None,
-              disable_tqdm=not progress_enabled(),
-              dataloader_num_workers=0, remove_unused_columns=True)
+    return dict(use_cpu=cpu, bf16=config.dtype == 'bfloat16' and not cpu, fp16=config.dtype == 'float16' and not cpu,
+                activation_checkpointing=config.gradient_checkpointing, deepspeed=str(ds_path) if ds_path else None,
+                fsdp=config.fsdp, fsdp_config=dict(version=2, cpu_offload=config.offload) if config.fsdp else None)
+
+# %% ../nbs/06_train.ipynb #44cee4ad
+def trainer_args(config:TrainConfig, run_dir:Path, has_eval:bool, kind:str='sft'):
+    "TRL `SFTConfig`/`DPOConfig` for a `TrainConfig` (CPU-safe: no bf16 or gradient checkpointing unless asked)."
+    from trl import DPOConfig, SFTConfig
+    kw = dict(output_dir=str(run_dir), per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=max(config.batch_size, 8),
+              gradient_accumulation_steps=config.grad_accum, learning_rate=config.lr, max_grad_norm=config.max_grad_norm,
+              lr_scheduler_type=config.scheduler, warmup_steps=config.warmup_steps, seed=config.seed, data_seed=config.seed,
+              max_length=config.max_length, report_to=['wandb'] if config.wandb_project else 'none',
+              run_name=config.run_name or run_dir.name, disable_tqdm=not progress_enabled(), dataloader_num_workers=0,
+              remove_unused_columns=True, **_step_args(config, has_eval, kind), **_device_args(config, run_dir))
     if kind == 'sft': return SFTConfig(packing=config.packing, dataset_num_proc=None, **kw)
     return DPOConfig(beta=config.dpo_beta, **kw)
 
@@ -361,6 +384,7 @@ class TrainResult:
     history: list  # the trainer's log history
     best_checkpoint: str|None = None
 
+# %% ../nbs/06_train.ipynb #8ba8615c
 def _safetensors_ok(f:Path) -> bool:
     "The header of a safetensors file parses and its tensors end exactly at the end of the file (not cut short)."
     try:
@@ -382,6 +406,7 @@ def checkpoint_problem(cp:Path) -> str|None:
     bad = [w.name for w in sorted(cp.rglob('*.safetensors')) if not _safetensors_ok(w)]
     return f'{bad[0]} is cut short' if bad else None
 
+# %% ../nbs/06_train.ipynb #7738726b
 def _last_checkpoint(run_dir:Path, main:bool=True) -> str|None:
     "Newest *complete* checkpoint (see `checkpoint_problem`); incomplete or torn ones are removed by the main process."
     import re, shutil
@@ -396,6 +421,7 @@ def _last_checkpoint(run_dir:Path, main:bool=True) -> str|None:
             shutil.rmtree(p, ignore_errors=True)
     return str(done[-1]) if done else None
 
+# %% ../nbs/06_train.ipynb #c6e32d44
 def _train_resuming(trainer, checkpoint:str|None):
     "`trainer.train`, turning a checkpoint file that only unpickles with code execution into a clear refusal."
     try: return trainer.train(resume_from_checkpoint=checkpoint)
@@ -408,6 +434,7 @@ def _train_resuming(trainer, checkpoint:str|None):
                            'If you did not write it, it may have been tampered with: delete that checkpoint folder to resume from an '
                            'earlier one, or start again with resume=False') from None
 
+# %% ../nbs/06_train.ipynb #99f3bf0a
 def _start_run(config:TrainConfig):
     config.check()
     run_dir = Path(config.out)
@@ -425,6 +452,27 @@ def _start_run(config:TrainConfig):
     seed_everything(config.seed)
     return run_dir, main
 
+# %% ../nbs/06_train.ipynb #91eaaac9
+def _base_model(config:TrainConfig, model=None, tokenizer=None):
+    "The model to fine-tune: the one given (path tokens added) or `config.base` loaded from local files."
+    from knowledge_mixer.model import add_path_tokens, load_base_model
+    if model is not None:
+        add_path_tokens(model, tokenizer)
+        return model, tokenizer
+    return load_base_model(config.base, config.dtype, config.attn_implementation, load_in_4bit=config.method == 'qlora',
+                           trust_remote_code=config.trust_remote_code)
+
+def _trainer(kind:str, trainer_cls, config:TrainConfig, run_dir:Path, model, tokenizer, train_ds, eval_ds):
+    "The run's TRL trainer (`_planning_trainer_class`) on the PEFT-wrapped `model`."
+    args = trainer_args(config, run_dir, eval_ds is not None, kind=kind)
+    tr = _planning_trainer_class(trainer_cls)(model=peft_model_for(config, model, tokenizer), args=args, train_dataset=train_ds,
+                                              eval_dataset=eval_ds, processing_class=tokenizer, callbacks=[_run_log_callback(run_dir, config)])
+    if kind == 'sft' and eval_ds is not None and config.plan_eval_n:
+        tr.plan_examples = [eval_ds[i] for i in range(min(config.plan_eval_n, len(eval_ds)))]
+        tr.plan_max_new_tokens, tr.plan_batch = config.max_new_tokens, config.plan_eval_batch
+    return tr
+
+# %% ../nbs/06_train.ipynb #d19ed2cb
 def _save_final(trainer, tok, run_dir:Path, main:bool) -> Path:
     out = run_dir/'model'
     tmp = run_dir/'.model.tmp'  # one name for every process: saving is collective under DeepSpeed/FSDP
@@ -438,7 +486,7 @@ def _save_final(trainer, tok, run_dir:Path, main:bool) -> Path:
         replace_dir(tmp, out)  # a kill leaves the previous model/ or the new one, never a mix
     return out
 
-# %% ../nbs/06_train.ipynb #91eaaac9
+# %% ../nbs/06_train.ipynb #aced2c12
 def _finish(trainer, config, tok, run_dir, main, t0, resumed) -> TrainResult:
     best = trainer.state.best_model_checkpoint
     final = trainer.evaluate() if trainer.eval_dataset is not None else {}
@@ -452,15 +500,19 @@ def _finish(trainer, config, tok, run_dir, main, t0, resumed) -> TrainResult:
         loss_plot(hist, run_dir/'loss.png', title=f'{config.method} {config.objective} on {Path(config.dataset).name}')
     return TrainResult(run_dir, model_dir, {**_summary(hist), **extra}, hist, best)
 
-def _base_model(config:TrainConfig, model=None, tokenizer=None):
-    "The model to fine-tune: the one given (path tokens added) or `config.base` loaded from local files."
-    from knowledge_mixer.model import add_path_tokens, load_base_model
-    if model is not None:
-        add_path_tokens(model, tokenizer)
-        return model, tokenizer
-    return load_base_model(config.base, config.dtype, config.attn_implementation, load_in_4bit=config.method == 'qlora',
-                           trust_remote_code=config.trust_remote_code)
+# %% ../nbs/06_train.ipynb #617e51b3
+def _fit(kind:str, trainer_cls, config:TrainConfig, train_ds, eval_ds, model, tokenizer) -> TrainResult:
+    "One fine-tune: start the run folder, load the base, build the trainer, train (resuming), then save and report."
+    t0 = time.time()
+    run_dir, main = _start_run(config)
+    model, tokenizer = _base_model(config, model, tokenizer)
+    tr = _trainer(kind, trainer_cls, config, run_dir, model, tokenizer, train_ds, eval_ds)
+    resumed = _last_checkpoint(run_dir, main) if config.resume else None
+    if resumed and main and kind == 'sft': print(f'resuming from {resumed}', flush=True)  # (DPO resumes without a word)
+    _train_resuming(tr, resumed)
+    return _finish(tr, config, tokenizer, run_dir, main, t0, resumed)
 
+# %% ../nbs/06_train.ipynb #fa7cdaa4
 def train_sft(config:TrainConfig, # all settings (`config.out` is the run folder)
               train_ds, # Dataset with prompt/completion (or messages) columns
               eval_ds=None, # validation Dataset: loss, perplexity and the planning metric
@@ -469,38 +521,7 @@ def train_sft(config:TrainConfig, # all settings (`config.out` is the run folder
     from trl import SFTTrainer
     train_ds = training_columns(train_ds)
     eval_ds = training_columns(eval_ds) if eval_ds is not None else None
-    t0 = time.time()
-    run_dir, main = _start_run(config)
-    model, tokenizer = _base_model(config, model, tokenizer)
-    args = trainer_args(config, run_dir, eval_ds is not None)
-    cls = _planning_trainer_class(SFTTrainer)
-    tr = cls(model=peft_model_for(config, model, tokenizer), args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-             processing_class=tokenizer, callbacks=[_run_log_callback(run_dir, config)])
-    if eval_ds is not None and config.plan_eval_n:
-        tr.plan_examples = [eval_ds[i] for i in range(min(config.plan_eval_n, len(eval_ds)))]
-        tr.plan_max_new_tokens, tr.plan_batch = config.max_new_tokens, config.plan_eval_batch
-    resumed = _last_checkpoint(run_dir, main) if config.resume else None
-    if resumed and main: print(f'resuming from {resumed}', flush=True)
-    _train_resuming(tr, resumed)
-    return _finish(tr, config, tokenizer, run_dir, main, t0, resumed)
-
-# %% ../nbs/06_train.ipynb #718d8c92
-def train_dpo(config:TrainConfig, ds, eval_ds=None, model=None, tokenizer=None) -> TrainResult:
-    "Direct preference optimisation with TRL's DPOTrainer on prompt/chosen/rejected rows; resumable like `train_sft`."
-    from trl import DPOTrainer
-    missing = {'prompt', 'chosen', 'rejected'} - set(ds.column_names)
-    if missing: raise KMInputError(f'DPO needs prompt/chosen/rejected columns; missing {sorted(missing)} in {ds.column_names}')
-    ds = training_columns(ds)
-    eval_ds = training_columns(eval_ds) if eval_ds is not None else None
-    t0 = time.time()
-    run_dir, main = _start_run(config)
-    model, tokenizer = _base_model(config, model, tokenizer)
-    cls = _planning_trainer_class(DPOTrainer)
-    tr = cls(model=peft_model_for(config, model, tokenizer), args=trainer_args(config, run_dir, eval_ds is not None, kind='dpo'),
-             train_dataset=ds, eval_dataset=eval_ds, processing_class=tokenizer, callbacks=[_run_log_callback(run_dir, config)])
-    resumed = _last_checkpoint(run_dir, main) if config.resume else None
-    _train_resuming(tr, resumed)
-    return _finish(tr, config, tokenizer, run_dir, main, t0, resumed)
+    return _fit('sft', SFTTrainer, config, train_ds, eval_ds, model, tokenizer)
 
 # %% ../nbs/06_train.ipynb #2f78b5b7
 def dpo_from_planning(ds, seed:int=0):
@@ -514,6 +535,16 @@ def dpo_from_planning(ds, seed:int=0):
         if others: rows.append(dict(prompt=p, chosen=c, rejected=rng.choice(sorted(others))))
     from datasets import Dataset
     return Dataset.from_list(rows)
+
+# %% ../nbs/06_train.ipynb #718d8c92
+def train_dpo(config:TrainConfig, ds, eval_ds=None, model=None, tokenizer=None) -> TrainResult:
+    "Direct preference optimisation with TRL's DPOTrainer on prompt/chosen/rejected rows; resumable like `train_sft`."
+    from trl import DPOTrainer
+    missing = {'prompt', 'chosen', 'rejected'} - set(ds.column_names)
+    if missing: raise KMInputError(f'DPO needs prompt/chosen/rejected columns; missing {sorted(missing)} in {ds.column_names}')
+    ds = training_columns(ds)
+    eval_ds = training_columns(eval_ds) if eval_ds is not None else None
+    return _fit('dpo', DPOTrainer, config, ds, eval_ds, model, tokenizer)
 
 # %% ../nbs/06_train.ipynb #086fccdf
 def merge_and_save(adapter_dir, # a run's `model/` folder (adapter + tokenizer)
@@ -538,10 +569,8 @@ def merge_and_save(adapter_dir, # a run's `model/` folder (adapter + tokenizer)
     return out_dir
 
 # %% ../nbs/06_train.ipynb #b53635ef
-def _is_worker() -> bool: return 'LOCAL_RANK' in os.environ and int(os.environ.get('WORLD_SIZE', '1')) > 1
-
-def launch(config:TrainConfig, train_ds=None, eval_ds=None, env:dict|None=None) -> TrainResult:
-    "Run training in `config.num_processes` processes; datasets (if given) are saved into the run folder for the workers."
+def _for_workers(config:TrainConfig, train_ds, eval_ds) -> TrainConfig:
+    "A copy of `config` whose dataset settings name JSONL copies of the datasets given, written into the run folder."
     run_dir = Path(config.out); run_dir.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig(**asdict(config))
     for name, ds in (('train', train_ds), ('valid', eval_ds)):
@@ -550,6 +579,13 @@ def launch(config:TrainConfig, train_ds=None, eval_ds=None, env:dict|None=None) 
             with atomic_path(p) as tmp: ds.to_json(str(tmp), lines=True, force_ascii=False)
             if name == 'train': cfg.dataset = str(p)
             else: cfg.eval_dataset = str(p)
+    return cfg
+
+# %% ../nbs/06_train.ipynb #4498ffa5
+def launch(config:TrainConfig, train_ds=None, eval_ds=None, env:dict|None=None) -> TrainResult:
+    "Run training in `config.num_processes` processes; datasets (if given) are saved into the run folder for the workers."
+    run_dir = Path(config.out)
+    cfg = _for_workers(config, train_ds, eval_ds)
     cfg_path = cfg.save(run_dir/'launch_config.json')
     cmd = launch_command(cfg_path, cfg.num_processes, cfg.launcher)
     print('launching:', shlex.join(cmd), flush=True)
@@ -557,6 +593,9 @@ def launch(config:TrainConfig, train_ds=None, eval_ds=None, env:dict|None=None) 
     if r.returncode != 0: raise RuntimeError(f'{cfg.num_processes}-process training failed (exit {r.returncode}); see the log above. Command: {shlex.join(cmd)}')
     m = json.loads((run_dir/'metrics.json').read_text())
     return TrainResult(run_dir, run_dir/'model', m['summary'], m['history'], m['summary'].get('best_checkpoint'))
+
+# %% ../nbs/06_train.ipynb #2887e2cb
+def _is_worker() -> bool: return 'LOCAL_RANK' in os.environ and int(os.environ.get('WORLD_SIZE', '1')) > 1
 
 def run_training(config:TrainConfig) -> TrainResult:
     "Load the datasets named in `config` and train (SFT or DPO), in this process or by launching N processes."
