@@ -78,7 +78,7 @@ def parse_question_line(line:str, loc:str) -> tuple[str, str, list[str]]:
 # %% ../nbs/04_data.ipynb #59e00935
 class SkipLog(list):
     "Skipped lines, as (location, reason) pairs, when a loader is asked to skip bad lines."
-    def report(self) -> str: return f'{len(self)} skipped' + ''.join(f'\n  {l}: {r}' for l, r in self[:10])
+    def report(self) -> str: return f'{len(self)} skipped' + ''.join(f'\n  {l}: {r.removeprefix(f"{l}: ")}' for l, r in self[:10])
 
 # %% ../nbs/04_data.ipynb #7e862cd9
 class _skipping:
