@@ -19,7 +19,8 @@ __all__ = ['disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'read_lin
            'repo_root', 'data_dir', 'shared_data', 'atomic_path', 'restore_dir', 'replace_dir', 'atomic_dir',
            'save_figure', 'seed_everything', 'generating', 'run_cli', 'check_action', 'progress_enabled', 'progress',
            'quiet_library_progress', 'km_command', 'config_fields', 'config_to_flat', 'config_from_flat', 'sectioned',
-           'settings_from', 'load_config_file', 'save_config', 'config_parser', 'parse_config', 'params_cell']
+           'load_config_file', 'save_config', 'config_parser', 'parse_config', 'params_cell', 'spread_settings',
+           'settings_from']
 
 # %% ../nbs/00_core.ipynb #eb73292a
 def disable_telemetry():
@@ -423,37 +424,6 @@ def sectioned(cls):
     cls.__init__, cls.__getattr__, cls.__setattr__ = __init__, __getattr__, __setattr__
     return cls
 
-# %% ../nbs/00_core.ipynb #47b7d76a
-def _plain_comments(cls) -> dict:
-    "name -> trailing comment of each plain `name = value  # comment` line of a class body ({} without a source file)."
-    import ast, inspect, io, textwrap, tokenize
-    try: src = textwrap.dedent(inspect.getsource(cls))
-    except (OSError, TypeError): return {}  # defined in a notebook or a session: no source to read
-    comments = {t.start[0]: t.string.lstrip('#').strip() for t in tokenize.generate_tokens(io.StringIO(src).readline)
-                if t.type == tokenize.COMMENT}
-    body = next(n for n in ast.parse(src).body if isinstance(n, ast.ClassDef)).body
-    return {n.targets[0].id: comments[n.lineno] for n in body
-            if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name) and n.lineno in comments}
-
-# %% ../nbs/00_core.ipynb #730b9a8e
-def settings_from(source):
-    "Class decorator (under `@dataclass`): each plain `name = value` of the body is `source`'s setting `name`, defaulting to `value`."
-    import dataclasses, typing
-    spec = {p[-1]: (f, t, h) for p, f, t, h in config_fields(source)}
-    def borrow(cls):
-        own, notes, ann = cls.__dict__.get('__annotations__', {}), _plain_comments(cls), {}
-        for name, v in list(vars(cls).items()):
-            if name in own: ann[name] = own[name]
-            if name in own or name.startswith('__') or callable(v) or isinstance(v, (classmethod, staticmethod, property)): continue
-            if name not in spec: raise TypeError(f'{cls.__name__}.{name}: {source.__name__} has no setting {name!r}; annotate it to declare a new one')
-            f, t, help = spec[name]
-            ann[name] = typing.Optional[t] if v is None and _base_type(t) is t else t
-            default = dict(default=f.default, default_factory=f.default_factory) if v is ... else dict(default=v)
-            setattr(cls, name, dataclasses.field(**default, metadata={**f.metadata, 'help': notes.get(name, help)}))
-        cls.__annotations__ = {**{k: t for k, t in own.items() if k not in ann}, **ann}  # fields without a default first
-        return cls
-    return borrow
-
 # %% ../nbs/00_core.ipynb #3edf7543
 def _nested_to_flat(cls, d:dict, where_:str) -> dict:
     "A config dict as saved (nested sections) or written by hand (flat names, or both) -> flat names; unknown keys refused."
@@ -588,3 +558,82 @@ def _config_command(func, config):
     _cli.config = config
     return _cli
 
+
+# %% ../nbs/00_core.ipynb #5e771a02
+def _setting_field(f, default=..., help:str|None=None):
+    "A dataclass field declaring the setting of `f` (another dataclass's field) again: its metadata, and its default unless another is given."
+    import dataclasses
+    kw = dict(default=f.default, default_factory=f.default_factory) if default is ... else dict(default=default)
+    return dataclasses.field(**kw, metadata=f.metadata if help is None else {**f.metadata, 'help': help})
+
+# %% ../nbs/00_core.ipynb #cadcfde2
+def _spread_params(f, settings):
+    "`f` with its parameter annotated `settings` (a dataclass) replaced by one parameter per field, in its place."
+    import dataclasses, functools, inspect
+    sig = inspect.signature(f)
+    arg = next((n for n, p in sig.parameters.items() if p.annotation in (settings, settings.__name__)), None)
+    if arg is None: raise TypeError(f'{f.__name__} has no parameter annotated {settings.__name__}')
+    fields = dataclasses.fields(settings)
+    params = [q for n, p in sig.parameters.items() for q in ([p] if n != arg else
+              [inspect.Parameter(g.name, p.kind, default=g.default, annotation=g.type) for g in fields])]
+    outer = sig.replace(parameters=params)
+    @functools.wraps(f)
+    def spread(*args, **kwargs):
+        try: bound = outer.bind(*args, **kwargs)
+        except TypeError as e: raise TypeError(f'{f.__name__}() {e}') from None
+        bound.apply_defaults()
+        kw = bound.arguments
+        kw[arg] = settings(**{g.name: kw.pop(g.name) for g in fields})
+        return f(**kw)
+    spread.__signature__, spread.__delwrap__ = outer, settings
+    return spread
+
+# %% ../nbs/00_core.ipynb #70edb9e3
+def _spread_fields(cls, settings):
+    "The class `cls` (not yet a dataclass) with its field annotated `settings` replaced by the fields of that dataclass."
+    import dataclasses
+    ann = {}
+    for k, t in cls.__annotations__.items():
+        if t not in (settings, settings.__name__): ann[k] = t; continue
+        if k in vars(cls): delattr(cls, k)
+        for g in dataclasses.fields(settings):
+            ann[g.name] = g.type
+            setattr(cls, g.name, _setting_field(g))
+    if ann.keys() == cls.__annotations__.keys(): raise TypeError(f'{cls.__name__} has no field annotated {settings.__name__}')
+    cls.__annotations__, cls.__delwrap__ = ann, settings
+    return cls
+
+# %% ../nbs/00_core.ipynb #a68c044f
+def spread_settings(settings):
+    "Decorator: the parameter (or, below `@dataclass`, the field) annotated with the dataclass `settings` becomes one per setting."
+    return lambda o: _spread_fields(o, settings) if isinstance(o, type) else _spread_params(o, settings)
+
+# %% ../nbs/00_core.ipynb #47b7d76a
+def _plain_comments(cls) -> dict:
+    "name -> trailing comment of each plain `name = value  # comment` line of a class body ({} without a source file)."
+    import ast, inspect, io, textwrap, tokenize
+    try: src = textwrap.dedent(inspect.getsource(cls))
+    except (OSError, TypeError): return {}  # defined in a notebook or a session: no source to read
+    comments = {t.start[0]: t.string.lstrip('#').strip() for t in tokenize.generate_tokens(io.StringIO(src).readline)
+                if t.type == tokenize.COMMENT}
+    body = next(n for n in ast.parse(src).body if isinstance(n, ast.ClassDef)).body
+    return {n.targets[0].id: comments[n.lineno] for n in body
+            if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name) and n.lineno in comments}
+
+# %% ../nbs/00_core.ipynb #730b9a8e
+def settings_from(source):
+    "Class decorator (under `@dataclass`): each plain `name = value` of the body is `source`'s setting `name`, defaulting to `value`."
+    import typing
+    spec = {p[-1]: (f, t, h) for p, f, t, h in config_fields(source)}
+    def borrow(cls):
+        own, notes, ann = cls.__dict__.get('__annotations__', {}), _plain_comments(cls), {}
+        for name, v in list(vars(cls).items()):
+            if name in own: ann[name] = own[name]
+            if name in own or name.startswith('__') or callable(v) or isinstance(v, (classmethod, staticmethod, property)): continue
+            if name not in spec: raise TypeError(f'{cls.__name__}.{name}: {source.__name__} has no setting {name!r}; annotate it to declare a new one')
+            f, t, help = spec[name]
+            ann[name] = typing.Optional[t] if v is None and _base_type(t) is t else t
+            setattr(cls, name, _setting_field(f, v, notes.get(name, help)))
+        cls.__annotations__ = {**{k: t for k, t in own.items() if k not in ann}, **ann}  # fields without a default first
+        return cls
+    return borrow

@@ -17,9 +17,9 @@ import numpy as np
 from fastcore.basics import patch
 
 from . import _core
-from .core import KMInputError, KMNotFound, atomic_path, check_int, km_command, progress, read_jsonl, run_cli, save_config
+from .core import (KMInputError, KMNotFound, atomic_path, check_int, km_command, progress, read_jsonl, run_cli,
+                                  save_config, spread_settings)
 from .graph import KnowledgeGraph, load_graph
-from .walk import spread_settings
 
 # %% auto #0
 __all__ = ['MAX_HOPS', 'KGPath', 'ShortestPaths', 'Retrieval', 'PathBatch', 'batch_shortest_paths', 'shortest_paths',

@@ -6,8 +6,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
 import math
 import shutil
 import struct
@@ -20,12 +18,13 @@ import numpy as np
 from fastcore.basics import patch
 
 from . import _core
-from .core import KMInputError, KMNotFound, atomic_path, check_int, km_command, progress, read_lines, run_cli, save_config
+from .core import (KMInputError, KMNotFound, atomic_path, check_int, km_command, progress, read_lines, run_cli,
+                                  save_config, spread_settings)
 from .graph import KnowledgeGraph
 
 # %% auto #0
-__all__ = ['RESTART', 'MODES', 'Walks', 'WalkSettings', 'spread_settings', 'random_walks', 'walks_to_text', 'WalkFile',
-           'write_walks', 'WalkConfig', 'km_walk']
+__all__ = ['RESTART', 'MODES', 'Walks', 'WalkSettings', 'random_walks', 'walks_to_text', 'WalkFile', 'write_walks', 'WalkConfig',
+           'km_walk']
 
 # %% ../nbs/01_walk.ipynb #28db78e3
 RESTART = -2  # relation id recorded when a restart-mode walk jumps back to its start
@@ -133,46 +132,6 @@ class WalkSettings:
     threads:int=1 # worker threads (walks are split by index ranges)
     inverse:bool=field(default=True, # also follow inverse edges `~r`; False follows forward edges only
                        metadata={'flag': '--forward_only', 'flag_help': 'follow forward edges only (no `~r` steps)'})
-
-# %% ../nbs/01_walk.ipynb #cadcfde2
-def _spread_params(f, settings):
-    "`f` with its parameter annotated `settings` (a dataclass) replaced by one parameter per field, in its place."
-    sig = inspect.signature(f)
-    arg = next((n for n, p in sig.parameters.items() if p.annotation in (settings, settings.__name__)), None)
-    if arg is None: raise TypeError(f'{f.__name__} has no parameter annotated {settings.__name__}')
-    fields = dataclasses.fields(settings)
-    params = [q for n, p in sig.parameters.items() for q in ([p] if n != arg else
-              [inspect.Parameter(g.name, p.kind, default=g.default, annotation=g.type) for g in fields])]
-    outer = sig.replace(parameters=params)
-    @functools.wraps(f)
-    def spread(*args, **kwargs):
-        try: bound = outer.bind(*args, **kwargs)
-        except TypeError as e: raise TypeError(f'{f.__name__}() {e}') from None
-        bound.apply_defaults()
-        kw = bound.arguments
-        kw[arg] = settings(**{g.name: kw.pop(g.name) for g in fields})
-        return f(**kw)
-    spread.__signature__, spread.__delwrap__ = outer, settings
-    return spread
-
-# %% ../nbs/01_walk.ipynb #70edb9e3
-def _spread_fields(cls, settings):
-    "The class `cls` (not yet a dataclass) with its field annotated `settings` replaced by the fields of that dataclass."
-    ann = {}
-    for k, t in cls.__annotations__.items():
-        if t not in (settings, settings.__name__): ann[k] = t; continue
-        if k in vars(cls): delattr(cls, k)
-        for g in dataclasses.fields(settings):
-            ann[g.name] = g.type
-            setattr(cls, g.name, field(default=g.default, default_factory=g.default_factory, metadata=g.metadata))
-    if ann.keys() == cls.__annotations__.keys(): raise TypeError(f'{cls.__name__} has no field annotated {settings.__name__}')
-    cls.__annotations__, cls.__delwrap__ = ann, settings
-    return cls
-
-# %% ../nbs/01_walk.ipynb #a68c044f
-def spread_settings(settings):
-    "Decorator: the parameter (or, below `@dataclass`, the field) annotated with the dataclass `settings` becomes one per setting."
-    return lambda o: _spread_fields(o, settings) if isinstance(o, type) else _spread_params(o, settings)
 
 # %% ../nbs/01_walk.ipynb #18e3c568
 def _check_walk_args(kg, ws, max_bytes, n_starts):
