@@ -36,7 +36,7 @@ class QuestionsConfig:
     data_dir: str|None = None  # MetaQA folder (default: $KM_DATA/metaqa)
     hops: str = '1,2,3'  # MetaQA hop sets
     n_movies = ...
-    per_type = ...  # built questions per relation-path type
+    per_type = ...
     split: str = '0.8,0.1,0.1'  # train/valid/test fractions (grouped by topic entity and path type)
     max_train: int = 0  # cap on training questions (0: all), sampled evenly over path types
     max_test: int = 0  # cap on test questions (0: all)
@@ -47,17 +47,17 @@ class QuestionsConfig:
 class PlannerConfig:
     "How the main job trains its planner: the `TrainConfig` settings it exposes, with its own defaults (`stage_train` fills in the rest)."
     base = 'tiny'  # base model: 'tiny' (a small Llama trained from scratch), 'smollm2-135m', or a local HF folder
-    method = ...  # lora, qlora or full
+    method = ...
     steps = 1500
-    batch_size = 16  # training batch size
+    batch_size = 16
     lr = None  # learning rate; None: TrainConfig.tiny()'s for 'tiny', 1e-3 for pretrained bases (LoRA)
     lora_r = ...
     lora_targets = ...  # LoRA target modules of pretrained bases ('tiny' uses TrainConfig.tiny()'s)
     max_length = 96  # tokens per training sequence (doubled for 'tiny', whose tokenizer splits names finely)
-    eval_steps = 50  # evaluate every N steps
+    eval_steps = 50
     threads = ...  # torch threads (0: all cores)
-    num_processes = ...  # >1 launches multi-process training (GPUs: with deepspeed_stage 3)
-    deepspeed_stage = ...  # DeepSpeed ZeRO stage: 0 (off), 2 or 3
+    num_processes = ...
+    deepspeed_stage = ...
 
 # %% ../nbs/09_pipeline.ipynb #9ec7df47
 @sectioned

@@ -129,7 +129,7 @@ class TrainConfig:
     max_train: int = 0  # cap on training examples (0: all)
     max_eval: int = 200  # cap on validation examples (0: all)
     dpo_beta: float = 0.1  # DPO temperature (strength of the pull towards the reference model)
-    deepspeed_stage: int = 0  # 0 (off), 2 or 3
+    deepspeed_stage: int = 0  # DeepSpeed ZeRO stage: 0 (off), 2 or 3
     offload: bool = False  # DeepSpeed CPU offload of optimizer (and parameters with ZeRO-3)
     fsdp: bool = False  # FSDP2 full sharding (GPUs; HF/accelerate FSDP silently degrades on CPU)
     num_processes: int = 1  # >1 launches that many processes (torchrun or accelerate)
