@@ -14,8 +14,8 @@ from .core import KMInputError, KMNotFound
 
 # %% auto #0
 __all__ = ['SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'KNOWN_MODELS', 'CHATML', 'PATH_TOKENS', 'cache_dir', 'smollm2_gguf',
-           'convert_gguf', 'model_path', 'build_tokenizer', 'tiny_model', 'add_path_tokens', 'load_base_model',
-           'lora_config', 'train_token_rows']
+           'convert_gguf', 'model_path', 'adapter_base', 'build_tokenizer', 'tiny_model', 'add_path_tokens',
+           'load_base_model', 'lora_config', 'train_token_rows']
 
 # %% ../nbs/05_model.ipynb #2092599f
 def cache_dir() -> Path:
@@ -69,6 +69,22 @@ def model_path(name_or_path:str) -> Path:
     if p.exists(): raise KMInputError(f'{p}: not a model folder (no config.json); point to a folder saved with save_pretrained')
     raise KMNotFound(f'model {name_or_path!r} is neither a local folder nor a known name {sorted(KNOWN_MODELS)}; '
                      'knowledge-mixer never downloads models: pass a local folder')
+
+# %% ../nbs/05_model.ipynb #791f02d8
+def adapter_base(adapter_dir) -> str:
+    "The base model of a LoRA adapter folder; a relative base path is also looked up beside the adapter's parent folders."
+    p = Path(adapter_dir)
+    try: base = json.loads((p/'adapter_config.json').read_text())['base_model_name_or_path']
+    except (OSError, ValueError, KeyError) as e: raise KMInputError(f'{p}/adapter_config.json: unreadable or without base_model_name_or_path ({e})') from None
+    if base in KNOWN_MODELS: return base
+    b = Path(base)
+    # a run folder records its base relative to where the run started; moved or opened from elsewhere, the base
+    # still sits at the same place relative to the run folder, which is one of the adapter's parents
+    cands = [b] if b.is_absolute() else [b, *(q/b for q in p.resolve().parents)]
+    for c in cands:
+        if (c/'config.json').exists(): return str(c)
+    raise KMNotFound(f"{p}: the adapter's base model {base!r} was not found (looked in {', '.join(map(str, cands[:4]))}, ...); "
+                     'restore that folder, or edit base_model_name_or_path in adapter_config.json')
 
 # %% ../nbs/05_model.ipynb #654b530e
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"

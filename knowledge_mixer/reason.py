@@ -17,10 +17,11 @@ from .paths import batch_retrieve, relation_paths_from
 from .text import (parse_relation_paths, path_to_text, planning_messages, planning_prompt, reasoning_prompt,
                                   relation_path_to_text)
 from .data import QARecord, load_jsonl
+from .model import adapter_base
 
 # %% auto #0
 __all__ = ['TokenTrie', 'path_token_trie', 'Plan', 'mark_valid', 'plan', 'Prediction', 'answer', 'reason', 'write_predictions',
-           'adapter_base', 'load_planner', 'ReasonConfig', 'PredictConfig', 'km_predict']
+           'load_planner', 'ReasonConfig', 'PredictConfig', 'km_predict']
 
 # %% ../nbs/07_reason.ipynb #c3196f9c
 class TokenTrie:
@@ -226,23 +227,6 @@ def write_predictions(preds:list[Prediction], path, format:str='km'):
                                                            ground_truth=p.ground_truth)
             f.write(json.dumps(d, ensure_ascii=False) + '\n')
     return Path(path)
-
-# %% ../nbs/07_reason.ipynb #791f02d8
-def adapter_base(adapter_dir) -> str:
-    "The base model of a LoRA adapter folder; a relative base path is also looked up beside the adapter's parent folders."
-    from knowledge_mixer.model import KNOWN_MODELS
-    p = Path(adapter_dir)
-    try: base = json.loads((p/'adapter_config.json').read_text())['base_model_name_or_path']
-    except (OSError, ValueError, KeyError) as e: raise KMInputError(f'{p}/adapter_config.json: unreadable or without base_model_name_or_path ({e})') from None
-    if base in KNOWN_MODELS: return base
-    b = Path(base)
-    # a run folder records its base relative to where the run started; moved or opened from elsewhere, the base
-    # still sits at the same place relative to the run folder, which is one of the adapter's parents
-    cands = [b] if b.is_absolute() else [b, *(q/b for q in p.resolve().parents)]
-    for c in cands:
-        if (c/'config.json').exists(): return str(c)
-    raise KMNotFound(f"{p}: the adapter's base model {base!r} was not found (looked in {', '.join(map(str, cands[:4]))}, ...); "
-                     'restore that folder, or edit base_model_name_or_path in adapter_config.json')
 
 # %% ../nbs/07_reason.ipynb #00559471
 def load_planner(model_dir):

@@ -553,12 +553,12 @@ def merge_and_save(adapter_dir, # a run's `model/` folder (adapter + tokenizer)
     "Merge a LoRA adapter into its base model and save a standalone safetensors model folder."
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from knowledge_mixer.model import model_path
+    from knowledge_mixer.model import adapter_base, model_path
     from knowledge_mixer.core import restore_dir
     adapter_dir, out_dir = restore_dir(adapter_dir), Path(out_dir)
     ac = adapter_dir/'adapter_config.json'
     if not ac.exists(): raise KMInputError(f'{adapter_dir}: no adapter_config.json; is this a LoRA run\'s model/ folder?')
-    base = base or json.loads(ac.read_text())['base_model_name_or_path']
+    base = base or adapter_base(adapter_dir)  # a relative base is found beside the run folder, from any working directory
     tok = AutoTokenizer.from_pretrained(adapter_dir, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(model_path(base), local_files_only=True)
     if model.get_input_embeddings().weight.shape[0] != len(tok): model.resize_token_embeddings(len(tok), mean_resizing=False)
