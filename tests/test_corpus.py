@@ -1,0 +1,132 @@
+"""Corpora from a KG: provenance, held-out phrasings, template coverage, budgets and bad input (fast: a 30-film world)."""
+import pytest
+
+from knowledge_mixer.core import KMInputError
+from knowledge_mixer.corpus import (closed_book_questions, fact_corpus, held_out_phrasing, parse_answers, qa_corpus, qa_prompt,
+                                    qa_text, relation_templates)
+from knowledge_mixer.data import MOVIE_PHRASES, build_questions, movie_world
+from knowledge_mixer.graph import KnowledgeGraph
+
+FIVE = [('Alien', 'directed_by', 'Ridley Scott'), ('Alien', 'has_genre', 'Horror'), ('Blade Runner', 'directed_by', 'Ridley Scott'),
+        ('Blade Runner', 'has_genre', 'Sci-Fi'), ('Alien', 'starred_actors', 'Sigourney Weaver')]
+
+
+@pytest.fixture(scope='module')
+def kg(): return movie_world(30)
+
+
+@pytest.fixture(scope='module')
+def five(): return KnowledgeGraph.from_triples(FIVE)
+
+
+def _provenance_ok(kg, ds):
+    "Every row names at least one fact, every fact is in the KG, forward, and its entities appear in the text."
+    for row in ds:
+        assert row['triples'] or row['kind'] == 'plan', row
+        for h, r, t in row['triples']:
+            assert not r.startswith('~') and kg.has_edge(h, r, t), (row['text'], h, r, t)
+        if row['kind'] in ('fact', 'passage') and row['phrasing'] >= 0:
+            assert all(h in row['text'] and t in row['text'] for h, r, t in row['triples']), row
+
+
+# ---------------------------------------------------------------- templates and the QA format
+
+def test_templates_any_relation_name():
+    for r in list(MOVIE_PHRASES) + ['located_in', 'has_capital', 'spouse', 'P31', '_', '--', 'x.y.z', 'Ünïcode_rel']:
+        t = relation_templates(r)
+        assert len(t.statements) >= 3 and len(t.inverse) >= 2 and len(t.questions) >= 4 and len(t.inverse_questions) >= 4, r
+        for s in t.statements + t.inverse: assert s.format(h='H', t='T').count('H') == 1 and 'T' in s.format(h='H', t='T')
+        for q in t.questions: assert '{t}' not in q and q.format(h='H')  # a question never contains its answer
+        for q in t.inverse_questions: assert '{h}' not in q and q.format(t='T')
+    assert relation_templates('directed_by').questions[1] == 'Who is the director of {h}?'
+    assert relation_templates('directed_by').statements[0] == '{h} was directed by {t}.'
+
+
+def test_qa_format_round_trip():
+    answers = ['Clint Eastwood', 'Gene Hackman']
+    text = qa_text('Who acted in Unforgiven?', answers)
+    assert text.startswith(qa_prompt('Who acted in Unforgiven?'))
+    assert parse_answers(text[len(qa_prompt('Who acted in Unforgiven?')):]) == answers
+    assert parse_answers(' a | b | a\nQ: more') == ['a', 'b'] and parse_answers(' x<|endoftext|>y') == ['x']
+    assert parse_answers(12) == []
+
+
+def test_held_out_is_stable_and_spread():
+    assert held_out_phrasing('X', 'r', 4) == held_out_phrasing('X', 'r', 4)
+    seen = {held_out_phrasing(f'e{i}', 'r', 4) for i in range(200)}
+    assert seen == {0, 1, 2, 3}
+
+
+# ---------------------------------------------------------------- builders: provenance and honesty
+
+def test_closed_book_questions(kg, five):
+    qs = closed_book_questions(five)
+    by_id = {q.id: q for q in qs}
+    assert sorted(by_id['cb/~directed_by/Ridley Scott'].answer) == ['Alien', 'Blade Runner']
+    assert by_id['cb/directed_by/Alien'].answer == ['Ridley Scott'] and by_id['cb/directed_by/Alien'].relation_path == ['directed_by']
+    assert len(qs) == 4 + 5  # (head, relation) pairs + (tail, relation) pairs
+    for q in closed_book_questions(kg):
+        assert sorted(q.answer) == sorted(kg.neighbors(q.q_entity[0], q.relation_path[0]))
+        assert q.hops == 1 and q.qtype == q.relation_path[0] and '[' not in q.question
+
+
+def test_held_out_phrasings_never_trained(kg):
+    qa = qa_corpus(kg, phrasings=10)  # as many as there are: still never the held-out one
+    trained = {t.split('\n')[0] for t in qa['text']}
+    held = closed_book_questions(kg)
+    assert held and not [q.question for q in held if f'Q: {q.question}' in trained]
+    # ... and all the other phrasings of every pair are trained
+    for q in closed_book_questions(kg, held_out=False)[:50]:
+        tpl = relation_templates(q.relation_path[0].lstrip('~'))
+        qs = tpl.inverse_questions if q.qtype.startswith('~') else tpl.questions
+        key = 't' if q.qtype.startswith('~') else 'h'
+        k = held_out_phrasing(q.q_entity[0], q.qtype, len(qs))
+        for j, s in enumerate(qs):
+            assert (f'Q: {s.format(**{key: q.q_entity[0]})}' in trained) == (j != k)
+
+
+def test_every_template_is_used(kg):
+    qa, facts = qa_corpus(kg), fact_corpus(kg)
+    for r in kg.relations:
+        t = relation_templates(r)
+        n_qa, n_fact = len(t.questions) + len(t.inverse_questions), len(t.statements) + len(t.inverse)
+        used_qa = {p for p, trs in zip(qa['phrasing'], qa['triples']) if trs and trs[0][1] == r}
+        used_fact = {p for p, k, trs in zip(facts['phrasing'], facts['kind'], facts['triples']) if k == 'fact' and trs[0][1] == r}
+        assert used_qa == set(range(n_qa)), (r, used_qa)
+        assert used_fact == set(range(n_fact)), (r, used_fact)
+
+
+def test_provenance(kg, five):
+    recs = build_questions(kg, [['~directed_by', 'has_genre'], ['starred_actors', '~starred_actors']], per_type=3, seed=0)
+    for ds in (qa_corpus(kg, records=recs), fact_corpus(kg, epochs=2), fact_corpus(kg, plain=True), fact_corpus(five)):
+        _provenance_ok(kg if len(ds) > 100 else five, ds)
+
+
+def test_fact_counts(five):
+    ds = fact_corpus(five, phrasings=2, epochs=3, passages=False)
+    per = {}
+    for trs in ds['triples']: per[tuple(trs[0])] = per.get(tuple(trs[0]), 0) + 1
+    assert per == {t: 2 * 2 * 3 for t in FIVE}  # (statements + inverse) x phrasings x epochs
+    plain = fact_corpus(five, plain=True, epochs=2)
+    assert sorted(plain['text']) == sorted([f'{h} {r} {t}' for h, r, t in FIVE] * 2)
+    for inverse, n_passages, times in ((True, 6, 2), (False, 2, 1)):  # one passage per entity (with facts from its side)
+        passages = [p for p in fact_corpus(five, inverse=inverse) if p['kind'] == 'passage']
+        assert len(passages) == n_passages
+        assert sorted(tuple(t) for p in passages for t in p['triples']) == sorted(FIVE * times)
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize('name', ['a\nb', 'x -> y', 'p<PATH>', 'a | b', 'c</PATH>'])
+def test_bad_entity_names_are_refused(name):
+    bad = KnowledgeGraph.from_triples([('Alien', 'directed_by', name)])
+    for build in (fact_corpus, qa_corpus, closed_book_questions):
+        with pytest.raises(KMInputError, match='rename it'): build(bad)
+
+
+def test_empty_and_tiny_graphs():
+    with pytest.raises(KMInputError, match='no triples'): fact_corpus(KnowledgeGraph.from_triples([]))
+    one = KnowledgeGraph.from_triples([('a', '_', 'b')])  # a relation with no words: used as written
+    assert fact_corpus(one, passages=False)['text'][:1] and len(closed_book_questions(one)) == 2
+    with pytest.raises(KMInputError, match='raise max_answers'):
+        closed_book_questions(KnowledgeGraph.from_triples([('a', 'r', 'b'), ('a', 'r', 'c')]), inverse=False, max_answers=1)
