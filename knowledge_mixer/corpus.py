@@ -8,20 +8,23 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from string import Formatter
 
 import numpy as np
 
-from .core import KMInputError, check_int
+from .core import KMInputError, check_action, check_int
 from .data import MOVIE_PHRASES, QARecord
 from .graph import KnowledgeGraph
 from .paths import KGPath, batch_retrieve, batch_shortest_paths
-from .text import SPECIAL_TOKENS, verbalize_relation
+from .text import SPECIAL_TOKENS, path_to_text, verbalize_relation
+from .walk import RESTART, random_walks
 
 # %% auto #0
 __all__ = ['RelationTemplates', 'relation_templates', 'qa_text', 'qa_prompt', 'parse_answers', 'held_out_phrasing',
-           'closed_book_questions', 'qa_corpus', 'fact_corpus']
+           'closed_book_questions', 'qa_corpus', 'fact_corpus', 'walk_corpus', 'path_corpus', 'mix', 'planning_text',
+           'dedup', 'budget', 'popularity_buckets', 'corpus_stats']
 
 # %% ../nbs/05_corpus.ipynb #4d0f26bf
 @dataclass
@@ -352,3 +355,214 @@ def fact_corpus(kg:KnowledgeGraph, # the graph
         part = _fact_rows(triples, tpl, phrasings, inverse, e, offsets) + (_passage_rows(triples, tpl, inverse, rng) if passages else [])
         rows += [part[i] for i in rng.permutation(len(part))]
     return _corpus(rows, 'fact_corpus')
+
+# %% ../nbs/05_corpus.ipynb #08ca48ea
+def _topics(questions) -> list[str]:
+    "The topic entities of questions (QARecords or dicts with q_entity / topic_entities), one per mention."
+    out = []
+    for q in questions or []:
+        out += q.q_entity if isinstance(q, QARecord) else list(q.get('q_entity') or q.get('topic_entities') or [])
+    return out
+
+def _walk_starts(kg, starts, questions, n:int, rng) -> np.ndarray:
+    "`n` start entity ids: cycling through all entities with edges, topic entities by count, or a list of names."
+    if isinstance(starts, str) and starts == 'uniform': return np.resize(rng.permutation(np.flatnonzero(np.diff(kg.indptr) > 0)), n)
+    if isinstance(starts, str) and starts == 'questions':
+        topics = _topics(questions)
+        if not topics: raise KMInputError("starts='questions' needs questions= (QARecords or dicts with q_entity) naming topic entities")
+        return rng.choice(kg.entity_ids(topics), size=n)
+    if isinstance(starts, str) or not len(starts):
+        raise KMInputError(f"starts must be 'uniform', 'questions' or a non-empty list of entity names, got {starts!r}")
+    return np.resize(kg.entity_ids(list(starts)), n)
+
+# %% ../nbs/05_corpus.ipynb #db1e50f9
+def _walk_mode(mode:str, restart:float) -> tuple[str, float]:
+    "The walk stage's (mode, alpha): `restart > 0` turns 'uniform' into 'restart'; contradictions raise."
+    if not (isinstance(restart, (int, float)) and 0 <= restart <= 1): raise KMInputError(f'restart must be a probability in [0, 1], got {restart!r}')
+    if restart and mode == 'uniform': mode = 'restart'
+    if mode == 'restart' and not restart: raise KMInputError("mode='restart' needs restart > 0 (the chance of jumping back at each step)")
+    if restart and mode != 'restart': raise KMInputError(f'restart={restart} works with the uniform walk only, not mode={mode!r}')
+    return mode, restart or 0.15
+
+def _walk_pieces(kg, walks) -> list[KGPath]:
+    "Each walk as a `KGPath`, cut at dead ends (-1) and restarts (-2); pieces without a step are dropped."
+    E, R, out = kg.entities, kg.relation_names, []
+    for ns, rs in zip(walks.nodes.tolist(), walks.relations.tolist()):
+        ents, rels = [E[ns[0]]], []
+        for r, t in zip(rs, ns[1:]):
+            if r == -1: break
+            if r == RESTART:
+                if rels: out.append(KGPath(tuple(ents), tuple(rels)))
+                ents, rels = [E[t]], []
+            else: rels.append(R[r]); ents.append(E[t])
+        if rels: out.append(KGPath(tuple(ents), tuple(rels)))
+    return out
+
+# %% ../nbs/05_corpus.ipynb #2116caf6
+def _sentences(p:KGPath, tpl:dict) -> str:
+    "A path as sentences in each relation's first template: a step `a -r-> b` as statement 0, `a -~r-> b` as inverse 0."
+    return ' '.join(tpl[r[1:]].inverse[0].format(h=b, t=a) if r.startswith('~') else tpl[r].statements[0].format(h=a, t=b)
+                    for a, r, b in zip(p.entities, p.relations, p.entities[1:]))
+
+def _path_rows(kg, paths, kind:str, verbalize:bool) -> list[tuple]:
+    "Rows for `KGPath`s: the `e0 -> r1 -> e1` line, and with `verbalize` the sentences, each with the path's facts."
+    tpl, rows = _resolve_templates(kg.relations, None) if verbalize else {}, []
+    for p in paths:
+        facts = _path_triples([p])
+        rows.append((path_to_text(p), kind, facts, -1))
+        if verbalize: rows.append((_sentences(p, tpl), kind, facts, -1))
+    return rows
+
+def walk_corpus(kg:KnowledgeGraph, # the graph
+                n_walks:int=1000, # walks in all (a restart splits a walk into several rows)
+                length:int=4, # steps per walk
+                starts:str|list='uniform', # 'uniform', 'questions' (topic entities of `questions`, by count) or entity names
+                questions=None, # QARecords (or dicts with q_entity) for starts='questions'
+                mode:str='uniform', p:float=1.0, q:float=1.0, # the walk stage's mode and node2vec parameters
+                restart:float=0.0, # chance of jumping back to the start at each step (0: never)
+                verbalize:bool=True, # also write each walk as sentences
+                seed:int=0):
+    "Random walks as `e0 -> r1 -> e1 ...` lines (and verbalized sentences), each row with the facts it walked."
+    _check_graph(kg)
+    n_walks, length = check_int('n_walks', n_walks, 1), check_int('length', length, 1)
+    mode, alpha = _walk_mode(mode, restart)
+    s = _walk_starts(kg, starts, questions, n_walks, np.random.default_rng(seed))
+    walks = random_walks(kg, starts=s, n_walks=1, length=length, mode=mode, p=p, q=q, alpha=alpha, seed=seed)
+    return _corpus(_path_rows(kg, _walk_pieces(kg, walks), 'walk', verbalize), 'walk_corpus (every start is a dead end?)')
+
+# %% ../nbs/05_corpus.ipynb #417c32be
+def path_corpus(kg:KnowledgeGraph, # the graph
+                records:list[QARecord], # training questions (`data.build_questions`, `load_jsonl`)
+                max_paths:int=5, # truth paths kept per question
+                verbalize:bool=True, # also write each path as sentences
+                seed:int=0):
+    "The truth paths of training questions as `e0 -> r1 -> e1` lines (and sentences), with their facts."
+    _check_graph(kg)
+    max_paths = check_int('max_paths', max_paths, 1)
+    if not records: raise KMInputError('path_corpus needs training questions (records); build them with data.build_questions')
+    rng, paths = np.random.default_rng(seed), []
+    for ps in _truth_paths(kg, list(records), limit=max(20, max_paths)):
+        paths += [ps[i] for i in sorted(rng.permutation(len(ps))[:max_paths].tolist())]
+    return _corpus(_path_rows(kg, paths, 'path', verbalize), 'path_corpus (no question has a path to its answers)')
+
+# %% ../nbs/05_corpus.ipynb #2defd717
+def _features(ds):
+    "`ds` with the corpus columns in the corpus features (so corpora from anywhere concatenate)."
+    if set(ds.column_names) != set(_COLUMNS):
+        raise KMInputError(f'a corpus has the columns {list(_COLUMNS)}, got {ds.column_names}; turn prompt/completion rows into text with planning_text')
+    return ds.cast(_corpus([('x', 'fact', [], -1)], '').features)
+
+def mix(*parts, # corpora (Datasets with text, kind, triples, phrasing)
+        weights:list[float]|None=None, # per part: 2 = twice, 0.5 = a seeded half (default 1 each)
+        seed:int=0):
+    "Concatenate corpora (each repeated or sampled by its weight) and shuffle them."
+    import datasets
+    if not parts: raise KMInputError('mix needs at least one corpus')
+    weights = [1.0] * len(parts) if weights is None else list(weights)
+    if len(weights) != len(parts) or not all(isinstance(w, (int, float)) and 0 <= w < 1e6 for w in weights):
+        raise KMInputError(f'weights must be {len(parts)} non-negative numbers (one per part), got {weights}')
+    rng, out = np.random.default_rng(seed), []
+    for ds, w in zip(map(_features, parts), weights):
+        idx = list(range(len(ds))) * int(w) + sorted(rng.permutation(len(ds))[:round((w - int(w)) * len(ds))].tolist())
+        out.append(ds.select(idx))
+    ds = datasets.concatenate_datasets(out)
+    if not len(ds): raise KMInputError('mix: the mixed corpus is empty (all parts empty or weighted 0)')
+    return ds.shuffle(seed=seed).flatten_indices()
+
+# %% ../nbs/05_corpus.ipynb #9c1e1797
+def planning_text(ds):
+    "Planner prompt/completion rows (`data.planning_dataset`, chat=False) as text rows of kind 'plan'."
+    if not {'prompt', 'completion'} <= set(ds.column_names):
+        raise KMInputError(f'planning_text needs prompt/completion rows (data.planning_dataset), got columns {ds.column_names}')
+    rows = []
+    for p, c in zip(ds['prompt'], ds['completion']):
+        if not (isinstance(p, str) and isinstance(c, str)):
+            raise KMInputError('planning_text needs plain prompt/completion strings: build with planning_dataset(..., chat=False); '
+                               'chat rows need a tokenizer\'s chat template, which a text corpus does not have')
+        rows.append((p + c, 'plan', [], -1))
+    return _corpus(rows, 'planning_text')
+
+# %% ../nbs/05_corpus.ipynb #8a09ee0d
+def dedup(ds):
+    "`ds` without repeated texts (the first occurrence of each is kept)."
+    seen = set()
+    keep = [i for i, t in enumerate(ds['text']) if not (t in seen or seen.add(t))]
+    return ds if len(keep) == len(ds) else ds.select(keep).flatten_indices()
+
+# %% ../nbs/05_corpus.ipynb #ce34c23b
+def _token_counts(texts:list[str], tokenizer=None) -> np.ndarray:
+    "Tokens of each text: the tokenizer's input ids (special tokens included), or whitespace-separated words."
+    if tokenizer is None: return np.fromiter((len(t.split()) for t in texts), np.int64, len(texts))
+    out = []
+    for i in range(0, len(texts), 1000): out += [len(ids) for ids in tokenizer(texts[i:i + 1000])['input_ids']]
+    return np.array(out, np.int64)
+
+# %% ../nbs/05_corpus.ipynb #9c48c528
+def _covering_sample(triples, sizes:np.ndarray, max_tokens:int, rng) -> np.ndarray:
+    "Indices (sorted) of a sample within `max_tokens`: in a seeded order, first rows bringing an uncovered fact, then the rest."
+    order, chosen, covered, used = rng.permutation(len(sizes)), np.zeros(len(sizes), bool), set(), 0
+    for first in (True, False):
+        for i in order.tolist():
+            if chosen[i] or used + sizes[i] > max_tokens: continue
+            new = {tuple(t) for t in triples[i]} - covered
+            if first and not new: continue
+            chosen[i], used = True, used + int(sizes[i])
+            covered |= new
+    return np.flatnonzero(chosen)
+
+# %% ../nbs/05_corpus.ipynb #d81851ee
+def budget(ds, # a corpus
+           max_tokens:int, # the most tokens the corpus may hold
+           tokenizer=None, # count with this tokenizer (None: whitespace-separated words)
+           on_over:str='error', # 'error', or 'sample': keep a seeded sample within budget, uncovered facts first
+           seed:int=0):
+    "`ds` if it fits in `max_tokens`; else an error naming the sizes, or a seeded sample that fits (coverage first)."
+    max_tokens = check_int('max_tokens', max_tokens, 1)
+    check_action(on_over, ('error', 'sample'))
+    sizes = _token_counts(ds['text'], tokenizer)
+    total = int(sizes.sum())
+    if total <= max_tokens: return ds
+    if on_over == 'error':
+        raise KMInputError(f'the corpus has {total:,} tokens in {len(ds):,} texts, over the budget of {max_tokens:,} by {total - max_tokens:,}; '
+                           "raise max_tokens, write fewer phrasings/epochs/walks, or pass on_over='sample'")
+    keep = _covering_sample(ds['triples'], sizes, max_tokens, np.random.default_rng(seed))
+    if not len(keep): raise KMInputError(f'no text fits in {max_tokens:,} tokens (the shortest has {int(sizes.min()):,}); raise max_tokens')
+    return ds.select(keep).flatten_indices()
+
+# %% ../nbs/05_corpus.ipynb #c4213d94
+def popularity_buckets(kg:KnowledgeGraph) -> dict[str, str]:
+    "entity -> 'head', 'torso' or 'tail' by degree: the head and the tail each carry about a third of all edge endpoints."
+    H, _, T = kg.triple_ids()
+    deg = np.bincount(H, minlength=kg.n_entities) + np.bincount(T, minlength=kg.n_entities)
+    order = np.lexsort((np.arange(len(deg)), -deg))  # most connected first
+    third = deg.sum() / 3
+    head_min = deg[order[min(int(np.searchsorted(np.cumsum(deg[order]), third)), len(deg) - 1)]]
+    tail_max = deg[order[::-1][min(int(np.searchsorted(np.cumsum(deg[order[::-1]]), third)), len(deg) - 1)]]
+    head, tail = deg >= head_min, (deg <= tail_max) & (deg < head_min)
+    return {e: 'head' if h else 'tail' if t else 'torso' for e, h, t in zip(kg.entities, head.tolist(), tail.tolist())}
+
+# %% ../nbs/05_corpus.ipynb #54308fef
+def _bucket_stats(kg, buckets:dict, times:np.ndarray) -> dict:
+    "Per bucket: entities, facts touching them, how many of those are covered, and their mean appearances."
+    out = {}
+    for b in ('head', 'torso', 'tail'):
+        mask = np.array([buckets[h] == b or buckets[t] == b for h, _, t in kg.triples()], bool)
+        out[b] = dict(entities=sum(v == b for v in buckets.values()), facts=int(mask.sum()),
+                      covered=int((times[mask] > 0).sum()), times_mean=round(float(times[mask].mean()), 3) if mask.any() else 0.0)
+    return out
+
+# %% ../nbs/05_corpus.ipynb #f7d4d192
+def corpus_stats(ds, # a corpus
+                 kg:KnowledgeGraph, # the graph it was built from
+                 tokenizer=None # count tokens with it (None: whitespace-separated words)
+                ) -> dict:
+    "Texts, tokens, kinds, facts covered and times each appears (overall and per popularity bucket): JSON-ready."
+    seen = Counter(tuple(t) for trs in ds['triples'] for t in trs)
+    triples = kg.triples()
+    times = np.array([seen.get(t, 0) for t in triples], np.int64)
+    return dict(texts=len(ds), tokens=int(_token_counts(ds['text'], tokenizer).sum()),
+                token_unit='words' if tokenizer is None else 'tokens', kinds=dict(sorted(Counter(ds['kind']).items())),
+                triples_total=len(triples), triples_covered=int((times > 0).sum()),
+                coverage=round(float((times > 0).mean()), 4), times_mean=round(float(times.mean()), 3), times_min=int(times.min()),
+                unknown_triples=sum(seen.values()) - int(times.sum()),
+                by_bucket=_bucket_stats(kg, popularity_buckets(kg), times))

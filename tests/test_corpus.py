@@ -1,10 +1,13 @@
 """Corpora from a KG: provenance, held-out phrasings, template coverage, budgets and bad input (fast: a 30-film world)."""
+from collections import Counter
+
 import pytest
 
 from knowledge_mixer.core import KMInputError
-from knowledge_mixer.corpus import (closed_book_questions, fact_corpus, held_out_phrasing, parse_answers, qa_corpus, qa_prompt,
-                                    qa_text, relation_templates)
-from knowledge_mixer.data import MOVIE_PHRASES, build_questions, movie_world
+from knowledge_mixer.corpus import (budget, closed_book_questions, corpus_stats, dedup, fact_corpus, held_out_phrasing, mix,
+                                    parse_answers, path_corpus, planning_text, popularity_buckets, qa_corpus, qa_prompt, qa_text,
+                                    relation_templates, walk_corpus)
+from knowledge_mixer.data import MOVIE_PHRASES, build_questions, movie_world, planning_dataset
 from knowledge_mixer.graph import KnowledgeGraph
 
 FIVE = [('Alien', 'directed_by', 'Ridley Scott'), ('Alien', 'has_genre', 'Horror'), ('Blade Runner', 'directed_by', 'Ridley Scott'),
@@ -98,8 +101,9 @@ def test_every_template_is_used(kg):
 
 def test_provenance(kg, five):
     recs = build_questions(kg, [['~directed_by', 'has_genre'], ['starred_actors', '~starred_actors']], per_type=3, seed=0)
-    for ds in (qa_corpus(kg, records=recs), fact_corpus(kg, epochs=2), fact_corpus(kg, plain=True), fact_corpus(five)):
-        _provenance_ok(kg if len(ds) > 100 else five, ds)
+    for g, ds in ((kg, qa_corpus(kg, records=recs)), (kg, fact_corpus(kg, epochs=2)), (kg, fact_corpus(kg, plain=True)),
+                  (five, fact_corpus(five))):
+        _provenance_ok(g, ds)
 
 
 def test_fact_counts(five):
@@ -120,7 +124,7 @@ def test_fact_counts(five):
 @pytest.mark.parametrize('name', ['a\nb', 'x -> y', 'p<PATH>', 'a | b', 'c</PATH>'])
 def test_bad_entity_names_are_refused(name):
     bad = KnowledgeGraph.from_triples([('Alien', 'directed_by', name)])
-    for build in (fact_corpus, qa_corpus, closed_book_questions):
+    for build in (fact_corpus, qa_corpus, closed_book_questions, walk_corpus):
         with pytest.raises(KMInputError, match='rename it'): build(bad)
 
 
@@ -130,3 +134,65 @@ def test_empty_and_tiny_graphs():
     assert fact_corpus(one, passages=False)['text'][:1] and len(closed_book_questions(one)) == 2
     with pytest.raises(KMInputError, match='raise max_answers'):
         closed_book_questions(KnowledgeGraph.from_triples([('a', 'r', 'b'), ('a', 'r', 'c')]), inverse=False, max_answers=1)
+
+
+# ---------------------------------------------------------------- walks, paths, mixing, budgets, statistics
+
+def test_walks_and_paths_provenance(kg, five):
+    recs = build_questions(kg, [['~directed_by', 'has_genre'], ['starred_actors']], per_type=4, seed=0)
+    parts = [walk_corpus(kg, n_walks=100, length=4), walk_corpus(kg, n_walks=50, mode='node2vec', p=0.5, q=2.0, verbalize=False),
+             walk_corpus(kg, n_walks=50, restart=0.3, starts='questions', questions=recs), path_corpus(kg, recs, max_paths=3),
+             walk_corpus(five, n_walks=20, length=3)]
+    for g, ds in zip([kg] * 4 + [five], parts): _provenance_ok(g, ds)
+    for row in parts[0]:  # a walk's facts are exactly its steps, forward
+        if ' -> ' not in row['text']: continue
+        parts_ = row['text'].split(' -> ')
+        steps = {(a, r, b) if not r.startswith('~') else (b, r[1:], a) for a, r, b in zip(parts_[0::2], parts_[1::2], parts_[2::2])}
+        assert steps == {tuple(t) for t in row['triples']}
+    topics = {r.q_entity[0] for r in recs}
+    assert {t.split(' -> ')[0] for t in parts[2]['text'] if ' -> ' in t} <= topics
+    # each path ends at an answer of its question
+    ends = {t.split(' -> ')[-1] for t in parts[3]['text'] if ' -> ' in t}
+    assert ends <= {a for r in recs for a in r.answer}
+
+
+def test_mix_dedup_budget(kg):
+    recs = build_questions(kg, [['~directed_by', 'has_genre']], per_type=4, seed=0)
+    facts, qa, plan = fact_corpus(kg), qa_corpus(kg), planning_text(planning_dataset(kg, recs))
+    m = mix(facts, qa, plan, weights=[0, 1.5, 3], seed=2)
+    kinds = Counter(m['kind'])
+    assert kinds == {'qa': len(qa) + round(len(qa) / 2), 'plan': 3 * len(plan)}
+    assert len(dedup(m)) == len(set(m['text'])) and len(dedup(mix(qa, qa))) == len(qa)
+    words = sum(len(t.split()) for t in facts['text'])
+    for cap in (words // 3, words // 10):
+        b = budget(facts, cap, on_over='sample')
+        assert sum(len(t.split()) for t in b['text']) <= cap
+        assert budget(facts, cap, on_over='sample')['text'] == b['text']  # seeded
+    assert corpus_stats(budget(facts, words // 3, on_over='sample'), kg)['coverage'] == 1.0  # coverage before repetition
+    with pytest.raises(KMInputError, match=r'over the budget of 10 by'): budget(facts, 10)
+    with pytest.raises(KMInputError, match='no text fits'): budget(facts, 1, on_over='sample')
+
+
+def test_budget_with_a_tokenizer(kg):
+    class Chars:  # a stand-in tokenizer: one token per character
+        def __call__(self, texts): return {'input_ids': [list(t) for t in texts]}
+    qa = qa_corpus(kg, relations=['directed_by'])
+    chars = sum(map(len, qa['text']))
+    assert budget(qa, chars, tokenizer=Chars()) is qa
+    assert sum(map(len, budget(qa, chars // 2, tokenizer=Chars(), on_over='sample')['text'])) <= chars // 2
+    assert corpus_stats(qa, kg, tokenizer=Chars())['tokens'] == chars
+
+
+def test_popularity_and_stats(kg, five):
+    b = popularity_buckets(kg)
+    assert set(b) == set(kg.entities) and set(b.values()) == {'head', 'torso', 'tail'}
+    deg = {e: kg.degree(e) for e in kg.entities}
+    assert min(deg[e] for e in b if b[e] == 'head') > max(deg[e] for e in b if b[e] != 'head')
+    assert max(deg[e] for e in b if b[e] == 'tail') < min(deg[e] for e in b if b[e] != 'tail')
+    assert popularity_buckets(five)['Ridley Scott'] == 'head' and popularity_buckets(five)['Sigourney Weaver'] == 'tail'
+    s = corpus_stats(fact_corpus(five, phrasings=1, passages=False, epochs=2), five)
+    assert (s['triples_total'], s['triples_covered'], s['times_min'], s['times_mean'], s['unknown_triples']) == (5, 5, 4, 4.0, 0)
+    assert s['kinds'] == {'fact': 20} and s['texts'] == 20
+    fake = qa_corpus(five).select(range(1))
+    fake = fake.map(lambda r: {'triples': [['Alien', 'directed_by', 'Nobody']]})
+    assert corpus_stats(fake, five)['unknown_triples'] == 1
