@@ -10,21 +10,22 @@ import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from string import Formatter
 
 import numpy as np
 
-from .core import KMInputError, check_action, check_int
-from .data import MOVIE_PHRASES, QARecord
+from .core import KMInputError, check_action, check_int, km_command, run_cli
+from .data import MOVIE_PHRASES, QARecord, movie_world
 from .graph import KnowledgeGraph
 from .paths import KGPath, batch_retrieve, batch_shortest_paths
 from .text import SPECIAL_TOKENS, path_to_text, verbalize_relation
 from .walk import RESTART, random_walks
 
 # %% auto #0
-__all__ = ['RelationTemplates', 'relation_templates', 'qa_text', 'qa_prompt', 'parse_answers', 'held_out_phrasing',
-           'closed_book_questions', 'qa_corpus', 'fact_corpus', 'walk_corpus', 'path_corpus', 'mix', 'planning_text',
-           'dedup', 'budget', 'popularity_buckets', 'corpus_stats']
+__all__ = ['RelationTemplates', 'relation_templates', 'load_templates', 'qa_text', 'qa_prompt', 'parse_answers',
+           'held_out_phrasing', 'closed_book_questions', 'qa_corpus', 'fact_corpus', 'walk_corpus', 'path_corpus',
+           'mix', 'planning_text', 'dedup', 'budget', 'popularity_buckets', 'corpus_stats', 'CorpusConfig', 'km_corpus']
 
 # %% ../nbs/05_corpus.ipynb #4d0f26bf
 @dataclass
@@ -126,6 +127,34 @@ def relation_templates(relation:str, # a base relation name (not `~r`: its inver
     return tpl
 
 # %% ../nbs/05_corpus.ipynb #c1ecb183
+def _read_mapping(path:Path):
+    "The JSON (or, by extension, YAML) value in `path`; a parse error names the file."
+    text = path.read_text(encoding='utf-8')
+    if path.suffix.lower() in ('.yaml', '.yml'):
+        try: import yaml
+        except ImportError: raise KMInputError(f'{path}: YAML templates need PyYAML (pip install pyyaml); or write the file as JSON') from None
+        try: return yaml.safe_load(text)
+        except yaml.YAMLError as e: raise KMInputError(f'{path}: not valid YAML ({e})') from None
+    try: return json.loads(text)
+    except json.JSONDecodeError as e: raise KMInputError(f'{path}:{e.lineno}: not valid JSON ({e.msg} at column {e.colno})') from None
+
+# %% ../nbs/05_corpus.ipynb #f49bd160
+def load_templates(path) -> dict[str, RelationTemplates]:
+    "relation -> `RelationTemplates` from a JSON/YAML file of (partial) template lists; errors name the file and relation."
+    path = Path(path)
+    if not path.is_file(): raise KMInputError(f'{path}: no such templates file; write JSON like {{"directed_by": {{"questions": [...]}}}}')
+    try: d = _read_mapping(path)
+    except UnicodeDecodeError: raise KMInputError(f'{path}: not UTF-8 text; save the templates file as UTF-8') from None
+    if not isinstance(d, dict): raise KMInputError(f'{path}: expected a mapping of relation names to template lists, got {type(d).__name__}')
+    out = {}
+    for rel, entry in d.items():
+        if not isinstance(entry, dict):
+            raise KMInputError(f'{path}: [{rel}] must map statements/inverse/questions/inverse_questions to lists, got {json.dumps(entry)[:60]}')
+        try: out[rel] = relation_templates(rel, entry)
+        except KMInputError as e: raise KMInputError(f'{path}: {e}') from None
+    return out
+
+# %% ../nbs/05_corpus.ipynb #ce6dea1f
 def qa_text(question:str, answers) -> str:
     "A closed-book QA training text: `Q: question` then `A: a1 | a2`."
     return f'Q: {question}\nA: {" | ".join(answers)}'
@@ -134,7 +163,7 @@ def qa_prompt(question:str) -> str:
     "The prompt of a closed-book question: `Q: question` then `A:`, for the model to complete."
     return f'Q: {question}\nA:'
 
-# %% ../nbs/05_corpus.ipynb #f49bd160
+# %% ../nbs/05_corpus.ipynb #f9091d65
 _EOS = re.compile(r'</s>|<\|endoftext\|>|<\|im_end\|>|<eos>|<\|eot_id\|>')
 
 def parse_answers(text) -> list[str]:
@@ -144,7 +173,7 @@ def parse_answers(text) -> list[str]:
     text = _EOS.split(text, 1)[0].split('\n', 1)[0]
     return list(dict.fromkeys(a.strip() for a in text.split(' | ') if a.strip()))
 
-# %% ../nbs/05_corpus.ipynb #ce6dea1f
+# %% ../nbs/05_corpus.ipynb #13a0bb28
 def held_out_phrasing(h:str, # the topic entity of the question
                       relation:str, # the relation asked about (`~r` for questions about the tail)
                       n:int # number of question templates
@@ -153,7 +182,7 @@ def held_out_phrasing(h:str, # the topic entity of the question
     n = check_int('n', n, 1, fix='; pass the number of question templates')
     return zlib.crc32(f'{h}\x1f{relation}'.encode('utf-8')) % n
 
-# %% ../nbs/05_corpus.ipynb #f9091d65
+# %% ../nbs/05_corpus.ipynb #710339cb
 _BAD_NAME = re.compile('|'.join(map(re.escape, ['\n', '\r', '->', ' | ', *SPECIAL_TOKENS])))
 
 def _check_graph(kg:KnowledgeGraph):
@@ -167,7 +196,7 @@ def _check_graph(kg:KnowledgeGraph):
                 raise KMInputError(f'{kind} {name!r} contains {m.group()!r}, which corpus texts use as structure; rename it in the '
                                    'triples file (e.g. newlines to spaces, "->" to "to", " | " to "/") and rebuild the graph')
 
-# %% ../nbs/05_corpus.ipynb #13a0bb28
+# %% ../nbs/05_corpus.ipynb #ad586c9a
 def _groups(keys:np.ndarray, vals:np.ndarray) -> list[tuple[int, list[int]]]:
     "(key, sorted distinct values) for each distinct key of the pairs (keys[i], vals[i]), in key order."
     if not len(keys): return []
@@ -176,7 +205,7 @@ def _groups(keys:np.ndarray, vals:np.ndarray) -> list[tuple[int, list[int]]]:
     cuts = np.flatnonzero(np.diff(k)) + 1
     return [(int(a[0]), np.unique(b).tolist()) for a, b in zip(np.split(k, cuts), np.split(v, cuts))]
 
-# %% ../nbs/05_corpus.ipynb #710339cb
+# %% ../nbs/05_corpus.ipynb #2b4d22d7
 def _pairs(kg, relations, inverse:bool, max_answers:int, entities) -> list[tuple[str, str, list[str]]]:
     "(topic, relation or ~relation, answers) for every 1-hop (entity, relation) pair with 1..max_answers answers."
     rels = kg.relations if relations is None else [relations] if isinstance(relations, str) else list(relations)
@@ -192,7 +221,7 @@ def _pairs(kg, relations, inverse:bool, max_answers:int, entities) -> list[tuple
                     if 1 <= len(ans) <= max_answers and (keep is None or v in keep)]
     return out
 
-# %% ../nbs/05_corpus.ipynb #ad586c9a
+# %% ../nbs/05_corpus.ipynb #b2f31023
 def _resolve_templates(relations, templates) -> dict[str, RelationTemplates]:
     "relation -> RelationTemplates: `templates[r]` (templates, or a partial dict of overrides) or the rules."
     templates = templates or {}
@@ -205,7 +234,7 @@ def _resolve_templates(relations, templates) -> dict[str, RelationTemplates]:
 def _question_list(tpl:RelationTemplates, rel:str) -> list[str]:
     return tpl.inverse_questions if rel.startswith('~') else tpl.questions
 
-# %% ../nbs/05_corpus.ipynb #2b4d22d7
+# %% ../nbs/05_corpus.ipynb #a5f9e418
 def closed_book_questions(kg:KnowledgeGraph, # the graph the questions are about
                           relations:list[str]|None=None, # base relation names to ask about (None: all)
                           inverse:bool=True, # also ask about tails ('Which films did Y direct?')
@@ -229,7 +258,7 @@ def closed_book_questions(kg:KnowledgeGraph, # the graph the questions are about
                             relation_path=[rel], qtype=rel))
     return out
 
-# %% ../nbs/05_corpus.ipynb #b2f31023
+# %% ../nbs/05_corpus.ipynb #8fffdf50
 _COLUMNS = ('text', 'kind', 'triples', 'phrasing')
 
 def _corpus(rows:list[tuple], what:str):
@@ -240,7 +269,7 @@ def _corpus(rows:list[tuple], what:str):
                                'triples': datasets.List(datasets.List(datasets.Value('string'))), 'phrasing': datasets.Value('int64')})
     return datasets.Dataset.from_dict({c: [r[i] for r in rows] for i, c in enumerate(_COLUMNS)}, features=feats)
 
-# %% ../nbs/05_corpus.ipynb #a5f9e418
+# %% ../nbs/05_corpus.ipynb #b013b42a
 def _fact_triples(topic:str, rel:str, answers) -> list[list[str]]:
     "The forward triples behind a 1-hop answer set."
     return [[a, rel[1:], topic] for a in answers] if rel.startswith('~') else [[topic, rel, a] for a in answers]
@@ -253,7 +282,7 @@ def _path_triples(paths) -> list[list[str]]:
             out[(b, r[1:], a) if r.startswith('~') else (a, r, b)] = None
     return [list(t) for t in out]
 
-# %% ../nbs/05_corpus.ipynb #8fffdf50
+# %% ../nbs/05_corpus.ipynb #94e2bd4c
 _TOPIC = re.compile(r'\[([^\[\]]+)\]')
 
 def _truth_paths(kg, records, limit:int=20) -> list[list[KGPath]]:
@@ -271,14 +300,14 @@ def _truth_paths(kg, records, limit:int=20) -> list[list[KGPath]]:
         for q, i in enumerate(rest): out[i] = [p for p in batch[q].paths if p.relations][:limit]
     return out
 
-# %% ../nbs/05_corpus.ipynb #b013b42a
+# %% ../nbs/05_corpus.ipynb #49482e76
 def _record_rows(kg, records) -> list[tuple]:
     "QA rows for multi-hop training `records`: the question without brackets, its answers, the triples of its truth paths."
     records = list(records or [])
     return [(qa_text(_TOPIC.sub(r'\1', rec.question), rec.answer), 'qa', _path_triples(paths), -1)
             for rec, paths in zip(records, _truth_paths(kg, records))]
 
-# %% ../nbs/05_corpus.ipynb #94e2bd4c
+# %% ../nbs/05_corpus.ipynb #67698bd8
 def qa_corpus(kg:KnowledgeGraph, # the graph
               records:list[QARecord]|None=None, # multi-hop training questions to add (their own phrasing)
               phrasings:int=3, # templates per (entity, relation) pair (at most all but the held-out one)
@@ -300,7 +329,7 @@ def qa_corpus(kg:KnowledgeGraph, # the graph
             rows.append((qa_text(qs[k].format(**{key: topic}), answers), 'qa', _fact_triples(topic, rel, answers), base + k))
     return _corpus(rows + _record_rows(kg, records), 'qa_corpus')
 
-# %% ../nbs/05_corpus.ipynb #49482e76
+# %% ../nbs/05_corpus.ipynb #65bef3f3
 _PASSAGE_FACTS = 8  # facts per passage: an entity with more facts gets several passages
 
 def _rotation(n:int, k:int, offset:int, epoch:int) -> list[int]:
@@ -308,7 +337,7 @@ def _rotation(n:int, k:int, offset:int, epoch:int) -> list[int]:
     k = min(k, n)
     return [(offset + epoch * k + j) % n for j in range(k)]
 
-# %% ../nbs/05_corpus.ipynb #67698bd8
+# %% ../nbs/05_corpus.ipynb #6ec8329d
 def _fact_rows(triples, tpl, phrasings, inverse, epoch, offsets) -> list[tuple]:
     "Sentence rows of one epoch: each triple in `phrasings` statements (and inverse statements)."
     rows = []
@@ -320,7 +349,7 @@ def _fact_rows(triples, tpl, phrasings, inverse, epoch, offsets) -> list[tuple]:
                      for k in _rotation(len(T.inverse), phrasings, o, epoch)]
     return rows
 
-# %% ../nbs/05_corpus.ipynb #65bef3f3
+# %% ../nbs/05_corpus.ipynb #08ca48ea
 def _passage_rows(triples, tpl, inverse, rng) -> list[tuple]:
     "Per entity, its facts (as head; as tail from its side with `inverse`) in shuffled order, a passage per 8 facts."
     about = {}
@@ -336,7 +365,7 @@ def _passage_rows(triples, tpl, inverse, rng) -> list[tuple]:
             rows.append((' '.join(s for s, _ in part), 'passage', [f for _, f in part], -1))
     return rows
 
-# %% ../nbs/05_corpus.ipynb #6ec8329d
+# %% ../nbs/05_corpus.ipynb #db1e50f9
 def fact_corpus(kg:KnowledgeGraph, # the graph
                 phrasings:int=3, # statement templates per fact per epoch (and as many inverse ones)
                 epochs:int=1, # times each fact is written
@@ -356,7 +385,7 @@ def fact_corpus(kg:KnowledgeGraph, # the graph
         rows += [part[i] for i in rng.permutation(len(part))]
     return _corpus(rows, 'fact_corpus')
 
-# %% ../nbs/05_corpus.ipynb #08ca48ea
+# %% ../nbs/05_corpus.ipynb #2116caf6
 def _topics(questions) -> list[str]:
     "The topic entities of questions (QARecords or dicts with q_entity / topic_entities), one per mention."
     out = []
@@ -375,7 +404,7 @@ def _walk_starts(kg, starts, questions, n:int, rng) -> np.ndarray:
         raise KMInputError(f"starts must be 'uniform', 'questions' or a non-empty list of entity names, got {starts!r}")
     return np.resize(kg.entity_ids(list(starts)), n)
 
-# %% ../nbs/05_corpus.ipynb #db1e50f9
+# %% ../nbs/05_corpus.ipynb #417c32be
 def _walk_mode(mode:str, restart:float) -> tuple[str, float]:
     "The walk stage's (mode, alpha): `restart > 0` turns 'uniform' into 'restart'; contradictions raise."
     if not (isinstance(restart, (int, float)) and 0 <= restart <= 1): raise KMInputError(f'restart must be a probability in [0, 1], got {restart!r}')
@@ -398,7 +427,7 @@ def _walk_pieces(kg, walks) -> list[KGPath]:
         if rels: out.append(KGPath(tuple(ents), tuple(rels)))
     return out
 
-# %% ../nbs/05_corpus.ipynb #2116caf6
+# %% ../nbs/05_corpus.ipynb #2defd717
 def _sentences(p:KGPath, tpl:dict) -> str:
     "A path as sentences in each relation's first template: a step `a -r-> b` as statement 0, `a -~r-> b` as inverse 0."
     return ' '.join(tpl[r[1:]].inverse[0].format(h=b, t=a) if r.startswith('~') else tpl[r].statements[0].format(h=a, t=b)
@@ -430,7 +459,7 @@ def walk_corpus(kg:KnowledgeGraph, # the graph
     walks = random_walks(kg, starts=s, n_walks=1, length=length, mode=mode, p=p, q=q, alpha=alpha, seed=seed)
     return _corpus(_path_rows(kg, _walk_pieces(kg, walks), 'walk', verbalize), 'walk_corpus (every start is a dead end?)')
 
-# %% ../nbs/05_corpus.ipynb #417c32be
+# %% ../nbs/05_corpus.ipynb #9c1e1797
 def path_corpus(kg:KnowledgeGraph, # the graph
                 records:list[QARecord], # training questions (`data.build_questions`, `load_jsonl`)
                 max_paths:int=5, # truth paths kept per question
@@ -445,7 +474,7 @@ def path_corpus(kg:KnowledgeGraph, # the graph
         paths += [ps[i] for i in sorted(rng.permutation(len(ps))[:max_paths].tolist())]
     return _corpus(_path_rows(kg, paths, 'path', verbalize), 'path_corpus (no question has a path to its answers)')
 
-# %% ../nbs/05_corpus.ipynb #2defd717
+# %% ../nbs/05_corpus.ipynb #8a09ee0d
 def _features(ds):
     "`ds` with the corpus columns in the corpus features (so corpora from anywhere concatenate)."
     if set(ds.column_names) != set(_COLUMNS):
@@ -469,7 +498,7 @@ def mix(*parts, # corpora (Datasets with text, kind, triples, phrasing)
     if not len(ds): raise KMInputError('mix: the mixed corpus is empty (all parts empty or weighted 0)')
     return ds.shuffle(seed=seed).flatten_indices()
 
-# %% ../nbs/05_corpus.ipynb #9c1e1797
+# %% ../nbs/05_corpus.ipynb #ce34c23b
 def planning_text(ds):
     "Planner prompt/completion rows (`data.planning_dataset`, chat=False) as text rows of kind 'plan'."
     if not {'prompt', 'completion'} <= set(ds.column_names):
@@ -482,14 +511,14 @@ def planning_text(ds):
         rows.append((p + c, 'plan', [], -1))
     return _corpus(rows, 'planning_text')
 
-# %% ../nbs/05_corpus.ipynb #8a09ee0d
+# %% ../nbs/05_corpus.ipynb #9c48c528
 def dedup(ds):
     "`ds` without repeated texts (the first occurrence of each is kept)."
     seen = set()
     keep = [i for i, t in enumerate(ds['text']) if not (t in seen or seen.add(t))]
     return ds if len(keep) == len(ds) else ds.select(keep).flatten_indices()
 
-# %% ../nbs/05_corpus.ipynb #ce34c23b
+# %% ../nbs/05_corpus.ipynb #d81851ee
 def _token_counts(texts:list[str], tokenizer=None) -> np.ndarray:
     "Tokens of each text: the tokenizer's input ids (special tokens included), or whitespace-separated words."
     if tokenizer is None: return np.fromiter((len(t.split()) for t in texts), np.int64, len(texts))
@@ -497,7 +526,7 @@ def _token_counts(texts:list[str], tokenizer=None) -> np.ndarray:
     for i in range(0, len(texts), 1000): out += [len(ids) for ids in tokenizer(texts[i:i + 1000])['input_ids']]
     return np.array(out, np.int64)
 
-# %% ../nbs/05_corpus.ipynb #9c48c528
+# %% ../nbs/05_corpus.ipynb #c4213d94
 def _covering_sample(triples, sizes:np.ndarray, max_tokens:int, rng) -> np.ndarray:
     "Indices (sorted) of a sample within `max_tokens`: in a seeded order, first rows bringing an uncovered fact, then the rest."
     order, chosen, covered, used = rng.permutation(len(sizes)), np.zeros(len(sizes), bool), set(), 0
@@ -510,7 +539,7 @@ def _covering_sample(triples, sizes:np.ndarray, max_tokens:int, rng) -> np.ndarr
             covered |= new
     return np.flatnonzero(chosen)
 
-# %% ../nbs/05_corpus.ipynb #d81851ee
+# %% ../nbs/05_corpus.ipynb #54308fef
 def budget(ds, # a corpus
            max_tokens:int, # the most tokens the corpus may hold
            tokenizer=None, # count with this tokenizer (None: whitespace-separated words)
@@ -529,7 +558,7 @@ def budget(ds, # a corpus
     if not len(keep): raise KMInputError(f'no text fits in {max_tokens:,} tokens (the shortest has {int(sizes.min()):,}); raise max_tokens')
     return ds.select(keep).flatten_indices()
 
-# %% ../nbs/05_corpus.ipynb #c4213d94
+# %% ../nbs/05_corpus.ipynb #f7d4d192
 def popularity_buckets(kg:KnowledgeGraph) -> dict[str, str]:
     "entity -> 'head', 'torso' or 'tail' by degree: the head and the tail each carry about a third of all edge endpoints."
     H, _, T = kg.triple_ids()
@@ -541,7 +570,7 @@ def popularity_buckets(kg:KnowledgeGraph) -> dict[str, str]:
     head, tail = deg >= head_min, (deg <= tail_max) & (deg < head_min)
     return {e: 'head' if h else 'tail' if t else 'torso' for e, h, t in zip(kg.entities, head.tolist(), tail.tolist())}
 
-# %% ../nbs/05_corpus.ipynb #54308fef
+# %% ../nbs/05_corpus.ipynb #64c97d56
 def _bucket_stats(kg, buckets:dict, times:np.ndarray) -> dict:
     "Per bucket: entities, facts touching them, how many of those are covered, and their mean appearances."
     out = {}
@@ -551,7 +580,7 @@ def _bucket_stats(kg, buckets:dict, times:np.ndarray) -> dict:
                       covered=int((times[mask] > 0).sum()), times_mean=round(float(times[mask].mean()), 3) if mask.any() else 0.0)
     return out
 
-# %% ../nbs/05_corpus.ipynb #f7d4d192
+# %% ../nbs/05_corpus.ipynb #bae57d85
 def corpus_stats(ds, # a corpus
                  kg:KnowledgeGraph, # the graph it was built from
                  tokenizer=None # count tokens with it (None: whitespace-separated words)
@@ -566,3 +595,100 @@ def corpus_stats(ds, # a corpus
                 coverage=round(float((times > 0).mean()), 4), times_mean=round(float(times.mean()), 3), times_min=int(times.min()),
                 unknown_triples=sum(seen.values()) - int(times.sum()),
                 by_bucket=_bucket_stats(kg, popularity_buckets(kg), times))
+
+# %% ../nbs/05_corpus.ipynb #ad1b1dc6
+@dataclass
+class CorpusConfig:
+    "Settings of `km_corpus`: which corpus, from which graph, and its controls."
+    action: str  # facts, walks, paths, qa or mixed (facts + walks + qa, and paths + planning text with --questions)
+    out: str  # output folder: the Dataset, stats.json and config.json
+    graph: str = 'movie'  # triples file or .npz graph, or 'movie' for the embedded movie world
+    questions: str|None = None  # training questions JSONL (paths needs it; qa adds them, walks can start from them)
+    n_movies: int = 2500  # films in the movie world (graph 'movie')
+    phrasings: int = 3  # templates per fact per epoch (facts) or per (entity, relation) question (qa)
+    epochs: int = 1  # times each fact is written (facts)
+    inverse: bool = True  # write facts and questions from the tail's side too
+    passages: bool = True  # add entity-centric passages to the facts corpus
+    plain: bool = False  # facts: only `h r t` lines (the plain-triples baseline)
+    held_out: bool = True  # keep each question's held-out phrasing out of the qa corpus (for evaluation)
+    max_answers: int = 30  # qa: skip (entity, relation) pairs with more answers
+    templates: str|None = None  # JSON/YAML templates file (load_templates)
+    n_walks: int = 1000  # walks in all
+    length: int = 4  # steps per walk
+    starts: str = 'uniform'  # walk starts: uniform, questions (topics of --questions), names a,b or @file of names
+    mode: str = 'uniform'  # walk mode: uniform, weighted or node2vec
+    p: float = 1.0  # node2vec return parameter
+    q: float = 1.0  # node2vec in-out parameter
+    restart: float = 0.0  # chance of jumping back to a walk's start at each step
+    verbalize: bool = True  # write walks and paths as sentences too
+    max_paths: int = 5  # paths: truth paths per question
+    dedup: bool = True  # drop repeated texts
+    max_tokens: int|None = None  # token budget (None: no limit)
+    on_over: str = 'error'  # over budget: error, or sample (a seeded sample that covers the facts first)
+    tokenizer: str|None = None  # count tokens with this local tokenizer folder (default: whitespace-separated words)
+    seed: int = 0  # random seed (also of the movie world)
+
+# %% ../nbs/05_corpus.ipynb #d31a71a6
+def _cli_inputs(cfg:CorpusConfig):
+    "(graph, training questions or None, templates or None, tokenizer or None) named by the settings."
+    from knowledge_mixer.data import load_jsonl
+    from knowledge_mixer.graph import load_graph
+    check_action(cfg.action, ('facts', 'walks', 'paths', 'qa', 'mixed'))
+    if cfg.action == 'paths' and not cfg.questions: raise KMInputError('paths needs --questions (a JSONL of training questions, e.g. from km_dataset questions)')
+    if cfg.starts == 'questions' and not cfg.questions: raise KMInputError('--starts questions needs --questions')
+    kg = movie_world(cfg.n_movies, seed=cfg.seed) if cfg.graph == 'movie' else load_graph(cfg.graph)
+    recs = load_jsonl(cfg.questions, kg=kg) if cfg.questions else None
+    tok = None
+    if cfg.tokenizer:
+        from transformers import AutoTokenizer
+        tok = AutoTokenizer.from_pretrained(cfg.tokenizer, local_files_only=True)
+    return kg, recs, load_templates(cfg.templates) if cfg.templates else None, tok
+
+# %% ../nbs/05_corpus.ipynb #855bd327
+def _starts(starts:str):
+    "'uniform'/'questions' as they are; 'a,b' or '@file' (one name a line) as a list of names (as km_walk reads them)."
+    from knowledge_mixer.core import read_lines
+    if starts in ('uniform', 'questions'): return starts
+    if starts.startswith('@'): return [line.strip() for _, line in read_lines(starts[1:]) if line.strip()]
+    return [s.strip() for s in starts.split(',') if s.strip()]
+
+def _build(cfg:CorpusConfig, kg, recs, tpl):
+    "The corpus `cfg.action` names."
+    parts = {'facts': lambda: fact_corpus(kg, cfg.phrasings, cfg.epochs, cfg.inverse, cfg.passages, cfg.plain, tpl, cfg.seed),
+             'walks': lambda: walk_corpus(kg, cfg.n_walks, cfg.length, _starts(cfg.starts), recs, cfg.mode, cfg.p, cfg.q, cfg.restart,
+                                          cfg.verbalize, cfg.seed),
+             'paths': lambda: path_corpus(kg, recs, cfg.max_paths, cfg.verbalize, cfg.seed),
+             'qa': lambda: qa_corpus(kg, recs, cfg.phrasings, None, cfg.inverse, cfg.held_out, cfg.max_answers, tpl, cfg.seed)}
+    if cfg.action != 'mixed': return parts[cfg.action]()
+    from knowledge_mixer.data import planning_dataset
+    extra = [parts['paths'](), planning_text(planning_dataset(kg, recs))] if recs else []
+    return mix(parts['facts'](), parts['walks'](), parts['qa'](), *extra, seed=cfg.seed)
+
+# %% ../nbs/05_corpus.ipynb #c0b40f8c
+def _corpus_main(cfg:CorpusConfig):
+    from knowledge_mixer.core import atomic_dir, save_config
+    kg, recs, tpl, tok = _cli_inputs(cfg)
+    ds = _build(cfg, kg, recs, tpl)
+    if cfg.dedup: ds = dedup(ds)
+    if cfg.max_tokens: ds = budget(ds, cfg.max_tokens, tok, cfg.on_over, cfg.seed)
+    stats = corpus_stats(ds, kg, tok)
+    with atomic_dir(cfg.out) as tmp:  # the dataset, its statistics and settings appear together or not at all
+        ds.save_to_disk(str(tmp))
+        (tmp / 'stats.json').write_text(json.dumps(stats, indent=1) + '\n')
+        save_config(cfg, tmp / 'config.json')
+    print(f'wrote {stats["texts"]:,} texts ({stats["tokens"]:,} {stats["token_unit"]}; {stats["triples_covered"]:,} of '
+          f'{stats["triples_total"]:,} facts, each {stats["times_mean"]:.1f} times on average) to {cfg.out}')
+    return stats
+
+# %% ../nbs/05_corpus.ipynb #ac8b2d5b
+@km_command(CorpusConfig)
+def km_corpus(cfg:CorpusConfig, debug:bool=False):
+    """Build a text corpus that carries a KG's facts (facts, walks, paths, closed-book QA, or a mix), with provenance.
+
+    Examples:
+      km_corpus facts runs/corpus/facts --n_movies 300                  # the embedded movie world, 300 films
+      km_corpus qa runs/corpus/qa --graph kb.txt --phrasings 2
+      km_corpus walks runs/corpus/walks --graph kb.txt --starts questions --questions my_questions.jsonl
+      km_corpus mixed runs/corpus/mixed --graph kb.txt --questions my_questions.jsonl --max_tokens 60000 --on_over sample
+    """
+    return run_cli('km_corpus', _corpus_main, cfg, debug=debug)

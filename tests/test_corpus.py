@@ -1,17 +1,22 @@
 """Corpora from a KG: provenance, held-out phrasings, template coverage, budgets and bad input (fast: a 30-film world)."""
+import json
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from knowledge_mixer.core import KMInputError
-from knowledge_mixer.corpus import (budget, closed_book_questions, corpus_stats, dedup, fact_corpus, held_out_phrasing, mix,
-                                    parse_answers, path_corpus, planning_text, popularity_buckets, qa_corpus, qa_prompt, qa_text,
+from knowledge_mixer.corpus import (budget, closed_book_questions, corpus_stats, dedup, fact_corpus, held_out_phrasing, load_templates,
+                                    mix, parse_answers, path_corpus, planning_text, popularity_buckets, qa_corpus, qa_prompt, qa_text,
                                     relation_templates, walk_corpus)
 from knowledge_mixer.data import MOVIE_PHRASES, build_questions, movie_world, planning_dataset
 from knowledge_mixer.graph import KnowledgeGraph
 
 FIVE = [('Alien', 'directed_by', 'Ridley Scott'), ('Alien', 'has_genre', 'Horror'), ('Blade Runner', 'directed_by', 'Ridley Scott'),
         ('Blade Runner', 'has_genre', 'Sci-Fi'), ('Alien', 'starred_actors', 'Sigourney Weaver')]
+BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope='module')
@@ -196,3 +201,53 @@ def test_popularity_and_stats(kg, five):
     fake = qa_corpus(five).select(range(1))
     fake = fake.map(lambda r: {'triples': [['Alien', 'directed_by', 'Nobody']]})
     assert corpus_stats(fake, five)['unknown_triples'] == 1
+
+
+# ---------------------------------------------------------------- templates file and the command line
+
+def test_load_templates(tmp_path, five):
+    f = tmp_path / 't.json'
+    f.write_text(json.dumps({'directed_by': {'statements': ['{t} made {h}.'], 'questions': ['Maker of {h}?', '{h} was made by?']}}))
+    tpl = load_templates(f)
+    assert tpl['directed_by'].statements == ['{t} made {h}.'] and tpl['directed_by'].inverse == relation_templates('directed_by').inverse
+    facts = fact_corpus(five, phrasings=5, inverse=False, passages=False, templates=tpl)
+    assert 'Ridley Scott made Alien.' in facts['text'] and 'Alien was directed by Ridley Scott.' not in facts['text']
+    qa = qa_corpus(five, relations=['directed_by'], inverse=False, templates=tpl)
+    assert all(t.startswith('Q: Maker of') or t.startswith('Q: ') and 'was made by?' in t for t in qa['text'])
+    for text, msg in (('[1, 2]', 'expected a mapping'), ('{"r": ["x"]}', r'\[r\] must map'), ('{"r": {"questions": "Q {h}?"}}', 'list of at least 2'),
+                      ('{"r": {"inverse": ["{t} only"]}}', r"exactly \{h\} and \{t\}"), ('{"r": {', 't.json:1: not valid JSON')):
+        f.write_text(text)
+        with pytest.raises(KMInputError, match=msg): load_templates(f)
+    f.write_bytes(b'{"r": "\xff"}')
+    with pytest.raises(KMInputError, match='not UTF-8'): load_templates(f)
+
+
+def _km_corpus(*args, cwd):
+    return subprocess.run([str(BIN / 'km_corpus'), *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+def test_km_corpus(tmp_path, kg):
+    from knowledge_mixer.data import load_dataset_dir, save_jsonl
+    from knowledge_mixer.graph import write_triples
+    write_triples(kg, tmp_path / 'kb.tsv')
+    save_jsonl(build_questions(kg, [['~directed_by', 'has_genre']], per_type=4, seed=0), tmp_path / 'q.jsonl')
+    r = _km_corpus('mixed', 'out', '--graph', 'kb.tsv', '--questions', 'q.jsonl', '--n_walks', '50', cwd=tmp_path)
+    assert r.returncode == 0 and r.stderr == '', r.stderr
+    ds, stats = load_dataset_dir(tmp_path / 'out'), json.loads((tmp_path / 'out' / 'stats.json').read_text())
+    assert set(ds['kind']) == {'fact', 'passage', 'walk', 'qa', 'path', 'plan'} and stats['texts'] == len(ds)
+    assert stats['unknown_triples'] == 0 and stats['coverage'] == 1.0 and len(set(ds['text'])) == len(ds)
+    assert json.loads((tmp_path / 'out' / 'config.json').read_text())['questions'] == 'q.jsonl'
+    r = _km_corpus('facts', 'plain', '--graph', 'kb.tsv', '--plain', '--max_tokens', '300', '--on_over', 'sample', cwd=tmp_path)
+    assert r.returncode == 0 and sum(len(t.split()) for t in load_dataset_dir(tmp_path / 'plain')['text']) <= 300
+
+
+def test_km_corpus_bad_input_is_one_line(tmp_path):
+    (tmp_path / 'kb.tsv').write_text('Alien\tdirected_by\tRidley -> Scott\n')
+    (tmp_path / 'empty.tsv').write_text('')
+    for args, msg in ((('facts', 'o', '--graph', 'kb.tsv'), "'Ridley -> Scott' contains '->'"),
+                      (('qa', 'o', '--graph', 'empty.tsv'), 'no triples'), (('paths', 'o'), 'needs --questions'),
+                      (('facts', 'o', '--n_movies', '20', '--max_tokens', '50'), 'over the budget of 50'),
+                      (('cards', 'o'), "unknown action 'cards'")):
+        r = _km_corpus(*args, cwd=tmp_path)
+        assert r.returncode == 2 and r.stderr.strip().count('\n') == 0 and msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
+    assert not (tmp_path / 'o').exists()
