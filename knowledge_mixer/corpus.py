@@ -15,7 +15,7 @@ from string import Formatter
 
 import numpy as np
 
-from .core import KMInputError, check_action, check_int, km_command, run_cli
+from .core import KMInputError, check_action, check_int, km_command, parse_json, run_cli
 from .data import MOVIE_PHRASES, QARecord, movie_world
 from .graph import KnowledgeGraph
 from .paths import KGPath, batch_retrieve, batch_shortest_paths
@@ -37,21 +37,17 @@ class RelationTemplates:
     inverse_questions: list[str] # questions about {t}, answered by the heads ('Which films did {t} direct?')
 
 # %% ../nbs/05_corpus.ipynb #c5600ad5
-_MOVIE_OWN = {  # relation: (statement, inverse statement, question about h, question about t, wh-word of h's questions)
-    'directed_by': ('{h} was directed by {t}.', '{t} directed {h}.', 'Who directed {h}?', 'Which films did {t} direct?', 'Who'),
-    'written_by': ('{h} was written by {t}.', '{t} wrote {h}.', 'Who wrote {h}?', 'Which films did {t} write?', 'Who'),
-    'starred_actors': ('{h} stars {t}.', '{t} acted in {h}.', 'Who acted in {h}?', 'Which films did {t} act in?', 'Who'),
-    'release_year': ('{h} was released in {t}.', '{t} saw the release of {h}.', 'When was {h} released?',
-                     'Which films came out in {t}?', 'What'),
-    'has_genre': ('{h} is a {t} film.', '{t} films include {h}.', 'What kind of film is {h}?',
-                  'Which films are in the {t} genre?', 'What'),
-    'in_language': ('{h} is in {t}.', '{t} is spoken in {h}.', 'What language is {h} in?', 'Which films are in {t}?', 'What'),
-    'has_tags': ('{h} is about {t}.', '{t} is a theme of {h}.', 'What is {h} about?', 'Which films are about {t}?', 'What'),
-    'has_imdb_rating': ('{h} is rated {t} on IMDb.', 'An IMDb rating of {t} went to {h}.', 'How is {h} rated on IMDb?',
-                        'Which films have an IMDb rating of {t}?', 'What'),
-    'has_imdb_votes': ('{h} has {t} IMDb votes.', '{t} describes the IMDb votes of {h}.', 'How many IMDb votes does {h} have?',
-                       'Which films have {t} IMDb votes?', 'What'),
-}
+_MOVIE_OWN = {r: tuple(x.strip() for x in line.split(' ; ')) for r, line in (l.split(': ', 1) for l in """
+directed_by: {h} was directed by {t}. ; {t} directed {h}. ; Who directed {h}? ; Which films did {t} direct? ; Who
+written_by: {h} was written by {t}. ; {t} wrote {h}. ; Who wrote {h}? ; Which films did {t} write? ; Who
+starred_actors: {h} stars {t}. ; {t} acted in {h}. ; Who acted in {h}? ; Which films did {t} act in? ; Who
+release_year: {h} was released in {t}. ; {t} saw the release of {h}. ; When was {h} released? ; Which films came out in {t}? ; What
+has_genre: {h} is a {t} film. ; {t} films include {h}. ; What kind of film is {h}? ; Which films are in the {t} genre? ; What
+in_language: {h} is in {t}. ; {t} is spoken in {h}. ; What language is {h} in? ; Which films are in {t}? ; What
+has_tags: {h} is about {t}. ; {t} is a theme of {h}. ; What is {h} about? ; Which films are about {t}? ; What
+has_imdb_rating: {h} is rated {t} on IMDb. ; An IMDb rating of {t} went to {h}. ; How is {h} rated on IMDb? ; Which films have an IMDb rating of {t}? ; What
+has_imdb_votes: {h} has {t} IMDb votes. ; {t} describes the IMDb votes of {h}. ; How many IMDb votes does {h} have? ; Which films have {t} IMDb votes? ; What
+""".strip().splitlines())}  # relation: statement ; inverse statement ; question about h ; question about t ; wh-word of h's questions
 
 # %% ../nbs/05_corpus.ipynb #0aba23b7
 _PREPOSITIONS = {'of', 'in', 'by', 'to', 'at', 'on', 'from', 'for', 'with', 'as', 'into', 'about', 'under', 'near'}
@@ -128,15 +124,14 @@ def relation_templates(relation:str, # a base relation name (not `~r`: its inver
 
 # %% ../nbs/05_corpus.ipynb #c1ecb183
 def _read_mapping(path:Path):
-    "The JSON (or, by extension, YAML) value in `path`; a parse error names the file."
+    "The JSON (or, by the .yaml/.yml extension, YAML) value in `path`; a parse error names the file."
     text = path.read_text(encoding='utf-8')
-    if path.suffix.lower() in ('.yaml', '.yml'):
-        try: import yaml
-        except ImportError: raise KMInputError(f'{path}: YAML templates need PyYAML (pip install pyyaml); or write the file as JSON') from None
-        try: return yaml.safe_load(text)
-        except yaml.YAMLError as e: raise KMInputError(f'{path}: not valid YAML ({e})') from None
-    try: return json.loads(text)
-    except json.JSONDecodeError as e: raise KMInputError(f'{path}:{e.lineno}: not valid JSON ({e.msg} at column {e.colno})') from None
+    if path.suffix.lower() not in ('.yaml', '.yml'): return parse_json(text, str(path), '; fix the templates file')
+    try:
+        import yaml
+        return yaml.safe_load(text)
+    except ImportError: raise KMInputError(f'{path}: YAML templates need PyYAML (pip install pyyaml); or write them as JSON') from None
+    except yaml.YAMLError as e: raise KMInputError(f'{path}: not valid YAML ({e})') from None
 
 # %% ../nbs/05_corpus.ipynb #f49bd160
 def load_templates(path) -> dict[str, RelationTemplates]:
@@ -665,6 +660,11 @@ def _build(cfg:CorpusConfig, kg, recs, tpl):
     return mix(parts['facts'](), parts['walks'](), parts['qa'](), *extra, seed=cfg.seed)
 
 # %% ../nbs/05_corpus.ipynb #c0b40f8c
+def _summary(stats:dict, out) -> str:
+    "One line about a written corpus."
+    return (f'wrote {stats["texts"]:,} texts ({stats["tokens"]:,} {stats["token_unit"]}; {stats["triples_covered"]:,} of '
+            f'{stats["triples_total"]:,} facts, each {stats["times_mean"]:.1f} times on average) to {out}')
+
 def _corpus_main(cfg:CorpusConfig):
     from knowledge_mixer.core import atomic_dir, save_config
     kg, recs, tpl, tok = _cli_inputs(cfg)
@@ -676,8 +676,7 @@ def _corpus_main(cfg:CorpusConfig):
         ds.save_to_disk(str(tmp))
         (tmp / 'stats.json').write_text(json.dumps(stats, indent=1) + '\n')
         save_config(cfg, tmp / 'config.json')
-    print(f'wrote {stats["texts"]:,} texts ({stats["tokens"]:,} {stats["token_unit"]}; {stats["triples_covered"]:,} of '
-          f'{stats["triples_total"]:,} facts, each {stats["times_mean"]:.1f} times on average) to {cfg.out}')
+    print(_summary(stats, cfg.out))
     return stats
 
 # %% ../nbs/05_corpus.ipynb #ac8b2d5b

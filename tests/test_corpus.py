@@ -215,7 +215,7 @@ def test_load_templates(tmp_path, five):
     qa = qa_corpus(five, relations=['directed_by'], inverse=False, templates=tpl)
     assert all(t.startswith('Q: Maker of') or t.startswith('Q: ') and 'was made by?' in t for t in qa['text'])
     for text, msg in (('[1, 2]', 'expected a mapping'), ('{"r": ["x"]}', r'\[r\] must map'), ('{"r": {"questions": "Q {h}?"}}', 'list of at least 2'),
-                      ('{"r": {"inverse": ["{t} only"]}}', r"exactly \{h\} and \{t\}"), ('{"r": {', 't.json:1: not valid JSON')):
+                      ('{"r": {"inverse": ["{t} only"]}}', r"exactly \{h\} and \{t\}"), ('{"r": {', 't.json: broken JSON')):
         f.write_text(text)
         with pytest.raises(KMInputError, match=msg): load_templates(f)
     f.write_bytes(b'{"r": "\xff"}')
