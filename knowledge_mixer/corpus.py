@@ -471,49 +471,57 @@ def path_corpus(kg:KnowledgeGraph, # the graph
 
 # %% ../nbs/05_corpus.ipynb #8a09ee0d
 def _features(ds):
-    "`ds` with the corpus columns in the corpus features (so corpora from anywhere concatenate)."
+    "`ds` with the corpus columns, in order, in the corpus features (so corpora from anywhere concatenate)."
     if set(ds.column_names) != set(_COLUMNS):
         raise KMInputError(f'a corpus has the columns {list(_COLUMNS)}, got {ds.column_names}; turn prompt/completion rows into text with planning_text')
-    return ds.cast(_corpus([('x', 'fact', [], -1)], '').features)
+    feats = _corpus([('x', 'fact', [], -1)], '').features
+    ds = ds.select_columns(list(_COLUMNS))
+    return ds if ds.features == feats else ds.cast(feats)
 
+def _table_corpus(table):
+    "A corpus `Dataset` over a pyarrow table of corpus rows (built with arrow's take and concat: fast, no index mapping)."
+    import datasets
+    return datasets.Dataset(datasets.table.InMemoryTable(table))
+
+# %% ../nbs/05_corpus.ipynb #ce34c23b
 def mix(*parts, # corpora (Datasets with text, kind, triples, phrasing)
         weights:list[float]|None=None, # per part: 2 = twice, 0.5 = a seeded half (default 1 each)
         seed:int=0):
     "Concatenate corpora (each repeated or sampled by its weight) and shuffle them."
-    import datasets
+    import pyarrow as pa
     if not parts: raise KMInputError('mix needs at least one corpus')
     weights = [1.0] * len(parts) if weights is None else list(weights)
     if len(weights) != len(parts) or not all(isinstance(w, (int, float)) and 0 <= w < 1e6 for w in weights):
         raise KMInputError(f'weights must be {len(parts)} non-negative numbers (one per part), got {weights}')
-    rng, out = np.random.default_rng(seed), []
+    rng, tables = np.random.default_rng(seed), []
     for ds, w in zip(map(_features, parts), weights):
         idx = list(range(len(ds))) * int(w) + sorted(rng.permutation(len(ds))[:round((w - int(w)) * len(ds))].tolist())
-        out.append(ds.select(idx))
-    ds = datasets.concatenate_datasets(out)
-    if not len(ds): raise KMInputError('mix: the mixed corpus is empty (all parts empty or weighted 0)')
-    return ds.shuffle(seed=seed).flatten_indices()
+        tables.append(ds.with_format('arrow')[idx])
+    table = pa.concat_tables(tables)
+    if not table.num_rows: raise KMInputError('mix: the mixed corpus is empty (all parts empty or weighted 0)')
+    return _table_corpus(table.take(pa.array(rng.permutation(table.num_rows))))
 
-# %% ../nbs/05_corpus.ipynb #ce34c23b
+# %% ../nbs/05_corpus.ipynb #9c48c528
 def planning_text(ds):
     "Planner prompt/completion rows (`data.planning_dataset`, chat=False) as text rows of kind 'plan'."
     if not {'prompt', 'completion'} <= set(ds.column_names):
         raise KMInputError(f'planning_text needs prompt/completion rows (data.planning_dataset), got columns {ds.column_names}')
     rows = []
-    for p, c in zip(ds['prompt'], ds['completion']):
+    for p, c in zip(ds['prompt'][:], ds['completion'][:]):
         if not (isinstance(p, str) and isinstance(c, str)):
             raise KMInputError('planning_text needs plain prompt/completion strings: build with planning_dataset(..., chat=False); '
                                'chat rows need a tokenizer\'s chat template, which a text corpus does not have')
         rows.append((p + c, 'plan', [], -1))
     return _corpus(rows, 'planning_text')
 
-# %% ../nbs/05_corpus.ipynb #9c48c528
+# %% ../nbs/05_corpus.ipynb #d81851ee
 def dedup(ds):
     "`ds` without repeated texts (the first occurrence of each is kept)."
     seen = set()
-    keep = [i for i, t in enumerate(ds['text']) if not (t in seen or seen.add(t))]
-    return ds if len(keep) == len(ds) else ds.select(keep).flatten_indices()
+    keep = [i for i, t in enumerate(ds['text'][:]) if not (t in seen or seen.add(t))]
+    return ds if len(keep) == len(ds) else _table_corpus(ds.with_format('arrow')[keep])
 
-# %% ../nbs/05_corpus.ipynb #d81851ee
+# %% ../nbs/05_corpus.ipynb #c4213d94
 def _token_counts(texts:list[str], tokenizer=None) -> np.ndarray:
     "Tokens of each text: the tokenizer's input ids (special tokens included), or whitespace-separated words."
     if tokenizer is None: return np.fromiter((len(t.split()) for t in texts), np.int64, len(texts))
@@ -521,7 +529,7 @@ def _token_counts(texts:list[str], tokenizer=None) -> np.ndarray:
     for i in range(0, len(texts), 1000): out += [len(ids) for ids in tokenizer(texts[i:i + 1000])['input_ids']]
     return np.array(out, np.int64)
 
-# %% ../nbs/05_corpus.ipynb #c4213d94
+# %% ../nbs/05_corpus.ipynb #54308fef
 def _covering_sample(triples, sizes:np.ndarray, max_tokens:int, rng) -> np.ndarray:
     "Indices (sorted) of a sample within `max_tokens`: in a seeded order, first rows bringing an uncovered fact, then the rest."
     order, chosen, covered, used = rng.permutation(len(sizes)), np.zeros(len(sizes), bool), set(), 0
@@ -534,7 +542,7 @@ def _covering_sample(triples, sizes:np.ndarray, max_tokens:int, rng) -> np.ndarr
             covered |= new
     return np.flatnonzero(chosen)
 
-# %% ../nbs/05_corpus.ipynb #54308fef
+# %% ../nbs/05_corpus.ipynb #f7d4d192
 def budget(ds, # a corpus
            max_tokens:int, # the most tokens the corpus may hold
            tokenizer=None, # count with this tokenizer (None: whitespace-separated words)
@@ -543,17 +551,17 @@ def budget(ds, # a corpus
     "`ds` if it fits in `max_tokens`; else an error naming the sizes, or a seeded sample that fits (coverage first)."
     max_tokens = check_int('max_tokens', max_tokens, 1)
     check_action(on_over, ('error', 'sample'))
-    sizes = _token_counts(ds['text'], tokenizer)
+    sizes = _token_counts(ds['text'][:], tokenizer)
     total = int(sizes.sum())
     if total <= max_tokens: return ds
     if on_over == 'error':
         raise KMInputError(f'the corpus has {total:,} tokens in {len(ds):,} texts, over the budget of {max_tokens:,} by {total - max_tokens:,}; '
                            "raise max_tokens, write fewer phrasings/epochs/walks, or pass on_over='sample'")
-    keep = _covering_sample(ds['triples'], sizes, max_tokens, np.random.default_rng(seed))
+    keep = _covering_sample(ds['triples'][:], sizes, max_tokens, np.random.default_rng(seed))
     if not len(keep): raise KMInputError(f'no text fits in {max_tokens:,} tokens (the shortest has {int(sizes.min()):,}); raise max_tokens')
-    return ds.select(keep).flatten_indices()
+    return _table_corpus(ds.with_format('arrow')[keep.tolist()])
 
-# %% ../nbs/05_corpus.ipynb #f7d4d192
+# %% ../nbs/05_corpus.ipynb #64c97d56
 def popularity_buckets(kg:KnowledgeGraph) -> dict[str, str]:
     "entity -> 'head', 'torso' or 'tail' by degree: the head and the tail each carry about a third of all edge endpoints."
     H, _, T = kg.triple_ids()
@@ -565,33 +573,33 @@ def popularity_buckets(kg:KnowledgeGraph) -> dict[str, str]:
     head, tail = deg >= head_min, (deg <= tail_max) & (deg < head_min)
     return {e: 'head' if h else 'tail' if t else 'torso' for e, h, t in zip(kg.entities, head.tolist(), tail.tolist())}
 
-# %% ../nbs/05_corpus.ipynb #64c97d56
+# %% ../nbs/05_corpus.ipynb #bae57d85
 def _bucket_stats(kg, buckets:dict, times:np.ndarray) -> dict:
     "Per bucket: entities, facts touching them, how many of those are covered, and their mean appearances."
-    out = {}
+    out, ends = {}, [(buckets[h], buckets[t]) for h, _, t in kg.triples()]
     for b in ('head', 'torso', 'tail'):
-        mask = np.array([buckets[h] == b or buckets[t] == b for h, _, t in kg.triples()], bool)
+        mask = np.array([b in e for e in ends], bool)
         out[b] = dict(entities=sum(v == b for v in buckets.values()), facts=int(mask.sum()),
                       covered=int((times[mask] > 0).sum()), times_mean=round(float(times[mask].mean()), 3) if mask.any() else 0.0)
     return out
 
-# %% ../nbs/05_corpus.ipynb #bae57d85
+# %% ../nbs/05_corpus.ipynb #ad1b1dc6
 def corpus_stats(ds, # a corpus
                  kg:KnowledgeGraph, # the graph it was built from
                  tokenizer=None # count tokens with it (None: whitespace-separated words)
                 ) -> dict:
     "Texts, tokens, kinds, facts covered and times each appears (overall and per popularity bucket): JSON-ready."
-    seen = Counter(tuple(t) for trs in ds['triples'] for t in trs)
+    seen = Counter(tuple(t) for trs in ds['triples'][:] for t in trs)
     triples = kg.triples()
     times = np.array([seen.get(t, 0) for t in triples], np.int64)
-    return dict(texts=len(ds), tokens=int(_token_counts(ds['text'], tokenizer).sum()),
-                token_unit='words' if tokenizer is None else 'tokens', kinds=dict(sorted(Counter(ds['kind']).items())),
+    return dict(texts=len(ds), tokens=int(_token_counts(ds['text'][:], tokenizer).sum()),
+                token_unit='words' if tokenizer is None else 'tokens', kinds=dict(sorted(Counter(ds['kind'][:]).items())),
                 triples_total=len(triples), triples_covered=int((times > 0).sum()),
                 coverage=round(float((times > 0).mean()), 4), times_mean=round(float(times.mean()), 3), times_min=int(times.min()),
                 unknown_triples=sum(seen.values()) - int(times.sum()),
                 by_bucket=_bucket_stats(kg, popularity_buckets(kg), times))
 
-# %% ../nbs/05_corpus.ipynb #ad1b1dc6
+# %% ../nbs/05_corpus.ipynb #d31a71a6
 @dataclass
 class CorpusConfig:
     "Settings of `km_corpus`: which corpus, from which graph, and its controls."
@@ -623,7 +631,7 @@ class CorpusConfig:
     tokenizer: str|None = None  # count tokens with this local tokenizer folder (default: whitespace-separated words)
     seed: int = 0  # random seed (also of the movie world)
 
-# %% ../nbs/05_corpus.ipynb #d31a71a6
+# %% ../nbs/05_corpus.ipynb #855bd327
 def _cli_inputs(cfg:CorpusConfig):
     "(graph, training questions or None, templates or None, tokenizer or None) named by the settings."
     from knowledge_mixer.data import load_jsonl
@@ -639,7 +647,7 @@ def _cli_inputs(cfg:CorpusConfig):
         tok = AutoTokenizer.from_pretrained(cfg.tokenizer, local_files_only=True)
     return kg, recs, load_templates(cfg.templates) if cfg.templates else None, tok
 
-# %% ../nbs/05_corpus.ipynb #855bd327
+# %% ../nbs/05_corpus.ipynb #c0b40f8c
 def _starts(starts:str):
     "'uniform'/'questions' as they are; 'a,b' or '@file' (one name a line) as a list of names (as km_walk reads them)."
     from knowledge_mixer.core import read_lines
@@ -659,7 +667,7 @@ def _build(cfg:CorpusConfig, kg, recs, tpl):
     extra = [parts['paths'](), planning_text(planning_dataset(kg, recs))] if recs else []
     return mix(parts['facts'](), parts['walks'](), parts['qa'](), *extra, seed=cfg.seed)
 
-# %% ../nbs/05_corpus.ipynb #c0b40f8c
+# %% ../nbs/05_corpus.ipynb #ac8b2d5b
 def _summary(stats:dict, out) -> str:
     "One line about a written corpus."
     return (f'wrote {stats["texts"]:,} texts ({stats["tokens"]:,} {stats["token_unit"]}; {stats["triples_covered"]:,} of '
@@ -679,7 +687,7 @@ def _corpus_main(cfg:CorpusConfig):
     print(_summary(stats, cfg.out))
     return stats
 
-# %% ../nbs/05_corpus.ipynb #ac8b2d5b
+# %% ../nbs/05_corpus.ipynb #849e4a86
 @km_command(CorpusConfig)
 def km_corpus(cfg:CorpusConfig, debug:bool=False):
     """Build a text corpus that carries a KG's facts (facts, walks, paths, closed-book QA, or a mix), with provenance.
