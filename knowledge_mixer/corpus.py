@@ -57,6 +57,7 @@ def _relation_words(relation:str) -> str:
     words = verbalize_relation(relation)
     return words if re.search(r'[^\W_]', words) else relation
 
+# %% ../nbs/05_corpus.ipynb #2e3fdf31
 def _generic_phrases(relation:str) -> tuple:
     "(forward noun phrase, backward noun phrase, own sentences and questions, wh-word) for a relation not in MOVIE_PHRASES."
     w = _relation_words(relation)
@@ -71,15 +72,17 @@ def _generic_phrases(relation:str) -> tuple:
     own = (f'{{h}} {w} {{t}}.', None, f'Which entity is the {w} of {{h}}?', f'Which entity has {w} {{t}}?')
     return f'the {w} of {{x}}', f'the things whose {w} is {{x}}', own, 'What'
 
-# %% ../nbs/05_corpus.ipynb #2e3fdf31
+# %% ../nbs/05_corpus.ipynb #00d1cbe4
 def _plural(np_:str) -> bool:
     "Whether a noun phrase 'the N ...' has a plural head N (a heuristic: N ends in a single s)."
     words = np_.split()
     head = words[1] if len(words) > 1 and words[0] == 'the' else ''
     return head.endswith('s') and not head.endswith('ss')
 
+# %% ../nbs/05_corpus.ipynb #12a95687
 def _cap(s:str) -> str: return s[:1].upper() + s[1:]
 
+# %% ../nbs/05_corpus.ipynb #c1ecb183
 def _from_phrases(fwd:str, bwd:str, own:tuple, wh:str) -> RelationTemplates:
     "Templates from the forward/backward noun phrases (with `{x}`), the relation's own sentences and the wh-word."
     F, B = fwd.replace('{x}', '{h}'), bwd.replace('{x}', '{t}')
@@ -91,7 +94,7 @@ def _from_phrases(fwd:str, bwd:str, own:tuple, wh:str) -> RelationTemplates:
         questions=[own[2], f'{wh} {be} {F}?', f'Name {F}.', f'Tell me {F}.', f'Do you know {F}?'],
         inverse_questions=[own[3], f'What are {B}?', f'Which are {B}?', f'Name {B}.', f'Tell me {B}.'])
 
-# %% ../nbs/05_corpus.ipynb #00d1cbe4
+# %% ../nbs/05_corpus.ipynb #f49bd160
 _FIELDS = {'statements': {'h', 't'}, 'inverse': {'h', 't'}, 'questions': {'h'}, 'inverse_questions': {'t'}}
 _MIN = {'statements': 1, 'inverse': 1, 'questions': 2, 'inverse_questions': 2}
 
@@ -108,7 +111,7 @@ def _check_templates(key:str, value, loc:str) -> list[str]:
             raise KMInputError(f'{loc}: {key} template {s!r} must use exactly {need}, found {sorted(fields) or "none"}')
     return list(value)
 
-# %% ../nbs/05_corpus.ipynb #12a95687
+# %% ../nbs/05_corpus.ipynb #ce6dea1f
 def relation_templates(relation:str, # a base relation name (not `~r`: its inverse templates are in `.inverse`)
                        overrides:dict|None=None # any of statements/inverse/questions/inverse_questions: lists that replace the derived ones
                       ) -> RelationTemplates:
@@ -122,7 +125,7 @@ def relation_templates(relation:str, # a base relation name (not `~r`: its inver
     for k, v in (overrides or {}).items(): setattr(tpl, k, _check_templates(k, v, f'templates for {relation!r}'))
     return tpl
 
-# %% ../nbs/05_corpus.ipynb #c1ecb183
+# %% ../nbs/05_corpus.ipynb #f9091d65
 def _read_mapping(path:Path):
     "The JSON (or, by the .yaml/.yml extension, YAML) value in `path`; a parse error names the file."
     text = path.read_text(encoding='utf-8')
@@ -133,7 +136,7 @@ def _read_mapping(path:Path):
     except ImportError: raise KMInputError(f'{path}: YAML templates need PyYAML (pip install pyyaml); or write them as JSON') from None
     except yaml.YAMLError as e: raise KMInputError(f'{path}: not valid YAML ({e})') from None
 
-# %% ../nbs/05_corpus.ipynb #f49bd160
+# %% ../nbs/05_corpus.ipynb #13a0bb28
 def load_templates(path) -> dict[str, RelationTemplates]:
     "relation -> `RelationTemplates` from a JSON/YAML file of (partial) template lists; errors name the file and relation."
     path = Path(path)
@@ -149,16 +152,17 @@ def load_templates(path) -> dict[str, RelationTemplates]:
         except KMInputError as e: raise KMInputError(f'{path}: {e}') from None
     return out
 
-# %% ../nbs/05_corpus.ipynb #ce6dea1f
+# %% ../nbs/05_corpus.ipynb #710339cb
 def qa_text(question:str, answers) -> str:
     "A closed-book QA training text: `Q: question` then `A: a1 | a2`."
     return f'Q: {question}\nA: {" | ".join(answers)}'
 
+# %% ../nbs/05_corpus.ipynb #ad586c9a
 def qa_prompt(question:str) -> str:
     "The prompt of a closed-book question: `Q: question` then `A:`, for the model to complete."
     return f'Q: {question}\nA:'
 
-# %% ../nbs/05_corpus.ipynb #f9091d65
+# %% ../nbs/05_corpus.ipynb #2b4d22d7
 _EOS = re.compile(r'</s>|<\|endoftext\|>|<\|im_end\|>|<eos>|<\|eot_id\|>')
 
 def parse_answers(text) -> list[str]:
@@ -168,7 +172,7 @@ def parse_answers(text) -> list[str]:
     text = _EOS.split(text, 1)[0].split('\n', 1)[0]
     return list(dict.fromkeys(a.strip() for a in text.split(' | ') if a.strip()))
 
-# %% ../nbs/05_corpus.ipynb #13a0bb28
+# %% ../nbs/05_corpus.ipynb #b2f31023
 def held_out_phrasing(h:str, # the topic entity of the question
                       relation:str, # the relation asked about (`~r` for questions about the tail)
                       n:int # number of question templates
@@ -177,7 +181,7 @@ def held_out_phrasing(h:str, # the topic entity of the question
     n = check_int('n', n, 1, fix='; pass the number of question templates')
     return zlib.crc32(f'{h}\x1f{relation}'.encode('utf-8')) % n
 
-# %% ../nbs/05_corpus.ipynb #710339cb
+# %% ../nbs/05_corpus.ipynb #a5f9e418
 _BAD_NAME = re.compile('|'.join(map(re.escape, ['\n', '\r', '->', ' | ', *SPECIAL_TOKENS])))
 
 def _check_graph(kg:KnowledgeGraph):
@@ -191,7 +195,7 @@ def _check_graph(kg:KnowledgeGraph):
                 raise KMInputError(f'{kind} {name!r} contains {m.group()!r}, which corpus texts use as structure; rename it in the '
                                    'triples file (e.g. newlines to spaces, "->" to "to", " | " to "/") and rebuild the graph')
 
-# %% ../nbs/05_corpus.ipynb #ad586c9a
+# %% ../nbs/05_corpus.ipynb #8fffdf50
 def _groups(keys:np.ndarray, vals:np.ndarray) -> list[tuple[int, list[int]]]:
     "(key, sorted distinct values) for each distinct key of the pairs (keys[i], vals[i]), in key order."
     if not len(keys): return []
@@ -200,7 +204,7 @@ def _groups(keys:np.ndarray, vals:np.ndarray) -> list[tuple[int, list[int]]]:
     cuts = np.flatnonzero(np.diff(k)) + 1
     return [(int(a[0]), np.unique(b).tolist()) for a, b in zip(np.split(k, cuts), np.split(v, cuts))]
 
-# %% ../nbs/05_corpus.ipynb #2b4d22d7
+# %% ../nbs/05_corpus.ipynb #b013b42a
 def _pairs(kg, relations, inverse:bool, max_answers:int, entities) -> list[tuple[str, str, list[str]]]:
     "(topic, relation or ~relation, answers) for every 1-hop (entity, relation) pair with 1..max_answers answers."
     rels = kg.relations if relations is None else [relations] if isinstance(relations, str) else list(relations)
@@ -216,7 +220,7 @@ def _pairs(kg, relations, inverse:bool, max_answers:int, entities) -> list[tuple
                     if 1 <= len(ans) <= max_answers and (keep is None or v in keep)]
     return out
 
-# %% ../nbs/05_corpus.ipynb #b2f31023
+# %% ../nbs/05_corpus.ipynb #94e2bd4c
 def _resolve_templates(relations, templates) -> dict[str, RelationTemplates]:
     "relation -> RelationTemplates: `templates[r]` (templates, or a partial dict of overrides) or the rules."
     templates = templates or {}
@@ -226,10 +230,11 @@ def _resolve_templates(relations, templates) -> dict[str, RelationTemplates]:
         out[r] = t if isinstance(t, RelationTemplates) else relation_templates(r, t)
     return out
 
+# %% ../nbs/05_corpus.ipynb #49482e76
 def _question_list(tpl:RelationTemplates, rel:str) -> list[str]:
     return tpl.inverse_questions if rel.startswith('~') else tpl.questions
 
-# %% ../nbs/05_corpus.ipynb #a5f9e418
+# %% ../nbs/05_corpus.ipynb #67698bd8
 def closed_book_questions(kg:KnowledgeGraph, # the graph the questions are about
                           relations:list[str]|None=None, # base relation names to ask about (None: all)
                           inverse:bool=True, # also ask about tails ('Which films did Y direct?')
@@ -253,7 +258,7 @@ def closed_book_questions(kg:KnowledgeGraph, # the graph the questions are about
                             relation_path=[rel], qtype=rel))
     return out
 
-# %% ../nbs/05_corpus.ipynb #8fffdf50
+# %% ../nbs/05_corpus.ipynb #65bef3f3
 _COLUMNS = ('text', 'kind', 'triples', 'phrasing')
 
 def _corpus(rows:list[tuple], what:str):
@@ -264,11 +269,12 @@ def _corpus(rows:list[tuple], what:str):
                                'triples': datasets.List(datasets.List(datasets.Value('string'))), 'phrasing': datasets.Value('int64')})
     return datasets.Dataset.from_dict({c: [r[i] for r in rows] for i, c in enumerate(_COLUMNS)}, features=feats)
 
-# %% ../nbs/05_corpus.ipynb #b013b42a
+# %% ../nbs/05_corpus.ipynb #6ec8329d
 def _fact_triples(topic:str, rel:str, answers) -> list[list[str]]:
     "The forward triples behind a 1-hop answer set."
     return [[a, rel[1:], topic] for a in answers] if rel.startswith('~') else [[topic, rel, a] for a in answers]
 
+# %% ../nbs/05_corpus.ipynb #08ca48ea
 def _path_triples(paths) -> list[list[str]]:
     "The distinct forward triples along `KGPath`s (an inverse step `~r` from a to b is the fact b r a), in order."
     out = {}
@@ -277,7 +283,7 @@ def _path_triples(paths) -> list[list[str]]:
             out[(b, r[1:], a) if r.startswith('~') else (a, r, b)] = None
     return [list(t) for t in out]
 
-# %% ../nbs/05_corpus.ipynb #94e2bd4c
+# %% ../nbs/05_corpus.ipynb #db1e50f9
 _TOPIC = re.compile(r'\[([^\[\]]+)\]')
 
 def _truth_paths(kg, records, limit:int=20) -> list[list[KGPath]]:
@@ -295,14 +301,14 @@ def _truth_paths(kg, records, limit:int=20) -> list[list[KGPath]]:
         for q, i in enumerate(rest): out[i] = [p for p in batch[q].paths if p.relations][:limit]
     return out
 
-# %% ../nbs/05_corpus.ipynb #49482e76
+# %% ../nbs/05_corpus.ipynb #2116caf6
 def _record_rows(kg, records) -> list[tuple]:
     "QA rows for multi-hop training `records`: the question without brackets, its answers, the triples of its truth paths."
     records = list(records or [])
     return [(qa_text(_TOPIC.sub(r'\1', rec.question), rec.answer), 'qa', _path_triples(paths), -1)
             for rec, paths in zip(records, _truth_paths(kg, records))]
 
-# %% ../nbs/05_corpus.ipynb #67698bd8
+# %% ../nbs/05_corpus.ipynb #417c32be
 def qa_corpus(kg:KnowledgeGraph, # the graph
               records:list[QARecord]|None=None, # multi-hop training questions to add (their own phrasing)
               phrasings:int=3, # templates per (entity, relation) pair (at most all but the held-out one)
@@ -324,7 +330,7 @@ def qa_corpus(kg:KnowledgeGraph, # the graph
             rows.append((qa_text(qs[k].format(**{key: topic}), answers), 'qa', _fact_triples(topic, rel, answers), base + k))
     return _corpus(rows + _record_rows(kg, records), 'qa_corpus')
 
-# %% ../nbs/05_corpus.ipynb #65bef3f3
+# %% ../nbs/05_corpus.ipynb #2defd717
 _PASSAGE_FACTS = 8  # facts per passage: an entity with more facts gets several passages
 
 def _rotation(n:int, k:int, offset:int, epoch:int) -> list[int]:
@@ -332,7 +338,7 @@ def _rotation(n:int, k:int, offset:int, epoch:int) -> list[int]:
     k = min(k, n)
     return [(offset + epoch * k + j) % n for j in range(k)]
 
-# %% ../nbs/05_corpus.ipynb #6ec8329d
+# %% ../nbs/05_corpus.ipynb #9c1e1797
 def _fact_rows(triples, tpl, phrasings, inverse, epoch, offsets) -> list[tuple]:
     "Sentence rows of one epoch: each triple in `phrasings` statements (and inverse statements)."
     rows = []
@@ -344,7 +350,7 @@ def _fact_rows(triples, tpl, phrasings, inverse, epoch, offsets) -> list[tuple]:
                      for k in _rotation(len(T.inverse), phrasings, o, epoch)]
     return rows
 
-# %% ../nbs/05_corpus.ipynb #08ca48ea
+# %% ../nbs/05_corpus.ipynb #8a09ee0d
 def _passage_rows(triples, tpl, inverse, rng) -> list[tuple]:
     "Per entity, its facts (as head; as tail from its side with `inverse`) in shuffled order, a passage per 8 facts."
     about = {}
@@ -360,7 +366,7 @@ def _passage_rows(triples, tpl, inverse, rng) -> list[tuple]:
             rows.append((' '.join(s for s, _ in part), 'passage', [f for _, f in part], -1))
     return rows
 
-# %% ../nbs/05_corpus.ipynb #db1e50f9
+# %% ../nbs/05_corpus.ipynb #ce34c23b
 def fact_corpus(kg:KnowledgeGraph, # the graph
                 phrasings:int=3, # statement templates per fact per epoch (and as many inverse ones)
                 epochs:int=1, # times each fact is written
@@ -380,7 +386,7 @@ def fact_corpus(kg:KnowledgeGraph, # the graph
         rows += [part[i] for i in rng.permutation(len(part))]
     return _corpus(rows, 'fact_corpus')
 
-# %% ../nbs/05_corpus.ipynb #2116caf6
+# %% ../nbs/05_corpus.ipynb #9c48c528
 def _topics(questions) -> list[str]:
     "The topic entities of questions (QARecords or dicts with q_entity / topic_entities), one per mention."
     out = []
@@ -388,6 +394,7 @@ def _topics(questions) -> list[str]:
         out += q.q_entity if isinstance(q, QARecord) else list(q.get('q_entity') or q.get('topic_entities') or [])
     return out
 
+# %% ../nbs/05_corpus.ipynb #d81851ee
 def _walk_starts(kg, starts, questions, n:int, rng) -> np.ndarray:
     "`n` start entity ids: cycling through all entities with edges, topic entities by count, or a list of names."
     if isinstance(starts, str) and starts == 'uniform': return np.resize(rng.permutation(np.flatnonzero(np.diff(kg.indptr) > 0)), n)
@@ -399,7 +406,7 @@ def _walk_starts(kg, starts, questions, n:int, rng) -> np.ndarray:
         raise KMInputError(f"starts must be 'uniform', 'questions' or a non-empty list of entity names, got {starts!r}")
     return np.resize(kg.entity_ids(list(starts)), n)
 
-# %% ../nbs/05_corpus.ipynb #417c32be
+# %% ../nbs/05_corpus.ipynb #c4213d94
 def _walk_mode(mode:str, restart:float) -> tuple[str, float]:
     "The walk stage's (mode, alpha): `restart > 0` turns 'uniform' into 'restart'; contradictions raise."
     if not (isinstance(restart, (int, float)) and 0 <= restart <= 1): raise KMInputError(f'restart must be a probability in [0, 1], got {restart!r}')
@@ -408,6 +415,7 @@ def _walk_mode(mode:str, restart:float) -> tuple[str, float]:
     if restart and mode != 'restart': raise KMInputError(f'restart={restart} works with the uniform walk only, not mode={mode!r}')
     return mode, restart or 0.15
 
+# %% ../nbs/05_corpus.ipynb #54308fef
 def _walk_pieces(kg, walks) -> list[KGPath]:
     "Each walk as a `KGPath`, cut at dead ends (-1) and restarts (-2); pieces without a step are dropped."
     E, R, out = kg.entities, kg.relation_names, []
@@ -422,12 +430,13 @@ def _walk_pieces(kg, walks) -> list[KGPath]:
         if rels: out.append(KGPath(tuple(ents), tuple(rels)))
     return out
 
-# %% ../nbs/05_corpus.ipynb #2defd717
+# %% ../nbs/05_corpus.ipynb #f7d4d192
 def _sentences(p:KGPath, tpl:dict) -> str:
     "A path as sentences in each relation's first template: a step `a -r-> b` as statement 0, `a -~r-> b` as inverse 0."
     return ' '.join(tpl[r[1:]].inverse[0].format(h=b, t=a) if r.startswith('~') else tpl[r].statements[0].format(h=a, t=b)
                     for a, r, b in zip(p.entities, p.relations, p.entities[1:]))
 
+# %% ../nbs/05_corpus.ipynb #64c97d56
 def _path_rows(kg, paths, kind:str, verbalize:bool) -> list[tuple]:
     "Rows for `KGPath`s: the `e0 -> r1 -> e1` line, and with `verbalize` the sentences, each with the path's facts."
     tpl, rows = _resolve_templates(kg.relations, None) if verbalize else {}, []
@@ -437,6 +446,7 @@ def _path_rows(kg, paths, kind:str, verbalize:bool) -> list[tuple]:
         if verbalize: rows.append((_sentences(p, tpl), kind, facts, -1))
     return rows
 
+# %% ../nbs/05_corpus.ipynb #bae57d85
 def walk_corpus(kg:KnowledgeGraph, # the graph
                 n_walks:int=1000, # walks in all (a restart splits a walk into several rows)
                 length:int=4, # steps per walk
@@ -454,7 +464,7 @@ def walk_corpus(kg:KnowledgeGraph, # the graph
     walks = random_walks(kg, starts=s, n_walks=1, length=length, mode=mode, p=p, q=q, alpha=alpha, seed=seed)
     return _corpus(_path_rows(kg, _walk_pieces(kg, walks), 'walk', verbalize), 'walk_corpus (every start is a dead end?)')
 
-# %% ../nbs/05_corpus.ipynb #9c1e1797
+# %% ../nbs/05_corpus.ipynb #ad1b1dc6
 def path_corpus(kg:KnowledgeGraph, # the graph
                 records:list[QARecord], # training questions (`data.build_questions`, `load_jsonl`)
                 max_paths:int=5, # truth paths kept per question
@@ -469,7 +479,7 @@ def path_corpus(kg:KnowledgeGraph, # the graph
         paths += [ps[i] for i in sorted(rng.permutation(len(ps))[:max_paths].tolist())]
     return _corpus(_path_rows(kg, paths, 'path', verbalize), 'path_corpus (no question has a path to its answers)')
 
-# %% ../nbs/05_corpus.ipynb #8a09ee0d
+# %% ../nbs/05_corpus.ipynb #d31a71a6
 def _features(ds):
     "`ds` with the corpus columns, in order, in the corpus features (so corpora from anywhere concatenate)."
     if set(ds.column_names) != set(_COLUMNS):
@@ -478,12 +488,13 @@ def _features(ds):
     ds = ds.select_columns(list(_COLUMNS))
     return ds if ds.features == feats else ds.cast(feats)
 
+# %% ../nbs/05_corpus.ipynb #855bd327
 def _table_corpus(table):
     "A corpus `Dataset` over a pyarrow table of corpus rows (built with arrow's take and concat: fast, no index mapping)."
     import datasets
     return datasets.Dataset(datasets.table.InMemoryTable(table))
 
-# %% ../nbs/05_corpus.ipynb #ce34c23b
+# %% ../nbs/05_corpus.ipynb #c0b40f8c
 def mix(*parts, # corpora (Datasets with text, kind, triples, phrasing)
         weights:list[float]|None=None, # per part: 2 = twice, 0.5 = a seeded half (default 1 each)
         seed:int=0):
@@ -501,7 +512,7 @@ def mix(*parts, # corpora (Datasets with text, kind, triples, phrasing)
     if not table.num_rows: raise KMInputError('mix: the mixed corpus is empty (all parts empty or weighted 0)')
     return _table_corpus(table.take(pa.array(rng.permutation(table.num_rows))))
 
-# %% ../nbs/05_corpus.ipynb #9c48c528
+# %% ../nbs/05_corpus.ipynb #ac8b2d5b
 def planning_text(ds):
     "Planner prompt/completion rows (`data.planning_dataset`, chat=False) as text rows of kind 'plan'."
     if not {'prompt', 'completion'} <= set(ds.column_names):
@@ -514,14 +525,14 @@ def planning_text(ds):
         rows.append((p + c, 'plan', [], -1))
     return _corpus(rows, 'planning_text')
 
-# %% ../nbs/05_corpus.ipynb #d81851ee
+# %% ../nbs/05_corpus.ipynb #849e4a86
 def dedup(ds):
     "`ds` without repeated texts (the first occurrence of each is kept)."
     seen = set()
     keep = [i for i, t in enumerate(ds['text'][:]) if not (t in seen or seen.add(t))]
     return ds if len(keep) == len(ds) else _table_corpus(ds.with_format('arrow')[keep])
 
-# %% ../nbs/05_corpus.ipynb #c4213d94
+# %% ../nbs/05_corpus.ipynb #800aed20
 def _token_counts(texts:list[str], tokenizer=None) -> np.ndarray:
     "Tokens of each text: the tokenizer's input ids (special tokens included), or whitespace-separated words."
     if tokenizer is None: return np.fromiter((len(t.split()) for t in texts), np.int64, len(texts))
@@ -529,7 +540,7 @@ def _token_counts(texts:list[str], tokenizer=None) -> np.ndarray:
     for i in range(0, len(texts), 1000): out += [len(ids) for ids in tokenizer(texts[i:i + 1000])['input_ids']]
     return np.array(out, np.int64)
 
-# %% ../nbs/05_corpus.ipynb #54308fef
+# %% ../nbs/05_corpus.ipynb #47f7b42d
 def _covering_sample(triples, sizes:np.ndarray, max_tokens:int, rng) -> np.ndarray:
     "Indices (sorted) of a sample within `max_tokens`: in a seeded order, first rows bringing an uncovered fact, then the rest."
     order, chosen, covered, used = rng.permutation(len(sizes)), np.zeros(len(sizes), bool), set(), 0
@@ -542,7 +553,7 @@ def _covering_sample(triples, sizes:np.ndarray, max_tokens:int, rng) -> np.ndarr
             covered |= new
     return np.flatnonzero(chosen)
 
-# %% ../nbs/05_corpus.ipynb #f7d4d192
+# %% ../nbs/05_corpus.ipynb #44b78127
 def budget(ds, # a corpus
            max_tokens:int, # the most tokens the corpus may hold
            tokenizer=None, # count with this tokenizer (None: whitespace-separated words)
@@ -561,7 +572,7 @@ def budget(ds, # a corpus
     if not len(keep): raise KMInputError(f'no text fits in {max_tokens:,} tokens (the shortest has {int(sizes.min()):,}); raise max_tokens')
     return _table_corpus(ds.with_format('arrow')[keep.tolist()])
 
-# %% ../nbs/05_corpus.ipynb #64c97d56
+# %% ../nbs/05_corpus.ipynb #4dc0e9cb
 def popularity_buckets(kg:KnowledgeGraph) -> dict[str, str]:
     "entity -> 'head', 'torso' or 'tail' by degree: the head and the tail each carry about a third of all edge endpoints."
     H, _, T = kg.triple_ids()
@@ -573,7 +584,7 @@ def popularity_buckets(kg:KnowledgeGraph) -> dict[str, str]:
     head, tail = deg >= head_min, (deg <= tail_max) & (deg < head_min)
     return {e: 'head' if h else 'tail' if t else 'torso' for e, h, t in zip(kg.entities, head.tolist(), tail.tolist())}
 
-# %% ../nbs/05_corpus.ipynb #bae57d85
+# %% ../nbs/05_corpus.ipynb #aee8e21f
 def _bucket_stats(kg, buckets:dict, times:np.ndarray) -> dict:
     "Per bucket: entities, facts touching them, how many of those are covered, and their mean appearances."
     out, ends = {}, [(buckets[h], buckets[t]) for h, _, t in kg.triples()]
@@ -583,7 +594,7 @@ def _bucket_stats(kg, buckets:dict, times:np.ndarray) -> dict:
                       covered=int((times[mask] > 0).sum()), times_mean=round(float(times[mask].mean()), 3) if mask.any() else 0.0)
     return out
 
-# %% ../nbs/05_corpus.ipynb #ad1b1dc6
+# %% ../nbs/05_corpus.ipynb #9f53b0e8
 def corpus_stats(ds, # a corpus
                  kg:KnowledgeGraph, # the graph it was built from
                  tokenizer=None # count tokens with it (None: whitespace-separated words)
@@ -599,7 +610,7 @@ def corpus_stats(ds, # a corpus
                 unknown_triples=sum(seen.values()) - int(times.sum()),
                 by_bucket=_bucket_stats(kg, popularity_buckets(kg), times))
 
-# %% ../nbs/05_corpus.ipynb #d31a71a6
+# %% ../nbs/05_corpus.ipynb #56e1ece5
 @dataclass
 class CorpusConfig:
     "Settings of `km_corpus`: which corpus, from which graph, and its controls."
@@ -631,7 +642,7 @@ class CorpusConfig:
     tokenizer: str|None = None  # count tokens with this local tokenizer folder (default: whitespace-separated words)
     seed: int = 0  # random seed (also of the movie world)
 
-# %% ../nbs/05_corpus.ipynb #855bd327
+# %% ../nbs/05_corpus.ipynb #afe4b733
 def _cli_inputs(cfg:CorpusConfig):
     "(graph, training questions or None, templates or None, tokenizer or None) named by the settings."
     from knowledge_mixer.data import load_jsonl
@@ -647,7 +658,7 @@ def _cli_inputs(cfg:CorpusConfig):
         tok = AutoTokenizer.from_pretrained(cfg.tokenizer, local_files_only=True)
     return kg, recs, load_templates(cfg.templates) if cfg.templates else None, tok
 
-# %% ../nbs/05_corpus.ipynb #c0b40f8c
+# %% ../nbs/05_corpus.ipynb #9ed48b60
 def _starts(starts:str):
     "'uniform'/'questions' as they are; 'a,b' or '@file' (one name a line) as a list of names (as km_walk reads them)."
     from knowledge_mixer.core import read_lines
@@ -655,6 +666,7 @@ def _starts(starts:str):
     if starts.startswith('@'): return [line.strip() for _, line in read_lines(starts[1:]) if line.strip()]
     return [s.strip() for s in starts.split(',') if s.strip()]
 
+# %% ../nbs/05_corpus.ipynb #aafc51e1
 def _build(cfg:CorpusConfig, kg, recs, tpl):
     "The corpus `cfg.action` names."
     parts = {'facts': lambda: fact_corpus(kg, cfg.phrasings, cfg.epochs, cfg.inverse, cfg.passages, cfg.plain, tpl, cfg.seed),
@@ -667,12 +679,13 @@ def _build(cfg:CorpusConfig, kg, recs, tpl):
     extra = [parts['paths'](), planning_text(planning_dataset(kg, recs))] if recs else []
     return mix(parts['facts'](), parts['walks'](), parts['qa'](), *extra, seed=cfg.seed)
 
-# %% ../nbs/05_corpus.ipynb #ac8b2d5b
+# %% ../nbs/05_corpus.ipynb #f0c05d8c
 def _summary(stats:dict, out) -> str:
     "One line about a written corpus."
     return (f'wrote {stats["texts"]:,} texts ({stats["tokens"]:,} {stats["token_unit"]}; {stats["triples_covered"]:,} of '
             f'{stats["triples_total"]:,} facts, each {stats["times_mean"]:.1f} times on average) to {out}')
 
+# %% ../nbs/05_corpus.ipynb #44287bfd
 def _corpus_main(cfg:CorpusConfig):
     from knowledge_mixer.core import atomic_dir, save_config
     kg, recs, tpl, tok = _cli_inputs(cfg)
@@ -687,7 +700,7 @@ def _corpus_main(cfg:CorpusConfig):
     print(_summary(stats, cfg.out))
     return stats
 
-# %% ../nbs/05_corpus.ipynb #849e4a86
+# %% ../nbs/05_corpus.ipynb #13e96a0f
 @km_command(CorpusConfig)
 def km_corpus(cfg:CorpusConfig, debug:bool=False):
     """Build a text corpus that carries a KG's facts (facts, walks, paths, closed-book QA, or a mix), with provenance.
