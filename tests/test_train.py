@@ -256,3 +256,126 @@ def test_cli_help_and_errors(tmp_path):
     assert r.returncode == 0 and 'Examples' in r.stdout and '--num_processes' in r.stdout
     r = km_train('--dataset', tmp_path / 'missing.jsonl', '--base', tmp_path, '--out', tmp_path / 'r')
     assert r.returncode == 2 and 'Traceback' not in r.stderr and r.stderr.strip().count('\n') == 0, r.stderr
+
+
+# --- continued pretraining on text rows (issue #15) ---
+
+@functools.lru_cache(maxsize=None)
+def movie_texts(n:int=400) -> tuple:
+    "n texts of 1..12 movie-world facts written as sentences (about 5..80 words)."
+    import random
+    from knowledge_mixer.data import movie_world_triples
+    facts = [f"{h} {r.replace('_', ' ')} {t}." for h, r, t in movie_world_triples(200)]
+    rng = random.Random(0)  # noqa: S311 (sampling test texts, not cryptography)
+    return tuple(' '.join(rng.sample(facts, rng.randint(1, 12))) for _ in range(n))
+
+
+@pytest.fixture(scope='session')
+def corpus_dir(tmp_path_factory):
+    "A saved Dataset folder of text rows with a corpus's other columns, as km_corpus writes one."
+    from datasets import Dataset
+    from knowledge_mixer.data import save_dataset
+    texts = list(movie_texts())
+    return save_dataset(Dataset.from_dict({'text': texts, 'kind': ['passage'] * len(texts), 'phrasing': [-1] * len(texts)}),
+                        tmp_path_factory.mktemp('corpus') / 'corpus')
+
+
+@pytest.fixture(scope='session')
+def text_run(tiny_base, corpus_dir, tmp_path_factory):
+    "A short packed continued-pretraining run on the corpus folder, through run_training (what km_train calls)."
+    from knowledge_mixer.train import TrainConfig, run_training
+    out = tmp_path_factory.mktemp('text-run') / 'run'
+    cfg = TrainConfig.tiny(base=str(tiny_base), dataset=str(corpus_dir), out=str(out), steps=16, eval_steps=8, eval_on_start=True,
+                           packing=True, max_eval=40)
+    return run_training(cfg)
+
+
+def test_text_dataset_trains_with_loss_on_every_token(text_run):
+    h = text_run.history
+    evals = [x['eval_loss'] for x in h if 'eval_loss' in x]
+    trains = [x['loss'] for x in h if 'loss' in x]
+    assert evals[-1] < evals[0] - 1 and trains[-1] < trains[0], (evals, trains)
+    assert not any(k.startswith('eval_plan') for x in h for k in x)  # a text validation set: nothing to decode
+    s = text_run.metrics
+    # best_metric plan_score, but no planning metric: the best checkpoint is picked by eval_loss instead
+    assert s['best_checkpoint'] and json.loads((text_run.run_dir / 'config.json').read_text())['best_metric'] == 'plan_score'
+    # packed rows are full: about max_length tokens per row, 8 rows a step, and no padding counted
+    assert 16 * 8 * 100 < s['tokens_seen'] <= 16 * 8 * 128 and s['tokens_seen'] == s['num_tokens']
+    assert s['tokens_per_second'] == pytest.approx(s['tokens_seen'] / s['train_runtime'], rel=0.01)
+
+
+def test_text_perplexity_trained_below_untrained(text_run, tiny_base, torch1):
+    from peft import PeftModel
+    from knowledge_mixer.model import load_base_model
+    from knowledge_mixer.train import text_perplexity
+    base, tok = load_base_model(str(tiny_base))
+    texts = list(movie_texts()[:48])
+    before = text_perplexity(base, tok, texts)
+    trained = PeftModel.from_pretrained(load_base_model(str(tiny_base))[0], text_run.model_dir)
+    trained.train()
+    after = text_perplexity(trained, tok, texts, max_length=64, batch_size=5)
+    assert after < before / 2, (before, after)
+    assert trained.training and torch1.is_grad_enabled()  # the mode it was in; gradients back on after scoring
+
+
+def test_uniform_model_perplexity_is_vocabulary_size(tiny_base, torch1):
+    from knowledge_mixer.core import KMInputError
+    from knowledge_mixer.model import load_base_model
+    from knowledge_mixer.train import text_perplexity
+    m, tok = load_base_model(str(tiny_base))
+    with torch1.no_grad():
+        m.lm_head.weight.zero_()
+    vocab = m.lm_head.weight.shape[0]
+    assert text_perplexity(m, tok, list(movie_texts()[:10]), batch_size=3) == pytest.approx(vocab, rel=1e-4)
+    tok.padding_side = 'left'  # whatever side the caller left, scoring pads on the right and puts the side back
+    assert text_perplexity(m, tok, 'Kill Bill directed by Quentin Tarantino.') == pytest.approx(vocab, rel=1e-4)
+    assert tok.padding_side == 'left'
+    with pytest.raises(KMInputError, match='nothing was scored'):
+        text_perplexity(m, tok, ['a'])
+
+
+def test_general_text_is_a_fixed_sample():
+    from knowledge_mixer.train import general_text
+    a = general_text()
+    short = general_text(100)
+    assert a == general_text() and short == a[:len(short)]  # a shorter sample is a prefix
+    assert 20_000 <= sum(map(len, a)) < 21_000 and all(len(p.split()) >= 8 and '\n' not in p for p in a)
+    code = 'import hashlib; from knowledge_mixer.train import general_text; print(hashlib.sha256("\\n".join(general_text()).encode()).hexdigest())'
+    r = subprocess.run([sys.executable, '-c', code], env={**ENV, 'PYTHONHASHSEED': '123'}, capture_output=True, text=True)
+    import hashlib
+    assert r.stdout.strip() == hashlib.sha256('\n'.join(a).encode()).hexdigest(), r.stderr[-500:]
+
+
+def test_load_datasets_reads_dataset_folders_and_text_jsonl(corpus_dir, tmp_path):
+    from datasets import Dataset, DatasetDict
+    from knowledge_mixer.core import KMInputError
+    from knowledge_mixer.train import load_datasets, training_columns
+    tr, va = load_datasets(str(corpus_dir), seed=0)
+    assert len(tr) + len(va) == len(movie_texts()) and 0.1 < len(va) / len(movie_texts()) < 0.3
+    assert not set(tr['text']) & set(va['text']) and training_columns(tr).column_names == ['text']
+    assert load_datasets(str(corpus_dir), seed=0)[1]['text'] == va['text']  # the same split every time
+    jl = tmp_path / 'texts.jsonl'
+    jl.write_text(''.join(json.dumps({'text': t}) + '\n' for t in movie_texts()[:50] * 2))  # every text twice
+    tr2, va2 = load_datasets(str(jl), eval_dataset=str(corpus_dir), max_eval=7)
+    assert len(tr2) == 100 and len(va2) == 7  # an eval set given: nothing held out of the training rows
+    tr3, va3 = load_datasets(str(jl))
+    assert not set(tr3['text']) & set(va3['text']) and len(va3) % 2 == 0  # copies of a text stay together
+    DatasetDict(train=Dataset.from_dict({'text': ['a b']})).save_to_disk(str(tmp_path / 'dd'))
+    with pytest.raises(KMInputError, match=r"DatasetDict with splits \['train'\]; name one split folder"):
+        load_datasets(str(tmp_path / 'dd'))
+    Dataset.from_dict({'title': ['x']}).save_to_disk(str(tmp_path / 'other'))
+    with pytest.raises(KMInputError, match='other: expected prompt/completion, messages, prompt/chosen/rejected, text'):
+        load_datasets(str(tmp_path / 'other'))
+
+
+def test_tokens_seen_counts_every_session_of_a_resumed_run(tiny_base, tmp_path):
+    from datasets import Dataset
+    from knowledge_mixer.train import train_sft
+    ds = Dataset.from_dict({'text': list(movie_texts())})
+    one = train_sft(tiny_cfg(tiny_base, tmp_path / 'one', steps=8, eval_steps=4, packing=True, method='full'), ds)
+    first = train_sft(tiny_cfg(tiny_base, tmp_path / 'two', steps=4, eval_steps=4, packing=True, method='full'), ds)
+    second = train_sft(tiny_cfg(tiny_base, tmp_path / 'two', steps=8, eval_steps=4, packing=True, method='full'), ds)
+    assert second.metrics['resumed_from'].endswith('checkpoint-4')
+    # TRL's num_tokens restarts in each session; tokens_seen adds the sessions up to the uninterrupted run's count
+    assert second.metrics['num_tokens'] < second.metrics['tokens_seen'] == one.metrics['tokens_seen']
+    assert first.metrics['tokens_seen'] + second.metrics['num_tokens'] == one.metrics['tokens_seen']
