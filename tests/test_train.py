@@ -290,7 +290,7 @@ def text_run(tiny_base, corpus_dir, tmp_path_factory):
     return run_training(cfg)
 
 
-def test_text_dataset_trains_with_loss_on_every_token(text_run):
+def test_text_corpus_folder_trains_packed(text_run):
     h = text_run.history
     evals = [x['eval_loss'] for x in h if 'eval_loss' in x]
     trains = [x['loss'] for x in h if 'loss' in x]
