@@ -463,7 +463,13 @@ def _inject_run(cfg:InjectConfig, out:Path):
                    tokens_per_second=res.metrics.get('tokens_per_second'), train_minutes=res.metrics.get('minutes'))
     return kg, stats, res, rep, summary
 
-# %% ../nbs/08_inject.ipynb #2e95e0e2
+# %% ../nbs/08_inject.ipynb #c909fb91
+def _summary_line(summary:dict, report) -> str:
+    "One line about a finished run."
+    return (f'closed-book Hits@1 {summary["hits@1"]:.3f}, hallucination {summary["hallucination"]:.3f} on {summary["questions"]:,} held-out '
+            f'questions after {summary["steps"]} steps ({summary["tokens_seen"] or 0:,} tokens, {summary["minutes"]:.1f} min); report: {report}')
+
+# %% ../nbs/08_inject.ipynb #58a34356
 def _inject_main(cfg:InjectConfig) -> dict:
     import torch
     t0, out = time.time(), Path(cfg.out)
@@ -478,8 +484,7 @@ def _inject_main(cfg:InjectConfig) -> dict:
     for name, text in (('closed_book.json', json.dumps(rep, indent=1, ensure_ascii=False)), ('closed_book.md', closed_book_markdown(rep)),
                        ('summary.json', json.dumps(summary, indent=1)), ('report.md', _report_md(cfg, kg, stats, res, rep, summary))):
         with atomic_path(out/name) as tmp: tmp.write_text(text.rstrip('\n') + '\n')
-    print(f'closed-book Hits@1 {summary["hits@1"]:.3f}, hallucination {summary["hallucination"]:.3f} on {summary["questions"]:,} held-out '
-          f'questions after {summary["steps"]} steps ({summary["tokens_seen"] or 0:,} tokens, {summary["minutes"]:.1f} min); report: {out/"report.md"}')
+    print(_summary_line(summary, out/'report.md'))
     return summary
 
 # %% ../nbs/08_inject.ipynb #f090dc5c
