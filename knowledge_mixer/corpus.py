@@ -314,12 +314,13 @@ def qa_corpus(kg:KnowledgeGraph, # the graph
               phrasings:int=3, # templates per (entity, relation) pair (at most all but the held-out one)
               relations:list[str]|None=None, inverse:bool=True, # which pairs, as in `closed_book_questions`
               held_out:bool=True, # never write a pair's held-out phrasing
-              max_answers:int=30, templates:dict|None=None, seed:int=0):
+              max_answers:int=30, templates:dict|None=None, seed:int=0,
+              entities:list|None=None): # only pairs about these topic entities (None: all), e.g. those new facts touch
     "Closed-book Q -> A texts for every 1-hop (entity, relation) pair in up to `phrasings` templates, never the held-out one."
     _check_graph(kg)
     phrasings, max_answers = check_int('phrasings', phrasings, 1), check_int('max_answers', max_answers, 1)
     rng, rows = np.random.default_rng(seed), []
-    pairs = _pairs(kg, relations, inverse, max_answers, None)
+    pairs = _pairs(kg, relations, inverse, max_answers, entities)
     tpl = _resolve_templates({p[1].lstrip('~') for p in pairs}, templates)
     for topic, rel, answers in pairs:
         t = tpl[rel.lstrip('~')]
@@ -373,11 +374,15 @@ def fact_corpus(kg:KnowledgeGraph, # the graph
                 inverse:bool=True, # also state each fact from its tail's side
                 passages:bool=True, # also entity-centric passages (once per epoch)
                 plain:bool=False, # only `h r t` lines: the plain-triples baseline
-                templates:dict|None=None, seed:int=0):
+                templates:dict|None=None, seed:int=0,
+                entities:list|None=None): # only the facts touching these entities (None: all)
     "Every stored triple as sentences in several phrasings, `epochs` times, plus entity passages; or plain `h r t` lines."
     _check_graph(kg)
     phrasings, epochs = check_int('phrasings', phrasings, 1), check_int('epochs', epochs, 1)
     rng, triples = np.random.default_rng(seed), kg.triples()
+    if entities is not None:
+        keep = {kg.entities[i] for i in kg.entity_ids(list(entities)).tolist()}  # unknown names raise KMNotFound
+        triples = [tr for tr in triples if tr[0] in keep or tr[2] in keep]
     if plain: return _corpus([(f'{h} {r} {t}', 'fact', [[h, r, t]], -1) for _ in range(epochs) for h, r, t in triples], 'fact_corpus')
     tpl = _resolve_templates(kg.relations, templates)
     offsets, rows = rng.integers(0, 2**31, len(triples)).tolist(), []

@@ -511,12 +511,12 @@ def _plans(config:TrainConfig, kind:str, eval_ds) -> bool:
     "Whether evaluations decode plans: not DPO, plan_eval_n > 0, and a validation set of prompt/completion rows."
     return kind != 'dpo' and bool(config.plan_eval_n) and eval_ds is not None and {'prompt', 'completion'} <= set(eval_ds.column_names)
 
-def _trainer(kind:str, trainer_cls, config:TrainConfig, run_dir:Path, model, tokenizer, train_ds, eval_ds):
+def _trainer(kind:str, trainer_cls, config:TrainConfig, run_dir:Path, model, tokenizer, train_ds, eval_ds, callbacks=()):
     "The run's TRL trainer (`_planning_trainer_class`) on the PEFT-wrapped `model`."
     plans = _plans(config, kind, eval_ds)
     args = trainer_args(config, run_dir, eval_ds is not None, kind=kind, plan_metric=plans)
     tr = _planning_trainer_class(trainer_cls)(model=peft_model_for(config, model, tokenizer), args=args, train_dataset=train_ds,
-                                              eval_dataset=eval_ds, processing_class=tokenizer, callbacks=[_run_log_callback(run_dir, config)])
+                                              eval_dataset=eval_ds, processing_class=tokenizer, callbacks=[_run_log_callback(run_dir, config), *callbacks])
     if plans:
         tr.plan_examples = [eval_ds[i] for i in range(min(config.plan_eval_n, len(eval_ds)))]
         tr.plan_max_new_tokens, tr.plan_batch = config.max_new_tokens, config.plan_eval_batch
@@ -558,12 +558,12 @@ def _finish(trainer, config, tok, run_dir, main, t0, resumed) -> TrainResult:
     return TrainResult(run_dir, model_dir, {**_summary(hist), **extra}, hist, best)
 
 # %% ../nbs/06_train.ipynb #617e51b3
-def _fit(kind:str, trainer_cls, config:TrainConfig, train_ds, eval_ds, model, tokenizer) -> TrainResult:
+def _fit(kind:str, trainer_cls, config:TrainConfig, train_ds, eval_ds, model, tokenizer, callbacks=()) -> TrainResult:
     "One fine-tune: start the run folder, load the base, build the trainer, train (resuming), then save and report."
     t0 = time.time()
     run_dir, main = _start_run(config)
     model, tokenizer = _base_model(config, model, tokenizer)
-    tr = _trainer(kind, trainer_cls, config, run_dir, model, tokenizer, train_ds, eval_ds)
+    tr = _trainer(kind, trainer_cls, config, run_dir, model, tokenizer, train_ds, eval_ds, callbacks)
     resumed = _last_checkpoint(run_dir, main) if config.resume else None
     if resumed and main and kind != 'dpo': print(f'resuming from {resumed}', flush=True)  # (DPO resumes without a word)
     _train_resuming(tr, resumed)
@@ -573,13 +573,14 @@ def _fit(kind:str, trainer_cls, config:TrainConfig, train_ds, eval_ds, model, to
 def train_sft(config:TrainConfig, # all settings (`config.out` is the run folder)
               train_ds, # Dataset with prompt/completion (or messages) columns, or a text column
               eval_ds=None, # validation Dataset: loss, perplexity and (prompt/completion rows) the planning metric
-              model=None, tokenizer=None): # optional already-loaded base (e.g. a tiny test model)
+              model=None, tokenizer=None, # optional already-loaded base (e.g. a tiny test model)
+              callbacks=None): # extra `transformers.TrainerCallback`s (e.g. a closed-book probe during training)
     "Fine-tuning with TRL's SFTTrainer: completion-only loss, or loss on every token of text rows (continued pretraining); resumable."
     from trl import SFTTrainer
     train_ds = training_columns(train_ds)
     eval_ds = training_columns(eval_ds) if eval_ds is not None else None
     kind = 'lm' if 'text' in train_ds.column_names else 'sft'
-    return _fit(kind, SFTTrainer, config, train_ds, eval_ds, model, tokenizer)
+    return _fit(kind, SFTTrainer, config, train_ds, eval_ds, model, tokenizer, list(callbacks or []))
 
 # %% ../nbs/06_train.ipynb #9a3e4d60
 def text_perplexity(model, tokenizer, texts, # a str or list of str

@@ -7,7 +7,7 @@ in the order printed (later lines read what earlier ones wrote, as for a reader 
 Inputs the docs assume are made here: `my_kb.tsv`, `kb.txt`, `kg.npz` ... are a 100-movie world; `../shared/data` and
 `$D` point at the shared data folder; a line that reads `runs/kgqa/` gets a tiny run folder. Substituted sizes, only
 where the printed line takes minutes: `km_pipeline` lines get a tiny world and model appended (`TINY_PIPELINE`), and
-`km_train --steps 200` gets 2 steps (`TINY_TRAIN`); flags given later win, so the rest of the line is as printed.
+`km_train --steps 200` gets 2 steps (`TINY_TRAIN`), and `km_inject` lines a tiny world, model and run (`TINY_INJECT`); flags given later win, so the rest of the line is as printed.
 A `km_pipeline` line printed in several places (the README, Getting started, `--help`) runs once: a second place with the
 same argv and the same input files gets the first run's outputs copied into its folder instead of training again.
 """
@@ -34,6 +34,8 @@ ENV = {**os.environ, 'HF_HUB_OFFLINE': '1', 'TRANSFORMERS_OFFLINE': '1', 'HF_DAT
 TINY_PIPELINE = ['--n_movies', '100', '--per_type', '2', '--max_train', '60', '--max_test', '10', '--steps', '3', '--eval_steps', '3',
                  '--batch_size', '4', '--beams', '2', '--threads', '1']
 TINY_TRAIN = ['--steps', '2', '--eval_steps', '2', '--plan_eval_n', '2', '--max_eval', '8', '--threads', '1']
+TINY_INJECT = ['--n_movies', '20', '--steps', '2', '--hidden', '32', '--layers', '1', '--vocab_size', '400', '--max_eval', '8', '--curve_every', '0',
+               '--no_general', '--threads', '1']
 
 
 def _console_scripts() -> dict:
@@ -89,6 +91,7 @@ def _argv(line:str) -> list[str]:
     name = Path(argv[0]).name
     if name == 'km_pipeline' and '--version' not in argv and '--help' not in argv: argv += TINY_PIPELINE
     if name == 'km_train' and '--steps' in argv and int(argv[argv.index('--steps') + 1]) > 20: argv += TINY_TRAIN
+    if name == 'km_inject' and '--help' not in argv and '--version' not in argv: argv += TINY_INJECT
     return argv
 
 
@@ -96,7 +99,8 @@ def _is_heavy(line:str) -> bool:
     "Lines that train or plan with a model (a minute or more here, even at tiny sizes)."
     argv = shlex.split(line, comments=True)
     name = Path(argv[0]).name
-    return (name == 'km_pipeline' and '--version' not in argv) or name in ('km_train', 'km_predict')
+    return ((name == 'km_pipeline' and '--version' not in argv) or name in ('km_train', 'km_predict')
+            or (name == 'km_inject' and 'smollm2' in line))  # LoRA on SmolLM2: over a minute even for 2 steps
 
 
 def _skip_reason(line:str) -> str|None:
