@@ -621,19 +621,23 @@ def _plain_comments(cls) -> dict:
             if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name) and n.lineno in comments}
 
 # %% ../nbs/00_core.ipynb #730b9a8e
-def settings_from(source):
-    "Class decorator (under `@dataclass`): each plain `name = value` of the body is `source`'s setting `name`, defaulting to `value`."
-    import typing
+def settings_from(source, prefix:str=''):
+    "Class decorator (under `@dataclass`): each plain `name = value` of the body is `source`'s setting `name` (`prefix` + `name` with a prefix), defaulting to `value`."
+    import types, typing
     spec = {p[-1]: (f, t, h) for p, f, t, h in config_fields(source)}
     def borrow(cls):
         own, notes, ann = cls.__dict__.get('__annotations__', {}), _plain_comments(cls), {}
         for name, v in list(vars(cls).items()):
             if name in own: ann[name] = own[name]
             if name in own or name.startswith('__') or callable(v) or isinstance(v, (classmethod, staticmethod, property)): continue
-            if name not in spec: raise TypeError(f'{cls.__name__}.{name}: {source.__name__} has no setting {name!r}; annotate it to declare a new one')
-            f, t, help = spec[name]
+            key = name[len(prefix):] if name.startswith(prefix) else None
+            if key not in spec: raise TypeError(f'{cls.__name__}.{name}: {source.__name__} has no setting {key or name!r}'
+                                                f'{f" (borrowed names start with {prefix!r})" if prefix else ""}; annotate it to declare a new one')
+            f, t, help = spec[key]
             ann[name] = typing.Optional[t] if v is None and _base_type(t) is t else t
-            setattr(cls, name, _setting_field(f, v, notes.get(name, help)))
+            g = _setting_field(f, v, notes.get(name, help))
+            if prefix and 'flag' in g.metadata: g.metadata = types.MappingProxyType({**g.metadata, 'flag': f'--{prefix}{g.metadata["flag"][2:]}'})
+            setattr(cls, name, g)
         cls.__annotations__ = {**{k: t for k, t in own.items() if k not in ann}, **ann}  # fields without a default first
         return cls
     return borrow

@@ -30,7 +30,7 @@ from .train import TrainConfig, TrainResult, general_text, text_perplexity, trai
 __all__ = ['HYBRID_MODES', 'CORPUS_KINDS', 'tiny_base', 'closed_book_answers', 'closed_book_scores', 'closed_book_report',
            'closed_book', 'closed_book_markdown', 'inject', 'curve_plot', 'planning_questions', 'remove_support',
            'hybrid_answer', 'hybrid_report', 'hybrid_markdown', 'incremental_inject', 'build_corpus', 'InjectConfig',
-           'km_inject']
+           'injection_corpus', 'injection_questions', 'train_injection', 'km_inject']
 
 # %% ../nbs/08_inject.ipynb #537fc6ec
 def tiny_base(texts, # the texts the tokenizer learns from (a list, or a corpus's `text` column)
@@ -349,15 +349,18 @@ CORPUS_KINDS = ('facts', 'plain', 'walks', 'paths', 'qa', 'mixed')
 def build_corpus(kg:KnowledgeGraph, kind:str='qa', # facts, plain, walks, paths, qa or mixed
                  phrasings:int=3, # templates per fact (facts) or per (entity, relation) question (qa)
                  movie:bool=False, # kg is the movie world (paths: MetaQA's question types, else frequent path types)
-                 seed:int=0):
+                 seed:int=0,
+                 questions:list|None=None, # training questions: walks start from their topics, paths are theirs, qa adds them
+                 plans=None): # planning examples (prompt/completion rows) for 'mixed' (None: the 1-hop questions')
     "The corpus `kind` with the corpus module's defaults; 'mixed' is facts + walks + qa + planning examples (the mixed model's)."
     if kind not in CORPUS_KINDS: raise KMInputError(f'unknown corpus {kind!r}: use one of {", ".join(CORPUS_KINDS)}, or a km_corpus folder')
     if kind in ('facts', 'plain'): return fact_corpus(kg, phrasings, plain=kind == 'plain', seed=seed)
-    if kind == 'walks': return walk_corpus(kg, seed=seed)
-    if kind == 'paths': return path_corpus(kg, movie_questions(kg, seed=seed) if movie else build_questions(kg, seed=seed), seed=seed)
-    if kind == 'qa': return qa_corpus(kg, phrasings=phrasings, seed=seed)
-    plans = planning_text(planning_dataset(kg, planning_questions(closed_book_questions(kg))))
-    return mix(fact_corpus(kg, phrasings, seed=seed), walk_corpus(kg, seed=seed), qa_corpus(kg, phrasings=phrasings, seed=seed), plans, seed=seed)
+    def walks(): return walk_corpus(kg, starts='questions', questions=questions, seed=seed) if questions else walk_corpus(kg, seed=seed)
+    if kind == 'walks': return walks()
+    if kind == 'paths': return path_corpus(kg, questions or (movie_questions(kg, seed=seed) if movie else build_questions(kg, seed=seed)), seed=seed)
+    if kind == 'qa': return qa_corpus(kg, questions, phrasings=phrasings, seed=seed)
+    plans = planning_text(plans if plans is not None else planning_dataset(kg, planning_questions(closed_book_questions(kg))))
+    return mix(fact_corpus(kg, phrasings, seed=seed), walks(), qa_corpus(kg, questions, phrasings=phrasings, seed=seed), plans, seed=seed)
 
 # %% ../nbs/08_inject.ipynb #c4812d63
 @dataclass
@@ -396,10 +399,18 @@ class InjectConfig:
     seed = ...
     resume = ...
 
+    def check(self):
+        "Refuse, before anything is written, a corpus that is neither a kind nor a folder, and training settings `TrainConfig` refuses."
+        if self.corpus not in CORPUS_KINDS and not Path(self.corpus).is_dir():
+            raise KMInputError(f'--corpus {self.corpus!r} is neither a corpus kind ({", ".join(CORPUS_KINDS)}) nor a folder written by km_corpus')
+        _inject_train_config(self, Path(self.out))
+        return self
+
 # %% ../nbs/08_inject.ipynb #d5b7fc70
-def _inject_corpus(cfg:InjectConfig, kg:KnowledgeGraph, out:Path):
+def injection_corpus(cfg:InjectConfig, kg:KnowledgeGraph, out:Path,
+                     questions:list|None=None, plans=None): # training questions and planning examples (as in `build_corpus`)
     "The corpus the settings name (built and deduplicated, or a km_corpus folder), saved in `out` with its statistics."
-    if cfg.corpus in CORPUS_KINDS: ds = dedup(build_corpus(kg, cfg.corpus, cfg.phrasings, cfg.graph == 'movie', cfg.seed))
+    if cfg.corpus in CORPUS_KINDS: ds = dedup(build_corpus(kg, cfg.corpus, cfg.phrasings, cfg.graph == 'movie', cfg.seed, questions, plans))
     else: ds = _check_corpus(load_dataset_dir(cfg.corpus))
     save_dataset(ds, out/'corpus')
     stats = corpus_stats(ds, kg) if 'triples' in ds.column_names else dict(texts=len(ds))
@@ -430,6 +441,24 @@ def _sample(items:list, n:int, seed:int) -> list:
 
 def _general_ppl(model, tok) -> float: return round(text_perplexity(model, tok, general_text()), 3)
 
+# %% ../nbs/08_inject.ipynb #7a1296a6
+def injection_questions(cfg:InjectConfig, kg:KnowledgeGraph,
+                        entities:list|None=None) -> list[QARecord]: # only pairs about these topic entities (None: all)
+    "The closed-book questions of a run: each 1-hop pair in its held-out phrasing (`corpus.closed_book_questions`), a seeded sample of `max_eval`."
+    return _sample(closed_book_questions(kg, max_answers=cfg.max_answers, entities=entities), cfg.max_eval, cfg.seed)
+
+# %% ../nbs/08_inject.ipynb #e54fad2e
+def train_injection(cfg:InjectConfig, kg:KnowledgeGraph, corpus, questions:list, out:Path) -> tuple:
+    "Build the base for `corpus` and train it with a closed-book curve on a sample of `questions`: (model, tokenizer, result, summary)."
+    model, tok = _inject_base(cfg, corpus)
+    tc = _inject_train_config(cfg, out)
+    summary = dict(method=tc.method, perplexity_before=_general_ppl(model, tok) if cfg.general and cfg.base != 'tiny' else None)
+    res = inject(corpus, tc, model, tok, _sample(questions, cfg.probe_n, cfg.seed + 1), kg, cfg.curve_every, cfg.eval_batch, cfg.max_new_tokens)
+    if summary['perplexity_before']: summary['perplexity_after'] = _general_ppl(model, tok)
+    summary.update(steps=res.metrics.get('global_step'), tokens_seen=res.metrics.get('tokens_seen'),
+                   tokens_per_second=res.metrics.get('tokens_per_second'), train_minutes=res.metrics.get('minutes'))
+    return model, tok, res, summary
+
 # %% ../nbs/08_inject.ipynb #e7aff867
 def _report_md(cfg:InjectConfig, kg:KnowledgeGraph, stats:dict, res:TrainResult, rep:dict, summary:dict) -> str:
     "The run's report.md: what was trained on what, for how long, and the closed-book tables."
@@ -450,17 +479,11 @@ def _report_md(cfg:InjectConfig, kg:KnowledgeGraph, stats:dict, res:TrainResult,
 def _inject_run(cfg:InjectConfig, out:Path):
     "Build the corpus and the base, train with a curve, then ask every question: (graph, corpus stats, result, report, summary)."
     kg = movie_world(cfg.n_movies, seed=cfg.seed) if cfg.graph == 'movie' else load_graph(cfg.graph)
-    corpus, stats = _inject_corpus(cfg, kg, out)
-    questions = _sample(closed_book_questions(kg, max_answers=cfg.max_answers), cfg.max_eval, cfg.seed)
-    model, tok = _inject_base(cfg, corpus)
-    tc = _inject_train_config(cfg, out)
-    summary = dict(method=tc.method, perplexity_before=_general_ppl(model, tok) if cfg.general and cfg.base != 'tiny' else None)
-    res = inject(corpus, tc, model, tok, _sample(questions, cfg.probe_n, cfg.seed + 1), kg, cfg.curve_every, cfg.eval_batch, cfg.max_new_tokens)
+    corpus, stats = injection_corpus(cfg, kg, out)
+    questions = injection_questions(cfg, kg)
+    model, tok, res, summary = train_injection(cfg, kg, corpus, questions, out)
     rep = closed_book(model, tok, questions, kg, cfg.eval_batch, cfg.max_new_tokens)
-    if summary['perplexity_before']: summary['perplexity_after'] = _general_ppl(model, tok)
-    summary.update({k: round(rep['overall'][k], 4) for k in ('hits@1', 'f1', 'hallucination')}, questions=len(questions),
-                   steps=res.metrics.get('global_step'), tokens_seen=res.metrics.get('tokens_seen'),
-                   tokens_per_second=res.metrics.get('tokens_per_second'), train_minutes=res.metrics.get('minutes'))
+    summary.update({k: round(rep['overall'][k], 4) for k in ('hits@1', 'f1', 'hallucination')}, questions=len(questions))
     return kg, stats, res, rep, summary
 
 # %% ../nbs/08_inject.ipynb #c909fb91
@@ -473,9 +496,7 @@ def _summary_line(summary:dict, report) -> str:
 def _inject_main(cfg:InjectConfig) -> dict:
     import torch
     t0, out = time.time(), Path(cfg.out)
-    if cfg.corpus not in CORPUS_KINDS and not Path(cfg.corpus).is_dir():
-        raise KMInputError(f'--corpus {cfg.corpus!r} is neither a corpus kind ({", ".join(CORPUS_KINDS)}) nor a folder written by km_corpus')
-    _inject_train_config(cfg, out)  # the training settings are checked before anything is written
+    cfg.check()  # nothing is written for settings that would fail
     if cfg.threads: torch.set_num_threads(cfg.threads)
     out.mkdir(parents=True, exist_ok=True); save_config(cfg, out/'config.json')
     kg, stats, res, rep, summary = _inject_run(cfg, out)

@@ -12,18 +12,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import (KMInputError, atomic_path, config_to_flat, data_dir, progress, run_cli, save_figure, sectioned,
+from .core import (KMInputError, atomic_path, config_fields, config_to_flat, data_dir, progress, run_cli, save_figure, sectioned,
                                   seed_everything, settings_from)
 from .graph import KnowledgeGraph, load_graph
 from .data import (DatasetConfig, load_jsonl, load_metaqa, load_questions, movie_questions, movie_world,
                                   planning_dataset, save_dataset, save_jsonl, split_records)
+from .inject import CORPUS_KINDS, InjectConfig
 from .reason import ReasonConfig
 from .train import TrainConfig
 
 # %% auto #0
-__all__ = ['STAGES', 'QuestionsConfig', 'PlannerConfig', 'PipelineConfig', 'claim_run_folder', 'run_stage', 'degree_plot',
-           'stage_graph', 'stage_questions', 'stage_sft_data', 'stage_train', 'stage_predict', 'stage_eval',
-           'write_report', 'run_pipeline', 'km_pipeline']
+__all__ = ['STAGES', 'QuestionsConfig', 'PlannerConfig', 'InjectStageConfig', 'PipelineConfig', 'claim_run_folder', 'run_stage',
+           'degree_plot', 'stage_graph', 'stage_questions', 'stage_sft_data', 'stage_train', 'stage_predict',
+           'stage_eval', 'stage_inject', 'write_report', 'run_pipeline', 'km_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #ac581aa4
 @dataclass
@@ -59,6 +60,28 @@ class PlannerConfig:
     num_processes = ...
     deepspeed_stage = ...
 
+# %% ../nbs/09_pipeline.ipynb #4017a110
+_PREFIX = 'inject_'  # the inject section's settings are km_inject's, under this prefix
+
+@dataclass
+@settings_from(InjectConfig, prefix=_PREFIX)
+class InjectStageConfig:
+    "The inject stage: the corpus a model is trained on (none: no stage), and the `km_inject` settings the main job exposes, as `inject_<name>`."
+    inject: str|None = None  # inject stage: train a model on this corpus of the run's KG and questions (facts, plain, walks, paths, qa or mixed) and ask it closed-book
+    inject_phrasings = ...
+    inject_base = ...
+    inject_hidden = ...
+    inject_layers = ...
+    inject_vocab_size = ...
+    inject_steps = ...
+    inject_batch_size = ...
+    inject_lr = ...
+    inject_save_steps = ...
+    inject_max_eval = 1000  # closed-book 1-hop questions about the test topics asked after training, a seeded sample (0: all)
+    inject_curve_every = ...
+    inject_probe_n = ...
+    inject_max_new_tokens = ...
+
 # %% ../nbs/09_pipeline.ipynb #9ec7df47
 @sectioned
 @dataclass
@@ -68,6 +91,7 @@ class PipelineConfig:
     data: QuestionsConfig = field(default_factory=QuestionsConfig)  # graph and questions
     train: PlannerConfig = field(default_factory=PlannerConfig)  # the planner's training
     reason: ReasonConfig = field(default_factory=ReasonConfig)  # planning and answering, as in km_predict
+    injection: InjectStageConfig = field(default_factory=InjectStageConfig)  # the inject stage (off unless `inject` is set)
     seed: int = 0  # random seed for every stage
     force: bool = False  # re-run finished stages (and accept a changed config)
 
@@ -79,12 +103,17 @@ class PipelineConfig:
         for k in ('steps', 'batch_size', 'beams', 'per_type', 'n_movies', 'max_hops'):
             if getattr(self, k) < 1: raise KMInputError(f'{k} must be >= 1, got {getattr(self, k)}')
         if self.dataset not in (None, 'metaqa'): raise KMInputError(f"dataset must be 'metaqa' or unset, got {self.dataset!r}")
+        if self.inject is not None and self.inject not in CORPUS_KINDS:
+            raise KMInputError(f'inject={self.inject!r} is not a corpus kind: use one of {", ".join(CORPUS_KINDS)} (or leave it unset: no inject stage)')
+        if self.inject is not None:
+            try: _inject_config(self, Path(self.out)).check()
+            except KMInputError as e: raise KMInputError(f'the inject stage: {e} (its settings are the inject_* ones)') from None
         return self
 
     def split_fractions(self): return [float(x) for x in str(self.split).split(',')]
 
 # %% ../nbs/09_pipeline.ipynb #bc492463
-_NOT_IDENTITY = ('out', 'eval_steps', 'threads', 'num_processes', 'deepspeed_stage', 'force')  # may change between runs of a folder
+_NOT_IDENTITY = ('out', 'eval_steps', 'threads', 'num_processes', 'deepspeed_stage', 'force', 'inject_save_steps')  # may change between runs of a folder
 
 def _flat_json(d:dict) -> dict:
     "A saved config.json as flat settings: the nested sections of this version, or the flat file of earlier ones."
@@ -93,9 +122,11 @@ def _flat_json(d:dict) -> dict:
     return out
 
 def _changed_settings(saved:dict, cfg:PipelineConfig) -> dict:
-    "The identity settings whose value in a saved config.json differs from `cfg`'s: name -> (saved, now)."
+    "The identity settings whose value in a saved config.json differs from `cfg`'s: name -> (saved, now). A run without the inject stage may add one."
     old = _flat_json(saved)
-    return {k: (old.get(k), v) for k, v in config_to_flat(cfg).items() if k not in _NOT_IDENTITY and old.get(k) != v}
+    inject = [p[-1] for p, *_ in config_fields(InjectStageConfig)]  # `inject`, then its settings
+    skip = set(inject) if old.get('inject') is None else set(inject[1:]) if cfg.inject is None else set()
+    return {k: (old.get(k), v) for k, v in config_to_flat(cfg).items() if k not in _NOT_IDENTITY and k not in skip and old.get(k) != v}
 
 # %% ../nbs/09_pipeline.ipynb #a66e70d2
 def _check_same_run(out:Path, cfg:PipelineConfig):
@@ -306,9 +337,81 @@ def stage_eval(cfg:PipelineConfig, out:Path) -> dict:
     for h, m in (ev.get('by_hops') or {}).items(): res[f'hits@1_{h}hop'] = round(m['hits@1'], 4)
     return res
 
+# %% ../nbs/09_pipeline.ipynb #6731f3c5
+def _inject_config(cfg:PipelineConfig, out:Path) -> InjectConfig:
+    "`km_inject`'s settings for the run's inject stage: the inject section without its prefix, the run's graph, seed and threads."
+    own = {k[len(_PREFIX):]: v for k, v in asdict(cfg.injection).items() if k != 'inject'}
+    return InjectConfig(**own, corpus=cfg.inject, out=str(out/'inject'), graph=str(out/'kg.npz'), seed=cfg.seed, threads=cfg.threads)
+
+# %% ../nbs/09_pipeline.ipynb #f7a8a518
+def _hybrid_reports(cfg:PipelineConfig, kg:KnowledgeGraph, model, tok, test:list) -> dict:
+    "Retrieval, closed-book and hybrid answers to the test questions on the KG without the support of some of them, by question status."
+    from knowledge_mixer.inject import hybrid_answer, hybrid_report, remove_support
+    qs = [q for q in test if q.relation_path and q.q_entity]
+    if not qs: return {}
+    incomplete, status = remove_support(kg, qs, seed=cfg.seed)
+    return {mode: hybrid_report(hybrid_answer(incomplete, model, tok, qs, mode, max_hops=cfg.max_hops, top_plans=cfg.top_plans), status)
+            for mode in ('retrieval', 'closed_book', 'hybrid')}
+
+def _inject_metrics(reports:dict, summary:dict) -> dict:
+    "The stage's metrics: training, closed-book Hits@1 and hallucination (1-hop pairs, test questions, by hop) and hybrid Hits@1 on removed support."
+    m = {k: summary[k] for k in ('steps', 'tokens_seen', 'train_minutes')}
+    for name, key in (('one_hop', 'closed_book'), ('test', 'test_closed_book')):
+        if name in reports: m.update({f'{key}_{k}': round(reports[name]['overall'][k], 4) for k in ('hits@1', 'hallucination')})
+    for h, t in (reports.get('test') or {}).get('by_hops', {}).items(): m[f'test_closed_book_hits@1_{h}hop'] = round(t['hits@1'], 4)
+    for mode, r in (reports.get('hybrid') or {}).items():
+        if 'removed' in r: m[f'{mode}_hits@1_removed'] = round(r['removed']['overall']['hits@1'], 4)
+    return m
+
+# %% ../nbs/09_pipeline.ipynb #6197f2c4
+def _unseen(questions:list, corpus) -> list:
+    "The questions no text of `corpus` asks in the same words (case and punctuation aside): the training questions a corpus adds may."
+    import re
+    def words(q): return ' '.join(re.sub(r'[^\w\s]', ' ', q).lower().split())
+    asked = {words(t.split('\n', 1)[0][3:]) for t in corpus['text'] if t.startswith('Q: ')}
+    return [q for q in questions if words(q.question) not in asked]
+
+# %% ../nbs/09_pipeline.ipynb #639327f0
+def _planning_examples(out:Path):
+    "The sft_data stage's planning examples (the mixed corpus's planning part)."
+    from knowledge_mixer.data import load_dataset_dir
+    f = out/'data'/'planning_train'
+    if not f.exists(): raise KMInputError(f'{f}: the mixed corpus takes its planning examples from the sft_data stage; run it before inject')
+    return load_dataset_dir(f)
+
+def stage_inject(cfg:PipelineConfig, out:Path) -> dict:
+    "Train a model on a corpus of the run's KG and training questions (`km_inject`'s steps); ask it closed-book about the test questions."
+    import torch
+    from knowledge_mixer.inject import closed_book, curve_plot, injection_corpus, injection_questions, train_injection
+    if cfg.threads: torch.set_num_threads(cfg.threads)
+    ic, kg, folder = _inject_config(cfg, out), KnowledgeGraph.load(out/'kg.npz'), out/'inject'
+    train, test = load_jsonl(out/'questions'/'train.jsonl'), load_jsonl(out/'questions'/'test.jsonl')
+    corpus, stats = injection_corpus(ic, kg, folder, train, _planning_examples(out) if cfg.inject == 'mixed' else None)
+    asked = dict(one_hop=_unseen(injection_questions(ic, kg, entities=sorted({e for q in test for e in q.q_entity})), corpus), test=test)
+    model, tok, res, summary = train_injection(ic, kg, corpus, asked['one_hop'], folder)
+    reports = {k: closed_book(model, tok, qs, kg, ic.eval_batch, ic.max_new_tokens) for k, qs in asked.items() if qs}
+    if cfg.inject == 'mixed': reports['hybrid'] = _hybrid_reports(cfg, kg, model, tok, test)
+    if res.metrics.get('curve'): curve_plot(res.metrics['curve'], folder/'closed_book_curve.png', f'{cfg.inject} corpus, {ic.base} base')
+    summary.update(corpus=cfg.inject, base=ic.base, texts=stats['texts'])
+    with atomic_path(folder/'closed_book.json') as tmp: tmp.write_text(json.dumps({**reports, 'training': summary}, indent=1, ensure_ascii=False))
+    return _inject_metrics(reports, summary)
+
 # %% ../nbs/09_pipeline.ipynb #6b140903
+def _closed_book_section(out:Path) -> list[str]:
+    "The report's closed-book section: the inject stage's tables, its curve and (mixed) the hybrid table; nothing without the stage."
+    from knowledge_mixer.inject import closed_book_markdown, hybrid_markdown
+    if not _done_marker(out, 'inject').exists() or not (out/'inject'/'closed_book.json').exists(): return []
+    d = json.loads((out/'inject'/'closed_book.json').read_text()); t = d['training']
+    lines = ['', '## Closed book', '', f"A model ({t['base']} base, {t['method']}) trained on the run's `{t['corpus']}` corpus ({t['texts']:,} texts) "
+             f"for {t['steps']} steps ({t['tokens_seen'] or 0:,} tokens), answering with no retrieval."]
+    if 'one_hop' in d: lines += ['', "### 1-hop questions about the test questions' topic entities, in phrasings never trained on", '', closed_book_markdown(d['one_hop'])]
+    if (out/'inject'/'closed_book_curve.png').exists(): lines += ['', '![closed-book Hits@1 against tokens trained](inject/closed_book_curve.png)']
+    if 'test' in d: lines += ['', '### The test questions', '', closed_book_markdown(d['test'])]
+    if d.get('hybrid'): lines += ['', '### Hybrid answering on the KG with the support of some test questions removed (Hits@1, %)', '', hybrid_markdown(d['hybrid'])]
+    return lines
+
 def write_report(cfg:PipelineConfig, results:list[dict]):
-    "The run's Markdown report (stage table, evaluation, plots) and metrics JSON."
+    "The run's Markdown report (stage table, evaluation, closed book, plots) and metrics JSON."
     out = Path(cfg.out)
     def fmt(v): return f'{v:,}' if isinstance(v, int) else (f'{v:.4g}' if isinstance(v, float) else str(v))
     lines = ['# knowledge-mixer run', '', f'Config: `{json.dumps({k: v for k, v in config_to_flat(cfg).items() if k != "force"})}`', '',
@@ -316,6 +419,7 @@ def write_report(cfg:PipelineConfig, results:list[dict]):
     lines += [f"| {r['stage']} | {r['seconds']:.1f} | " + ', '.join(f'{k}={fmt(v)}' for k, v in r['metrics'].items()) + ' |' for r in results]
     lines += ['', f"Total: {sum(r['seconds'] for r in results) / 60:.1f} minutes."]
     if (out/'eval_report.md').exists(): lines += ['', (out/'eval_report.md').read_text().replace('# Evaluation', '## Evaluation')]
+    lines += _closed_book_section(out)
     for png, alt in (('train/loss.png', 'training loss'), ('degree.png', 'degree distribution')):
         if (out/png).exists(): lines += ['', f'![{alt}]({png})']
     with atomic_path(out/'report.md') as tmp: tmp.write_text('\n'.join(lines) + '\n')
@@ -324,7 +428,7 @@ def write_report(cfg:PipelineConfig, results:list[dict]):
 
 # %% ../nbs/09_pipeline.ipynb #7731b57a
 STAGES = [('graph', stage_graph), ('questions', stage_questions), ('sft_data', stage_sft_data), ('train', stage_train),
-          ('predict', stage_predict), ('eval', stage_eval)]
+          ('predict', stage_predict), ('eval', stage_eval), ('inject', stage_inject)]
 
 def _forget_later_stages(out:Path, i:int):
     "Remove the done markers of the stages after `STAGES[i]`, which is about to run."
@@ -332,18 +436,20 @@ def _forget_later_stages(out:Path, i:int):
 
 # %% ../nbs/09_pipeline.ipynb #e8a04b42
 def run_pipeline(cfg:PipelineConfig, stages:list[str]|None=None) -> Path:
-    "Run the stages (all by default) into `cfg.out`; returns the report path."
+    "Run the stages (all by default; inject only when `cfg.inject` is set) into `cfg.out`; returns the report path."
     cfg.check()
-    out = claim_run_folder(cfg)
-    seed_everything(cfg.seed)
     names = [s for s, _ in STAGES]
     for s in stages or []:
         if s not in names: raise KMInputError(f'unknown stage {s!r}; stages are {names}')
+    if 'inject' in (stages or []) and cfg.inject is None:
+        raise KMInputError('the inject stage needs inject= (--inject), the corpus kind: ' + ', '.join(CORPUS_KINDS))
+    out = claim_run_folder(cfg)
+    seed_everything(cfg.seed)
     print(f'knowledge-mixer pipeline -> {out}', flush=True)
     t0 = time.perf_counter()
     results = []
     for i, (name, fn) in enumerate(STAGES):
-        if stages and name not in stages: continue
+        if (stages and name not in stages) or (name == 'inject' and cfg.inject is None): continue
         if cfg.force or not _done_marker(out, name).exists(): _forget_later_stages(out, i)
         results.append(run_stage(cfg, name, lambda o, fn=fn: fn(cfg, o)))
     report = write_report(cfg, results)
@@ -359,6 +465,7 @@ def km_pipeline(cfg:PipelineConfig, debug:bool=False):
 
     Examples:
       km_pipeline                                                   # movie world, tiny planner: ~2 min on 2 cores
+      km_pipeline --inject qa                                       # the same run plus a model that learned the KG (closed book)
       km_pipeline --base smollm2-135m --steps 300 --batch_size 8 --out runs/smol   # pretrained SmolLM2-135M + LoRA
       km_pipeline --dataset metaqa --out runs/metaqa --steps 3000 --batch_size 32
       km_pipeline --kg my_kg.tsv --out runs/mine                     # questions built from any KG

@@ -7,7 +7,8 @@ in the order printed (later lines read what earlier ones wrote, as for a reader 
 Inputs the docs assume are made here: `my_kb.tsv`, `kb.txt`, `kg.npz` ... are a 100-movie world; `../shared/data` and
 `$D` point at the shared data folder; a line that reads `runs/kgqa/` gets a tiny run folder. Substituted sizes, only
 where the printed line takes minutes: `km_pipeline` lines get a tiny world and model appended (`TINY_PIPELINE`), and
-`km_train --steps 200` gets 2 steps (`TINY_TRAIN`), and `km_inject` lines a tiny world, model and run (`TINY_INJECT`); flags given later win, so the rest of the line is as printed.
+`km_train --steps 200` gets 2 steps (`TINY_TRAIN`), and `km_inject` lines a tiny world, model and run (`TINY_INJECT`), as does the inject
+stage of a `km_pipeline --inject` line (`TINY_PIPELINE_INJECT`); flags given later win, so the rest of the line is as printed.
 A `km_pipeline` line printed in several places (the README, Getting started, `--help`) runs once: a second place with the
 same argv and the same input files gets the first run's outputs copied into its folder instead of training again.
 """
@@ -33,6 +34,8 @@ ENV = {**os.environ, 'HF_HUB_OFFLINE': '1', 'TRANSFORMERS_OFFLINE': '1', 'HF_DAT
        'HF_HUB_DISABLE_TELEMETRY': '1', 'OMP_NUM_THREADS': '1', 'TOKENIZERS_PARALLELISM': 'false'}
 TINY_PIPELINE = ['--n_movies', '100', '--per_type', '2', '--max_train', '60', '--max_test', '10', '--steps', '3', '--eval_steps', '3',
                  '--batch_size', '4', '--beams', '2', '--threads', '1']
+TINY_PIPELINE_INJECT = ['--inject_steps', '2', '--inject_hidden', '32', '--inject_layers', '1', '--inject_vocab_size', '400',
+                        '--inject_max_eval', '8', '--inject_curve_every', '0']
 TINY_TRAIN = ['--steps', '2', '--eval_steps', '2', '--plan_eval_n', '2', '--max_eval', '8', '--threads', '1']
 TINY_INJECT = ['--n_movies', '20', '--steps', '2', '--hidden', '32', '--layers', '1', '--vocab_size', '400', '--max_eval', '8', '--curve_every', '0',
                '--no_general', '--threads', '1']
@@ -90,6 +93,7 @@ def _argv(line:str) -> list[str]:
     argv[0] = str(BIN / Path(argv[0]).name)
     name = Path(argv[0]).name
     if name == 'km_pipeline' and '--version' not in argv and '--help' not in argv: argv += TINY_PIPELINE
+    if name == 'km_pipeline' and '--inject' in argv: argv += TINY_PIPELINE_INJECT
     if name == 'km_train' and '--steps' in argv and int(argv[argv.index('--steps') + 1]) > 20: argv += TINY_TRAIN
     if name == 'km_inject' and '--help' not in argv and '--version' not in argv: argv += TINY_INJECT
     return argv
@@ -241,8 +245,9 @@ def test_parameters_cells_match_their_configs():
     import papermill
     from knowledge_mixer.core import config_fields
     from knowledge_mixer.pipeline import PipelineConfig
+    from knowledge_mixer.inject import InjectConfig
     from knowledge_mixer.train import TrainConfig
-    for nb, cls in (('kgqa', PipelineConfig), ('train', TrainConfig)):
+    for nb, cls in (('kgqa', PipelineConfig), ('train', TrainConfig), ('inject', InjectConfig)):
         params = papermill.inspect_notebook(str(ROOT / 'nbs' / 'pipelines' / f'{nb}.ipynb'))
         assert list(params) == [p[-1] for p, *_ in config_fields(cls)], nb
         assert params['seed']['help'], nb  # the dataclass comment is the --help-notebook text

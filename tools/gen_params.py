@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # notebook -> (module, config class, the notebook's own defaults: only where it deliberately differs from the dataclass)
 NOTEBOOKS = {
+    'nbs/pipelines/inject.ipynb': ('knowledge_mixer.inject', 'InjectConfig', dict(out='../_runs/inject')),
     'nbs/pipelines/kgqa.ipynb': ('knowledge_mixer.pipeline', 'PipelineConfig', dict(out='../_runs/kgqa')),
     'nbs/pipelines/train.ipynb': ('knowledge_mixer.train', 'TrainConfig', dict(out='../_runs/train', lr=3e-4, steps=200,
                                                                                eval_steps=50)),
