@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,8 @@ from .train import TrainConfig, TrainResult, general_text, text_perplexity, trai
 # %% auto #0
 __all__ = ['HYBRID_MODES', 'CORPUS_KINDS', 'tiny_base', 'closed_book_answers', 'closed_book_scores', 'closed_book_report',
            'closed_book', 'closed_book_markdown', 'inject', 'curve_plot', 'planning_questions', 'remove_support',
-           'hybrid_answer', 'hybrid_report', 'hybrid_markdown', 'incremental_inject', 'build_corpus', 'InjectConfig',
-           'injection_corpus', 'injection_questions', 'train_injection', 'km_inject']
+           'hybrid_answer', 'hybrid_report', 'hybrid_markdown', 'incremental_inject', 'build_corpus', 'format_entities',
+           'InjectConfig', 'format_group', 'injection_corpus', 'injection_questions', 'train_injection', 'km_inject']
 
 # %% ../nbs/08_inject.ipynb #537fc6ec
 def tiny_base(texts, # the texts the tokenizer learns from (a list, or a corpus's `text` column)
@@ -154,8 +155,8 @@ def _check_corpus(corpus):
     return corpus
 
 # %% ../nbs/08_inject.ipynb #d1d11b16
-def _curve_callback(probe:list, kg:KnowledgeGraph, every:int, path:Path, batch_size:int, max_new_tokens:int):
-    "A `TrainerCallback` asking `probe` closed-book before training and every `every` steps; the points go to `path` (JSON)."
+def _curve_callback(probe:list, kg:KnowledgeGraph, every:int, path:Path, batch_size:int, max_new_tokens:int, stop_at:float=0.0):
+    "A `TrainerCallback` asking `probe` closed-book before training and every `every` steps; the points go to `path` (JSON); training stops once Hits@1 reaches `stop_at` (0: never)."
     from transformers import TrainerCallback
     buckets = popularity_buckets(kg)
     class ClosedBookCurve(TrainerCallback):
@@ -175,6 +176,7 @@ def _curve_callback(probe:list, kg:KnowledgeGraph, every:int, path:Path, batch_s
             due = state.global_step % every == 0 or state.global_step == state.max_steps
             if due and 'loss' in (logs or {}) and state.is_world_process_zero:
                 self.point(state.global_step, self.start + logs.get('num_tokens', 0), model, processing_class)
+                if stop_at and self.curve[-1]['hits@1'] >= stop_at: control.should_training_stop = True
     return ClosedBookCurve()
 
 # %% ../nbs/08_inject.ipynb #fee99ab2
@@ -190,6 +192,7 @@ def inject(corpus, # a corpus: a `datasets.Dataset` with a `text` column
            probe:list|None=None, # QARecords asked closed-book during training (the curve)
            kg:KnowledgeGraph|None=None, # the graph the probe is about (to tell wrong entities from invented names)
            every:int=0, # ask the probe every N steps (0: no curve)
+           stop_at:float=0.0, # stop once the probe's Hits@1 reaches this (0: train every step)
            batch_size:int=64, max_new_tokens:int=32) -> TrainResult: # decoding of the probe
     "Continued pretraining on a corpus's texts through the train stage; with `probe` and `every`, a closed-book curve."
     _check_corpus(corpus)
@@ -197,7 +200,7 @@ def inject(corpus, # a corpus: a `datasets.Dataset` with a `text` column
     if probe and every:
         if kg is None: raise KMInputError('a closed-book curve needs kg= (the graph the probe questions are about)')
         callbacks.append(_curve_callback(_check_questions(probe), kg, check_int('every', every, 1),
-                                         Path(config.out)/'closed_book_curve.json', batch_size, max_new_tokens))
+                                         Path(config.out)/'closed_book_curve.json', batch_size, max_new_tokens, stop_at))
     res = train_sft(config, corpus.select_columns(['text']), model=model, tokenizer=tokenizer, callbacks=callbacks)
     if model is not None: _restore_forward(model)
     if callbacks: res.metrics['curve'] = list(callbacks[0].curve)
@@ -362,6 +365,14 @@ def build_corpus(kg:KnowledgeGraph, kind:str='qa', # facts, plain, walks, paths,
     plans = planning_text(plans if plans is not None else planning_dataset(kg, planning_questions(closed_book_questions(kg))))
     return mix(fact_corpus(kg, phrasings, seed=seed), walks(), qa_corpus(kg, questions, phrasings=phrasings, seed=seed), plans, seed=seed)
 
+# %% ../nbs/08_inject.ipynb #a1f0c002
+def format_entities(kg:KnowledgeGraph, # the graph
+                    share:float, # share of the entities in the group, in [0, 1)
+                    seed:int=0) -> set[str]: # the same seed, the same group
+    "A seeded `share` of the entities, by a stable hash of their names: QA about them teaches the answer format, the others are asked."
+    if not 0 <= share < 1: raise KMInputError(f'format_share must be in [0, 1) (0: no format group), got {share!r}')
+    return {e for e in kg.entities if zlib.crc32(f'{seed}\t{e}'.encode()) / 2**32 < share}
+
 # %% ../nbs/08_inject.ipynb #c4812d63
 @dataclass
 @settings_from(TrainConfig)
@@ -388,6 +399,8 @@ class InjectConfig:
     lora_r = ...
     lora_targets = 'all-linear'  # LoRA target modules (pretrained bases)
     save_steps = 250  # checkpoint every N steps (a killed run resumes from the last one)
+    format_share: float|None = None  # share of topic entities whose QA texts join the corpus to teach the answer format; only the others are asked (None: 0.5 for facts, plain, walks and paths, 0 for qa and mixed)
+    stop_at: float = 0.0  # stop training once the probe's closed-book Hits@1 reaches this (0: train every step)
     max_answers: int = 30  # ask only (entity, relation) pairs with at most this many answers
     max_eval: int = 0  # closed-book questions asked after training, a seeded sample (0: every 1-hop pair)
     curve_every: int = 100  # ask the probe questions every N steps (0: no curve)
@@ -406,12 +419,26 @@ class InjectConfig:
         _inject_train_config(self, Path(self.out))
         return self
 
+# %% ../nbs/08_inject.ipynb #a1f0c004
+def _format_share(cfg:InjectConfig) -> float:
+    "The run's format share: as set, else half the entities for corpora without questions, none for qa and mixed (and corpus folders)."
+    if cfg.format_share is not None: return cfg.format_share
+    return 0.5 if cfg.corpus in ('facts', 'plain', 'walks', 'paths') else 0.0
+
+# %% ../nbs/08_inject.ipynb #cde96e52
+def format_group(cfg:InjectConfig, kg:KnowledgeGraph,
+                 asked=()) -> set[str]: # entities the run asks about: never in the group
+    "The run's format entities (`format_entities` with its share and seed): QA about them joins the corpus and they are not asked."
+    return format_entities(kg, _format_share(cfg), cfg.seed) - set(asked)
+
 # %% ../nbs/08_inject.ipynb #d5b7fc70
-def injection_corpus(cfg:InjectConfig, kg:KnowledgeGraph, out:Path,
+def injection_corpus(cfg:InjectConfig, kg:KnowledgeGraph, out:Path, teach:set=frozenset(),
                      questions:list|None=None, plans=None): # training questions and planning examples (as in `build_corpus`)
-    "The corpus the settings name (built and deduplicated, or a km_corpus folder), saved in `out` with its statistics."
+    "The corpus the settings name (built and deduplicated, or a km_corpus folder) plus QA about the `teach` entities, saved in `out` with its statistics."
     if cfg.corpus in CORPUS_KINDS: ds = dedup(build_corpus(kg, cfg.corpus, cfg.phrasings, cfg.graph == 'movie', cfg.seed, questions, plans))
     else: ds = _check_corpus(load_dataset_dir(cfg.corpus))
+    if teach and cfg.corpus not in ('qa', 'mixed'):  # those already hold QA about every entity
+        ds = mix(ds, qa_corpus(kg, phrasings=cfg.phrasings, entities=sorted(teach), seed=cfg.seed), seed=cfg.seed)
     save_dataset(ds, out/'corpus')
     stats = corpus_stats(ds, kg) if 'triples' in ds.column_names else dict(texts=len(ds))
     with atomic_path(out/'corpus_stats.json') as tmp: tmp.write_text(json.dumps(stats, indent=1) + '\n')
@@ -441,19 +468,22 @@ def _sample(items:list, n:int, seed:int) -> list:
 
 def _general_ppl(model, tok) -> float: return round(text_perplexity(model, tok, general_text()), 3)
 
-# %% ../nbs/08_inject.ipynb #7a1296a6
+# %% ../nbs/08_inject.ipynb #276b888b
 def injection_questions(cfg:InjectConfig, kg:KnowledgeGraph,
-                        entities:list|None=None) -> list[QARecord]: # only pairs about these topic entities (None: all)
+                        entities:list|None=None, # only pairs about these topic entities (None: all)
+                        teach:set=frozenset()) -> list[QARecord]: # format entities: not asked
     "The closed-book questions of a run: each 1-hop pair in its held-out phrasing (`corpus.closed_book_questions`), a seeded sample of `max_eval`."
-    return _sample(closed_book_questions(kg, max_answers=cfg.max_answers, entities=entities), cfg.max_eval, cfg.seed)
+    asked = [q for q in closed_book_questions(kg, max_answers=cfg.max_answers, entities=entities) if q.q_entity[0] not in teach]
+    return _sample(asked, cfg.max_eval, cfg.seed)
 
-# %% ../nbs/08_inject.ipynb #e54fad2e
+# %% ../nbs/08_inject.ipynb #6c399422
 def train_injection(cfg:InjectConfig, kg:KnowledgeGraph, corpus, questions:list, out:Path) -> tuple:
     "Build the base for `corpus` and train it with a closed-book curve on a sample of `questions`: (model, tokenizer, result, summary)."
     model, tok = _inject_base(cfg, corpus)
     tc = _inject_train_config(cfg, out)
     summary = dict(method=tc.method, perplexity_before=_general_ppl(model, tok) if cfg.general and cfg.base != 'tiny' else None)
-    res = inject(corpus, tc, model, tok, _sample(questions, cfg.probe_n, cfg.seed + 1), kg, cfg.curve_every, cfg.eval_batch, cfg.max_new_tokens)
+    res = inject(corpus, tc, model, tok, _sample(questions, cfg.probe_n, cfg.seed + 1), kg, cfg.curve_every, cfg.stop_at,
+                 cfg.eval_batch, cfg.max_new_tokens)
     if summary['perplexity_before']: summary['perplexity_after'] = _general_ppl(model, tok)
     summary.update(steps=res.metrics.get('global_step'), tokens_seen=res.metrics.get('tokens_seen'),
                    tokens_per_second=res.metrics.get('tokens_per_second'), train_minutes=res.metrics.get('minutes'))
@@ -479,8 +509,9 @@ def _report_md(cfg:InjectConfig, kg:KnowledgeGraph, stats:dict, res:TrainResult,
 def _inject_run(cfg:InjectConfig, out:Path):
     "Build the corpus and the base, train with a curve, then ask every question: (graph, corpus stats, result, report, summary)."
     kg = movie_world(cfg.n_movies, seed=cfg.seed) if cfg.graph == 'movie' else load_graph(cfg.graph)
-    corpus, stats = injection_corpus(cfg, kg, out)
-    questions = injection_questions(cfg, kg)
+    teach = format_group(cfg, kg)
+    corpus, stats = injection_corpus(cfg, kg, out, teach)
+    questions = injection_questions(cfg, kg, teach=teach)
     model, tok, res, summary = train_injection(cfg, kg, corpus, questions, out)
     rep = closed_book(model, tok, questions, kg, cfg.eval_batch, cfg.max_new_tokens)
     summary.update({k: round(rep['overall'][k], 4) for k in ('hits@1', 'f1', 'hallucination')}, questions=len(questions))

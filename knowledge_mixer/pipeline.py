@@ -77,6 +77,8 @@ class InjectStageConfig:
     inject_batch_size = ...
     inject_lr = ...
     inject_save_steps = ...
+    inject_format_share = ...
+    inject_stop_at = ...
     inject_max_eval = 1000  # closed-book 1-hop questions about the test topics asked after training, a seeded sample (0: all)
     inject_curve_every = ...
     inject_probe_n = ...
@@ -382,12 +384,14 @@ def _planning_examples(out:Path):
 def stage_inject(cfg:PipelineConfig, out:Path) -> dict:
     "Train a model on a corpus of the run's KG and training questions (`km_inject`'s steps); ask it closed-book about the test questions."
     import torch
-    from knowledge_mixer.inject import closed_book, curve_plot, injection_corpus, injection_questions, train_injection
+    from knowledge_mixer.inject import closed_book, curve_plot, format_group, injection_corpus, injection_questions, train_injection
     if cfg.threads: torch.set_num_threads(cfg.threads)
     ic, kg, folder = _inject_config(cfg, out), KnowledgeGraph.load(out/'kg.npz'), out/'inject'
     train, test = load_jsonl(out/'questions'/'train.jsonl'), load_jsonl(out/'questions'/'test.jsonl')
-    corpus, stats = injection_corpus(ic, kg, folder, train, _planning_examples(out) if cfg.inject == 'mixed' else None)
-    asked = dict(one_hop=_unseen(injection_questions(ic, kg, entities=sorted({e for q in test for e in q.q_entity})), corpus), test=test)
+    topics = sorted({e for q in test for e in q.q_entity})
+    plans = _planning_examples(out) if cfg.inject == 'mixed' else None
+    corpus, stats = injection_corpus(ic, kg, folder, format_group(ic, kg, topics), train, plans)
+    asked = dict(one_hop=_unseen(injection_questions(ic, kg, entities=topics), corpus), test=test)
     model, tok, res, summary = train_injection(ic, kg, corpus, asked['one_hop'], folder)
     reports = {k: closed_book(model, tok, qs, kg, ic.eval_batch, ic.max_new_tokens) for k, qs in asked.items() if qs}
     if cfg.inject == 'mixed': reports['hybrid'] = _hybrid_reports(cfg, kg, model, tok, test)

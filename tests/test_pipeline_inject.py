@@ -91,3 +91,16 @@ def test_bad_inject_value_is_one_line_listing_the_choices(tmp_path):
     with pytest.raises(KMInputError, match='the inject stage needs inject='):
         run_pipeline(PipelineConfig(out=str(tmp_path / 'run')), ['inject'])
     assert not (tmp_path / 'run').exists()
+
+
+def test_facts_stage_teaches_the_format_on_other_entities(tmp_path, capsys):
+    "A corpus without questions gets QA about a share of the entities (the answer format), never about a test topic, which is asked."
+    out = tmp_path / 'run'
+    _run(out, ['graph', 'questions', 'inject'], capsys, inject='facts', **TINY_INJECT)
+    corpus = load_dataset_dir(out / 'inject' / 'corpus')
+    asked_in_training = [t.split('\n')[0] for t, k in zip(corpus['text'], corpus['kind']) if k == 'qa']
+    test = [json.loads(line) for line in (out / 'questions' / 'test.jsonl').read_text().splitlines()]
+    topics = {e for q in test for e in q['q_entity']}
+    assert 'fact' in corpus['kind'] and asked_in_training and not [q for q in asked_in_training if any(t in q for t in topics)]
+    cb = json.loads((out / 'inject' / 'closed_book.json').read_text())
+    assert cb['one_hop']['overall']['n'] > 0 and all(any(t in r['question'] for t in topics) for r in cb['one_hop']['rows'])
