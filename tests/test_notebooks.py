@@ -82,8 +82,11 @@ BENCH_SMOKE = {  # tiny parameters: each benchmark notebook runs top to bottom i
     'paths': ['-p', 'n_sample', '2', '-p', 'reps', '1', '-p', 'limit', '50'],
     'reason': ['-p', 'n_questions', '8', '-p', 'batch_sizes', '4', '-p', 'smollm2', 'False', '-p', 'threads', '1'],
     'train': ['-p', 'steps', '3', '-p', 'smol_steps', '0', '-p', 'batch_size', '4'],
+    'inject': ['-p', 'n_movies', '12', '-p', 'corpora', 'qa', '-p', 'steps', '6', '-p', 'curve_every', '3', '-p', 'probe_n', '20',
+               '-p', 'full_steps', '0', '-p', 'smol_steps', '0', '-p', 'pack_steps', '0', '-p', 'incr_movies', '8', '-p', 'new_films', '2',
+               '-p', 'incr_base_steps', '4', '-p', 'incr_steps', '3'],
 }
-OUT_PARAM = {'load': 'out_dir', 'walks': 'out_dir', 'paths': 'out_dir', 'train': 'out', 'reason': 'out_json'}
+OUT_PARAM = {'load': 'out_dir', 'walks': 'out_dir', 'paths': 'out_dir', 'train': 'out', 'reason': 'out_json', 'inject': 'out_dir'}
 
 
 def test_every_benchmark_notebook_is_smoke_tested():
