@@ -354,7 +354,8 @@ def build_corpus(kg:KnowledgeGraph, kind:str='qa', # facts, plain, walks, paths,
                  movie:bool=False, # kg is the movie world (paths: MetaQA's question types, else frequent path types)
                  seed:int=0,
                  questions:list|None=None, # training questions: walks start from their topics, paths are theirs, qa adds them
-                 plans=None): # planning examples (prompt/completion rows) for 'mixed' (None: the 1-hop questions')
+                 plans=None, # planning examples (prompt/completion rows) for 'mixed' (None: the 1-hop questions')
+                 plan_weight:float=1.0): # 'mixed': the mixing ratio, copies of each planning example (0.5: a seeded half)
     "The corpus `kind` with the corpus module's defaults; 'mixed' is facts + walks + qa + planning examples (the mixed model's)."
     if kind not in CORPUS_KINDS: raise KMInputError(f'unknown corpus {kind!r}: use one of {", ".join(CORPUS_KINDS)}, or a km_corpus folder')
     if kind in ('facts', 'plain'): return fact_corpus(kg, phrasings, plain=kind == 'plain', seed=seed)
@@ -363,7 +364,8 @@ def build_corpus(kg:KnowledgeGraph, kind:str='qa', # facts, plain, walks, paths,
     if kind == 'paths': return path_corpus(kg, questions or (movie_questions(kg, seed=seed) if movie else build_questions(kg, seed=seed)), seed=seed)
     if kind == 'qa': return qa_corpus(kg, questions, phrasings=phrasings, seed=seed)
     plans = planning_text(plans if plans is not None else planning_dataset(kg, planning_questions(closed_book_questions(kg))))
-    return mix(fact_corpus(kg, phrasings, seed=seed), walks(), qa_corpus(kg, questions, phrasings=phrasings, seed=seed), plans, seed=seed)
+    parts = [fact_corpus(kg, phrasings, seed=seed), walks(), qa_corpus(kg, questions, phrasings=phrasings, seed=seed), plans]
+    return mix(*map(dedup, parts), weights=[1, 1, 1, plan_weight], seed=seed)  # deduplicated before the weights repeat a part
 
 # %% ../nbs/08_inject.ipynb #a1f0c002
 def format_entities(kg:KnowledgeGraph, # the graph
@@ -382,6 +384,7 @@ class InjectConfig:
     graph: str = 'movie'  # triples file or .npz graph, or 'movie' for the embedded movie world
     n_movies: int = 100  # films in the movie world (graph 'movie')
     corpus: str = 'qa'  # facts, plain, walks, paths, qa, mixed, or a corpus folder written by km_corpus
+    plan_weight: float = 1.0  # mixed: copies of each planning example against one of each knowledge text (the mixing ratio)
     phrasings: int = 3  # templates per fact (facts) or per (entity, relation) question (qa)
     base = 'tiny'  # 'tiny' (a small Llama built for the corpus), 'smollm2-135m' or a local HF model folder
     hidden: int = 256  # tiny base: hidden size
@@ -435,7 +438,9 @@ def format_group(cfg:InjectConfig, kg:KnowledgeGraph,
 def injection_corpus(cfg:InjectConfig, kg:KnowledgeGraph, out:Path, teach:set=frozenset(),
                      questions:list|None=None, plans=None): # training questions and planning examples (as in `build_corpus`)
     "The corpus the settings name (built and deduplicated, or a km_corpus folder) plus QA about the `teach` entities, saved in `out` with its statistics."
-    if cfg.corpus in CORPUS_KINDS: ds = dedup(build_corpus(kg, cfg.corpus, cfg.phrasings, cfg.graph == 'movie', cfg.seed, questions, plans))
+    if cfg.corpus in CORPUS_KINDS:
+        ds = build_corpus(kg, cfg.corpus, cfg.phrasings, cfg.graph == 'movie', cfg.seed, questions, plans, cfg.plan_weight)
+        if cfg.corpus != 'mixed': ds = dedup(ds)  # (mixed is deduplicated part by part, before its weights)
     else: ds = _check_corpus(load_dataset_dir(cfg.corpus))
     if teach and cfg.corpus not in ('qa', 'mixed'):  # those already hold QA about every entity
         ds = mix(ds, qa_corpus(kg, phrasings=cfg.phrasings, entities=sorted(teach), seed=cfg.seed), seed=cfg.seed)
