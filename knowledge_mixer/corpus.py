@@ -17,7 +17,7 @@ import numpy as np
 
 from .core import KMInputError, check_action, check_int, km_command, parse_json, run_cli
 from .data import MOVIE_PHRASES, QARecord, movie_world
-from .graph import KnowledgeGraph
+from .graph import stored_triple, KnowledgeGraph
 from .paths import KGPath, batch_retrieve, batch_shortest_paths
 from .text import SPECIAL_TOKENS, path_to_text, verbalize_relation
 from .walk import RESTART, random_walks
@@ -280,7 +280,7 @@ def _path_triples(paths) -> list[list[str]]:
     out = {}
     for p in paths:
         for a, r, b in zip(p.entities, p.relations, p.entities[1:]):
-            out[(b, r[1:], a) if r.startswith('~') else (a, r, b)] = None
+            out[stored_triple(a, r, b)] = None
     return [list(t) for t in out]
 
 # %% ../nbs/05_corpus.ipynb #db1e50f9

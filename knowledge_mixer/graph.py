@@ -19,14 +19,18 @@ from . import _core
 from .core import KMInputError, KMNotFound, atomic_path, parse_json, progress, read_lines, run_cli, where
 
 # %% auto #0
-__all__ = ['MAX_LINE_BYTES', 'FORMAT_VERSION', 'inverse_name', 'KnowledgeGraph', 'detect_format', 'iter_triples', 'random_kg',
-           'plot_degrees', 'draw_triples', 'draw_neighborhood', 'load_graph', 'write_triples', 'GraphConfig',
-           'km_graph']
+__all__ = ['MAX_LINE_BYTES', 'FORMAT_VERSION', 'inverse_name', 'stored_triple', 'KnowledgeGraph', 'detect_format', 'iter_triples',
+           'random_kg', 'plot_degrees', 'draw_triples', 'draw_neighborhood', 'load_graph', 'write_triples',
+           'GraphConfig', 'km_graph']
 
 # %% ../nbs/00_graph.ipynb #a1f7e2f0
 def inverse_name(relation:str) -> str:
     "The name of the inverse of `relation` (`r` <-> `~r`)."
     return relation[1:] if relation.startswith('~') else '~' + relation
+
+def stored_triple(a:str, relation:str, b:str) -> tuple[str, str, str]:
+    "The stored triple behind the step a -relation-> b (a `~r` step walks the fact (b, r, a) backwards)."
+    return (b, relation[1:], a) if relation.startswith('~') else (a, relation, b)
 
 # %% ../nbs/00_graph.ipynb #ef3d7fc4
 def _name_ids(names:list, kind:str) -> dict:

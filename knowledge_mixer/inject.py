@@ -22,7 +22,7 @@ from .corpus import (closed_book_questions, corpus_stats, dedup, fact_corpus, he
 from .data import (QARecord, build_questions, load_dataset_dir, movie_questions, movie_world, planning_dataset,
                                   save_dataset)
 from .eval import answer_scores, evaluate, strict_normalize
-from .graph import KnowledgeGraph, load_graph
+from .graph import stored_triple, KnowledgeGraph, load_graph
 from .paths import batch_retrieve
 from .reason import Prediction, answer, mark_valid, plan, reason
 from .train import TrainConfig, TrainResult, general_text, text_perplexity, train_sft
@@ -236,10 +236,6 @@ def planning_questions(questions:list, # 1-hop closed-book QARecords (corpus.clo
     return out
 
 # %% ../nbs/08_inject.ipynb #611ffe4e
-def _forward(a:str, r:str, b:str) -> tuple[str, str, str]:
-    "The stored triple behind a step a -r-> b (a `~r` step walks the fact b r a backwards)."
-    return (b, r[1:], a) if r.startswith('~') else (a, r, b)
-
 def _reached(kg:KnowledgeGraph, questions:list[QARecord]) -> list[set]:
     "Per question: its gold answers that retrieval along its relation path reaches in `kg` (paths back to the topic not counted)."
     res = batch_retrieve(kg, [(q.q_entity, list(q.relation_path)) for q in questions], max_paths=0, exclude_sources=True)
@@ -256,7 +252,7 @@ def remove_support(kg:KnowledgeGraph, questions:list, # QARecords with a relatio
     if not (isinstance(fraction, (int, float)) and 0 <= fraction <= 1): raise KMInputError(f'fraction must be in [0, 1], got {fraction!r}')
     chosen = sorted(np.random.default_rng(seed).permutation(len(qs))[:round(fraction * len(qs))].tolist())
     res = batch_retrieve(kg, [(qs[i].q_entity, list(qs[i].relation_path)) for i in chosen], max_paths=10**7, exclude_sources=True)
-    cut = {_forward(p.entities[0], p.relations[0], p.entities[1]) for j, i in enumerate(chosen) for p in res[j].paths if p.target in qs[i].a_entity}
+    cut = {stored_triple(p.entities[0], p.relations[0], p.entities[1]) for j, i in enumerate(chosen) for p in res[j].paths if p.target in qs[i].a_entity}
     new = kg.subgraph(np.arange(kg.n_entities, dtype=np.int32), hops=0).remove_triples(sorted(cut))  # a copy, same ids
     status = {q.id: 'intact' if a == b else 'removed' if not a else 'touched' for q, b, a in zip(qs, _reached(kg, qs), _reached(new, qs))}
     return new, status
