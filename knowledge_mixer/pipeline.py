@@ -18,7 +18,7 @@ from .graph import KnowledgeGraph, load_graph
 from .data import (DatasetConfig, load_jsonl, load_metaqa, load_questions, movie_questions, movie_world,
                                   planning_dataset, save_dataset, save_jsonl, split_records)
 from .inject import CORPUS_KINDS, InjectConfig
-from .reason import ReasonConfig
+from .reason import ReasonConfig, llm_endpoint
 from .train import TrainConfig
 
 # %% auto #0
@@ -110,12 +110,14 @@ class PipelineConfig:
         if self.inject is not None:
             try: _inject_config(self, Path(self.out)).check()
             except KMInputError as e: raise KMInputError(f'the inject stage: {e} (its settings are the inject_* ones)') from None
+        if self.llm: llm_endpoint(self.reason)  # the LLM step's API and model, or an error now rather than after training
         return self
 
     def split_fractions(self): return [float(x) for x in str(self.split).split(',')]
 
 # %% ../nbs/09_pipeline.ipynb #bc492463
-_NOT_IDENTITY = ('out', 'eval_steps', 'threads', 'num_processes', 'deepspeed_stage', 'force', 'inject_save_steps')  # may change between runs of a folder
+_NOT_IDENTITY = ('out', 'eval_steps', 'threads', 'num_processes', 'deepspeed_stage', 'force', 'inject_save_steps',  # may change between runs of a folder
+                 'llm_base_url', 'llm_api_key_env', 'llm_concurrency', 'llm_timeout', 'llm_retries')
 
 def _flat_json(d:dict) -> dict:
     "A saved config.json as flat settings: the nested sections of this version, or the flat file of earlier ones."
@@ -124,11 +126,12 @@ def _flat_json(d:dict) -> dict:
     return out
 
 def _changed_settings(saved:dict, cfg:PipelineConfig) -> dict:
-    "The identity settings whose value in a saved config.json differs from `cfg`'s: name -> (saved, now). A run without the inject stage may add one."
+    "The identity settings whose value in a saved config.json differs from `cfg`'s: name -> (saved, now). A run without the inject stage may add one; a setting newer than the file counts as its default."
     old = _flat_json(saved)
     inject = [p[-1] for p, *_ in config_fields(InjectStageConfig)]  # `inject`, then its settings
     skip = set(inject) if old.get('inject') is None else set(inject[1:]) if cfg.inject is None else set()
-    return {k: (old.get(k), v) for k, v in config_to_flat(cfg).items() if k not in _NOT_IDENTITY and k not in skip and old.get(k) != v}
+    default = config_to_flat(PipelineConfig())
+    return {k: (old.get(k), v) for k, v in config_to_flat(cfg).items() if k not in _NOT_IDENTITY and k not in skip and old.get(k, default[k]) != v}
 
 # %% ../nbs/09_pipeline.ipynb #a66e70d2
 def _check_same_run(out:Path, cfg:PipelineConfig):
@@ -314,19 +317,20 @@ def _plan_questions(cfg:PipelineConfig, model, tok, questions:list, kg:Knowledge
 
 # %% ../nbs/09_pipeline.ipynb #cc4044ed
 def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
-    "KG-constrained planning, retrieval and answers for the test questions."
-    from knowledge_mixer.reason import answer, load_planner, write_predictions
+    "KG-constrained planning, retrieval and answers for the test questions (by an OpenAI-compatible LLM with `llm`)."
+    from knowledge_mixer.reason import check_endpoint, load_planner, predict, write_predictions
     import torch
+    ep = check_endpoint(llm_endpoint(cfg.reason)) if cfg.llm else None  # a wrong URL or key fails before planning
     if cfg.threads: torch.set_num_threads(cfg.threads)
     kg = KnowledgeGraph.load(out/'kg.npz')
     test = load_jsonl(out/'questions'/'test.jsonl')
     model, tok = load_planner(out/'train'/'model')
     plans = _plan_questions(cfg, model, tok, test, kg)
-    preds = answer(kg, test, plans, top_plans=cfg.top_plans)
+    preds = predict(kg, test, plans, cfg.reason, ep)
     write_predictions(preds, out/'predictions.jsonl')
     write_predictions(preds, out/'predictions_rog.jsonl', 'rog')
     valid = [p.valid for ps in plans for p in ps]
-    return dict(questions=len(test), plans=len(valid), valid_plans=float(np.mean(valid)) if valid else 0.0)
+    return dict(questions=len(test), plans=len(valid), valid_plans=float(np.mean(valid)) if valid else 0.0, **({'llm': ep.model} if ep else {}))
 
 # %% ../nbs/09_pipeline.ipynb #48f1d7d6
 def stage_eval(cfg:PipelineConfig, out:Path) -> dict:

@@ -6,12 +6,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import os
+import re
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, KMNotFound, atomic_path, generating, km_command, progress, run_cli, save_config, sectioned
+from .core import (KMInputError, KMNotFound, atomic_path, check_int, generating, km_command, progress, run_cli,
+                                  save_config, sectioned)
 from .graph import KnowledgeGraph, load_graph
 from .paths import batch_retrieve, relation_paths_from
 from .text import (parse_relation_paths, path_to_text, planning_messages, planning_prompt, reasoning_prompt,
@@ -20,8 +23,9 @@ from .data import QARecord, load_jsonl
 from .model import adapter_base
 
 # %% auto #0
-__all__ = ['TokenTrie', 'path_token_trie', 'Plan', 'mark_valid', 'plan', 'Prediction', 'answer', 'reason', 'write_predictions',
-           'load_planner', 'ReasonConfig', 'PredictConfig', 'km_predict']
+__all__ = ['TokenTrie', 'path_token_trie', 'Plan', 'mark_valid', 'plan', 'Prediction', 'answer', 'parse_answers', 'ReasonConfig',
+           'LLMEndpoint', 'llm_endpoint', 'chat_replies', 'check_endpoint', 'reason', 'predict', 'write_predictions',
+           'load_planner', 'PredictConfig', 'km_predict']
 
 # %% ../nbs/07_reason.ipynb #c3196f9c
 class TokenTrie:
@@ -202,20 +206,188 @@ def answer(kg:KnowledgeGraph, questions:list, plans:list[list[Plan]], top_plans:
         samples[qi] += [path_to_text(p) for p in res[j].paths]
     return [_prediction(r, answers[qi], plans[qi], samples[qi]) for qi, r in enumerate(questions)]
 
-# %% ../nbs/07_reason.ipynb #cfd1d86b
-def reason(model, tokenizer, questions:list, predictions:list[Prediction], budget:int=3000, batch_size:int=8,
-           max_new_tokens:int=64) -> list[Prediction]:
-    "LLM answers from the retrieved paths of each prediction (RoG's reasoning prompt); replaces `prediction`."
+# %% ../nbs/07_reason.ipynb #5a1c0e3b
+_LIST_MARK = re.compile(r'^(?:[-*•]|\d{1,3}[.)])\s+')
+
+def parse_answers(text:str|None) -> list[str]:
+    "The answers in an LLM's reply: one per line, list markers and `...:` heading lines dropped, repeats removed (first kept)."
+    lines = (_LIST_MARK.sub('', l.strip()).strip() for l in (text or '').splitlines())
+    return list(dict.fromkeys(l for l in lines if l and not l.endswith(':')))
+
+# %% ../nbs/07_reason.ipynb #5a1c0e3e
+def _generate_replies(model, tokenizer, prompts:list[str], batch_size:int, max_new_tokens:int) -> list[str]:
+    "A local causal LM's greedy continuation of each prompt, `batch_size` prompts per `generate` call."
+    out = []
     with generating(model, tokenizer):
-        for i in range(0, len(predictions), batch_size):
-            chunk = predictions[i:i + batch_size]
-            prompts = [reasoning_prompt(p.question, p.paths, budget) for p in chunk]
-            enc = tokenizer(prompts, return_tensors='pt', padding=True).to(model.device)
+        for i in range(0, len(prompts), batch_size):
+            enc = tokenizer(prompts[i:i + batch_size], return_tensors='pt', padding=True).to(model.device)
             g = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
                                eos_token_id=tokenizer.eos_token_id)
-            for p, text in zip(chunk, tokenizer.batch_decode(g[:, enc['input_ids'].shape[1]:], skip_special_tokens=True)):
-                p.prediction = list(dict.fromkeys(l.strip() for l in text.split('\n') if l.strip()))
+            out += tokenizer.batch_decode(g[:, enc['input_ids'].shape[1]:], skip_special_tokens=True)
+    return out
+
+# %% ../nbs/07_reason.ipynb #6c944a75
+@dataclass
+class ReasonConfig:
+    "How questions are planned and answered: the reasoning settings `km_predict` and the main job share."
+    beams: int = 3  # plans per question
+    constrained: bool = field(default=True, metadata={'flag': '--unconstrained', 'flag_help': 'plain beam search instead of KG-constrained decoding'})  # KG-constrained decoding
+    max_hops: int = 3  # longest plan
+    top_plans: int = 1  # valid plans whose end entities are answers
+    llm: bool = False  # reasoning step: an OpenAI-compatible chat LLM answers from each question's retrieved paths (RoG's prompt) instead of the plans' end entities
+    llm_base_url: str|None = None  # the LLM's API root, e.g. http://127.0.0.1:8000/v1 (None: $KM_LLM_BASE_URL, then $OPENAI_BASE_URL)
+    llm_model: str|None = None  # the model the LLM API serves (None: $KM_LLM_MODEL)
+    llm_api_key_env: str|None = None  # name of the environment variable holding the LLM API key, never the key (None: KM_LLM_API_KEY, then OPENAI_API_KEY)
+    llm_paths: int = 20  # retrieved paths per plan the LLM may read (the prompt keeps the best that fit its budget)
+    llm_concurrency: int = 4  # LLM requests in flight at once
+    llm_timeout: float = 60.0  # seconds to wait for one LLM reply
+    llm_retries: int = 2  # retries of an LLM request after a timeout, a lost connection or HTTP 408/409/429/5xx (with backoff)
+    llm_max_tokens: int = 256  # longest LLM reply, in tokens
+
+# %% ../nbs/07_reason.ipynb #5a1c0e41
+_KEY_VARS = ('KM_LLM_API_KEY', 'OPENAI_API_KEY')  # where the key is looked for when `llm_api_key_env` is unset
+
+def _shown_url(url:str) -> str:
+    "`url` without any user:password part, for messages."
+    return re.sub(r'^(\w+://)[^/@]*@', r'\1', url)
+
+@dataclass
+class LLMEndpoint:
+    "An OpenAI-compatible chat API as the reasoner: where, which model, where the key came from, and the call settings."
+    base_url: str  # the API root (most servers: ending in /v1)
+    model: str  # the model name sent with each request
+    key_from: str|None  # the environment variable the key came from (None: no key)
+    settings: ReasonConfig = field(repr=False)  # concurrency, timeout, retries, longest reply
+    api_key: str|None = field(default=None, repr=False)  # sent as a Bearer token; never printed
+    def __str__(self): return f'LLM {self.model!r} at {_shown_url(self.base_url)}'
+
+    def error(self, what:str, cls=KMInputError):
+        "An error about this endpoint: which one, what happened and what to check, with the key blanked out."
+        msg = f'{self}: {what}'
+        return cls(msg.replace(self.api_key, '***') if self.api_key else msg)
+
+# %% ../nbs/07_reason.ipynb #5a1c0e42
+def llm_endpoint(cfg:ReasonConfig|None=None, # the reasoning settings (None: the defaults)
+                 env:dict|None=None, # where unset values are looked up (None: os.environ)
+                 **settings) -> LLMEndpoint: # `ReasonConfig` settings that override `cfg`'s, e.g. llm_model='gpt-4o-mini'
+    "The LLM endpoint `cfg`'s `llm_*` settings describe, the environment filling what they leave unset; missing pieces raise."
+    cfg, env = replace(cfg or ReasonConfig(), **settings), os.environ if env is None else env
+    url = (cfg.llm_base_url or env.get('KM_LLM_BASE_URL') or env.get('OPENAI_BASE_URL') or '').strip().rstrip('/')
+    if not url: raise KMInputError('no LLM API to call: set llm_base_url (--llm_base_url URL) or KM_LLM_BASE_URL, e.g. http://127.0.0.1:8000/v1 '
+                                   'for km_serve or a local vLLM/llama.cpp server, https://api.openai.com/v1 for OpenAI')
+    shown = _shown_url(url)
+    if not re.match(r'https?://[^/\s]+', url): raise KMInputError(f'llm_base_url {shown!r} is not an http(s) URL; write it as http://HOST:PORT/v1')
+    model = cfg.llm_model or env.get('KM_LLM_MODEL')
+    if not model:
+        raise KMInputError(f'no LLM model for {shown}: set llm_model (--llm_model NAME) or KM_LLM_MODEL; the server lists its models at {shown}/models')
+    key_from = next((v for v in ([cfg.llm_api_key_env] if cfg.llm_api_key_env else _KEY_VARS) if env.get(v)), None)
+    if cfg.llm_api_key_env and not key_from:
+        raise KMInputError(f'llm_api_key_env is {cfg.llm_api_key_env}, but that environment variable is unset or empty; '
+                           'export it (or leave llm_api_key_env unset)')
+    for k, lo in (('llm_paths', 1), ('llm_concurrency', 1), ('llm_retries', 0), ('llm_max_tokens', 1)): check_int(k, getattr(cfg, k), lo)
+    if not cfg.llm_timeout > 0: raise KMInputError(f'llm_timeout must be a positive number of seconds, got {cfg.llm_timeout!r}')
+    return LLMEndpoint(url, model, key_from, cfg, env[key_from] if key_from else None)
+
+# %% ../nbs/07_reason.ipynb #5a1c0e45
+def _status_detail(e) -> str:
+    "The server's own message in an HTTP error reply (OpenAI's `{'error': {'message': ...}}`, whole or as the client unwraps it, or text), shortened."
+    msg = getattr(e, 'body', None)
+    for key in ('error', 'message'):
+        if isinstance(msg, dict) and key in msg: msg = msg[key]
+    return f': {str(msg)[:200]}' if msg else ''
+
+def _llm_error(ep:LLMEndpoint, e:Exception):
+    "The KM error for a failed call to `ep`: an `openai` exception or a reply that is not JSON."
+    import openai
+    s = ep.settings
+    tries, code = f'{s.llm_retries + 1} tries', getattr(e, 'status_code', None)
+    if isinstance(e, openai.APITimeoutError):
+        return ep.error(f'no reply within {s.llm_timeout:g} s ({tries}); check that the server is up and not overloaded, or raise llm_timeout / lower llm_concurrency')
+    if isinstance(e, openai.APIConnectionError):
+        return ep.error(f'cannot connect ({e.__cause__ or e}; {tries}); check the URL (scheme, host, port) and that the server is running')
+    if isinstance(e, (openai.AuthenticationError, openai.PermissionDeniedError)):
+        key = f'check the key in ${ep.key_from}' if ep.key_from else f'no key was sent: put it in {" or ".join(_KEY_VARS)}, or name its variable with llm_api_key_env'
+        return ep.error(f'the key was refused (HTTP {code}{_status_detail(e)}); {key}')
+    if isinstance(e, openai.NotFoundError):
+        return ep.error(f'HTTP 404{_status_detail(e)}; check the model name (the server lists its models at {_shown_url(ep.base_url)}/models) '
+                        'and that the URL is the API root (usually ending in /v1)', KMNotFound)
+    if isinstance(e, openai.RateLimitError): return ep.error(f'rate-limited (HTTP 429{_status_detail(e)}; {tries}); lower llm_concurrency or raise llm_retries')
+    if isinstance(e, openai.APIStatusError):
+        return ep.error(f"HTTP {code}{_status_detail(e)}; check the server's log, the model name and llm_max_tokens")
+    return ep.error(f'the reply is not JSON ({type(e).__name__}: {str(e)[:120]}); check that the URL is an OpenAI-compatible API root (usually ending in /v1)')
+
+# %% ../nbs/07_reason.ipynb #5a1c0e46
+def _reply_text(ep:LLMEndpoint, r) -> str:
+    "The text of chat completion `r`; a reply without choices (or not a completion at all) raises, naming the endpoint."
+    if isinstance(r, (str, bytes)):
+        raise ep.error(f'the reply is not JSON (it starts {str(r)[:60]!r}); check that the URL is an OpenAI-compatible API root (usually ending in /v1)')
+    choices = getattr(r, 'choices', None)
+    if not choices:
+        got = 'an empty choices list' if choices == [] else 'no choices field'
+        raise ep.error(f"the reply has {got}; check the server's log (a filtered prompt, or not a chat-completions route)")
+    msg = getattr(choices[0], 'message', None)
+    return getattr(msg, 'content', None) or ''  # None: no text (a refusal, a tool call): no answers
+
+# %% ../nbs/07_reason.ipynb #5a1c0e48
+def _openai_client(ep:LLMEndpoint):
+    from openai import OpenAI
+    return OpenAI(base_url=ep.base_url, api_key=ep.api_key or 'no-key', timeout=ep.settings.llm_timeout, max_retries=ep.settings.llm_retries)
+
+def _chat_once(ep:LLMEndpoint, client, prompt:str) -> str:
+    "The endpoint's reply to `prompt` as one user message (greedy, at most `llm_max_tokens`); failures raise KM errors."
+    import openai
+    try:
+        r = client.chat.completions.create(model=ep.model, messages=[{'role': 'user', 'content': prompt}],
+                                           max_tokens=ep.settings.llm_max_tokens, temperature=0)
+    except (openai.OpenAIError, ValueError) as e: raise _llm_error(ep, e) from None  # ValueError: a body that is not JSON
+    return _reply_text(ep, r)
+
+# %% ../nbs/07_reason.ipynb #5a1c0e49
+def chat_replies(ep:LLMEndpoint, prompts:list[str]) -> list[str]:
+    "The endpoint's reply to each prompt, in order, with at most `llm_concurrency` requests in flight."
+    from concurrent.futures import ThreadPoolExecutor
+    if not prompts: return []
+    client, bar = _openai_client(ep), progress(total=len(prompts), desc='reasoning')
+    pool = ThreadPoolExecutor(min(ep.settings.llm_concurrency, len(prompts)), thread_name_prefix='km-llm')
+    try:
+        futures = [pool.submit(_chat_once, ep, client, p) for p in prompts]
+        out = []
+        for f in futures: out.append(f.result()); bar.update(1)
+        return out
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True); bar.close(); client.close()
+
+def check_endpoint(ep:LLMEndpoint) -> LLMEndpoint:
+    "`ep`, once `GET /models` showed the server is reachable and takes the key (a server without that route passes)."
+    import openai
+    client = _openai_client(ep)
+    try: client.models.list()
+    except (openai.APIConnectionError, openai.AuthenticationError, openai.PermissionDeniedError) as e: raise _llm_error(ep, e) from None
+    except (openai.OpenAIError, ValueError): pass  # no usable /models route: the first question will say more
+    finally: client.close()
+    return ep
+
+# %% ../nbs/07_reason.ipynb #cfd1d86b
+def reason(model, # a local causal LM, or an `LLMEndpoint` (any OpenAI-compatible API)
+           tokenizer, # the local model's tokenizer (None with an endpoint)
+           questions:list, predictions:list[Prediction], budget:int=3000, # prompt size in characters: lowest-ranked paths are dropped
+           batch_size:int=8, max_new_tokens:int=64 # a local model's batch and reply length (an endpoint uses llm_concurrency, llm_max_tokens)
+          ) -> list[Prediction]:
+    "LLM answers from the retrieved paths of each prediction (RoG's reasoning prompt); replaces `prediction`."
+    prompts = [reasoning_prompt(p.question, p.paths, budget) for p in predictions]
+    replies = (chat_replies(model, prompts) if isinstance(model, LLMEndpoint)
+               else _generate_replies(model, tokenizer, prompts, batch_size, max_new_tokens))
+    for p, text in zip(predictions, replies): p.prediction = parse_answers(text)
     return predictions
+
+# %% ../nbs/07_reason.ipynb #5a1c0e50
+def predict(kg:KnowledgeGraph, questions:list, plans:list[list[Plan]], cfg:ReasonConfig, # the reasoning settings
+            endpoint:LLMEndpoint|None=None, # with `cfg.llm`: the endpoint (None: `llm_endpoint(cfg)`)
+            threads:int=1) -> list[Prediction]:
+    "Answers as the reasoning settings say: the best plans' end entities, or (`cfg.llm`) an LLM's reading of their paths."
+    if not cfg.llm: return answer(kg, questions, plans, cfg.top_plans, threads=threads)
+    preds = answer(kg, questions, plans, cfg.top_plans, max_paths=cfg.llm_paths, threads=threads)
+    return reason(endpoint or llm_endpoint(cfg), None, questions, preds)
 
 # %% ../nbs/07_reason.ipynb #cf571df6
 def write_predictions(preds:list[Prediction], path, format:str='km'):
@@ -243,15 +415,6 @@ def load_planner(model_dir):
         if model.get_input_embeddings().weight.shape[0] != len(tok): model.resize_token_embeddings(len(tok))
         return PeftModel.from_pretrained(model, p, local_files_only=True).eval(), tok
     return load_base_model(str(p))
-
-# %% ../nbs/07_reason.ipynb #6c944a75
-@dataclass
-class ReasonConfig:
-    "How questions are planned and answered: the reasoning settings `km_predict` and the main job share."
-    beams: int = 3  # plans per question
-    constrained: bool = field(default=True, metadata={'flag': '--unconstrained', 'flag_help': 'plain beam search instead of KG-constrained decoding'})  # KG-constrained decoding
-    max_hops: int = 3  # longest plan
-    top_plans: int = 1  # valid plans whose end entities are answers
 
 # %% ../nbs/07_reason.ipynb #93daca87
 @sectioned
@@ -281,20 +444,25 @@ def _plan_all(m, tok, recs, graph, cfg:PredictConfig):
 
 # %% ../nbs/07_reason.ipynb #83444675
 def _predict_main(cfg:PredictConfig):
+    ep = check_endpoint(llm_endpoint(cfg.reason)) if cfg.llm else None  # fail fast: before the planner loads
     graph = load_graph(cfg.kg)
     recs = load_jsonl(cfg.questions, kg=graph)[:cfg.limit or None]
     m, tok = load_planner(cfg.model)
     plans = _plan_all(m, tok, recs, graph, cfg)
-    preds = answer(graph, recs, plans, cfg.reason.top_plans)
+    preds = predict(graph, recs, plans, cfg.reason, ep)
     write_predictions(preds, cfg.out, cfg.format)
-    save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the predictions
+    save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the predictions (a key is never one)
     valid = [p.valid for ps in plans for p in ps]
-    print(f'wrote {len(preds):,} predictions to {cfg.out}; {100 * np.mean(valid) if valid else 0:.1f}% of {len(valid):,} plans valid')
+    by = f'; answers by the LLM {ep.model!r}' if ep else ''
+    print(f'wrote {len(preds):,} predictions to {cfg.out}; {100 * np.mean(valid) if valid else 0:.1f}% of {len(valid):,} plans valid{by}')
 
 # %% ../nbs/07_reason.ipynb #19e098c7
 @km_command(PredictConfig)
 def km_predict(cfg:PredictConfig, debug:bool=False):
     """Plan, retrieve and answer KGQA questions with a trained planner.
+
+    With --llm, an OpenAI-compatible chat LLM (--llm_base_url, --llm_model; key in $KM_LLM_API_KEY) answers from the
+    retrieved paths, as in RoG's reasoning step.
 
     Examples:
       km_predict runs/kgqa/train/model runs/kgqa/kg.npz runs/kgqa/questions/test.jsonl --out runs/kgqa/predictions.jsonl
