@@ -1,5 +1,6 @@
-"""Shared pytest setup: offline environment, one torch thread, and the shared-data fixtures."""
+"""Shared pytest setup: offline environment, one torch thread, the shared-data fixtures and a headless Chromium."""
 import os
+import shutil
 import tempfile
 
 # Never reach a hub from tests; keep caches out of the home folder.
@@ -43,3 +44,24 @@ def metaqa_mini_dir(km_data):
     if not (d / 'questions.jsonl').exists():
         pytest.skip(f'metaqa_mini not found at {d}: set KM_DATA to a folder holding metaqa_mini/')
     return d
+
+
+@pytest.fixture(scope='module')
+def browser():
+    "Headless Chromium through selenium (browser console logs kept); skips when absent, fails instead under KM_REQUIRE_BROWSER=1 (CI)."
+    chromium, chromedriver = shutil.which('chromium'), shutil.which('chromedriver')
+    if not (chromium and chromedriver):
+        if os.environ.get('KM_REQUIRE_BROWSER') == '1':
+            pytest.fail('KM_REQUIRE_BROWSER=1 but chromium/chromedriver are missing: apt-get install chromium chromium-driver')
+        pytest.skip('headless Chromium not installed: apt-get install chromium chromium-driver (.ci/run does this)')
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for a in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+              '--disable-component-update', '--disable-sync', '--no-first-run', '--window-size=1300,1100'):
+        opts.add_argument(a)
+    opts.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
+    d = webdriver.Chrome(service=Service(chromedriver), options=opts)
+    yield d
+    d.quit()

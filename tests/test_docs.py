@@ -1,7 +1,5 @@
 """The docs site builds offline and works in a real browser (headless Chromium via selenium)."""
-import os
 import re
-import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -13,7 +11,6 @@ pytestmark = pytest.mark.slow  # building the site renders every notebook: minut
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / '_artifacts'
-CHROMIUM, CHROMEDRIVER = shutil.which('chromium'), shutil.which('chromedriver')
 
 
 class Links(HTMLParser):
@@ -36,24 +33,6 @@ def site(tmp_path_factory):
     r = subprocess.run([sys.executable, str(ROOT / 'tools/build_docs.py'), '--out', str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return out
-
-
-@pytest.fixture(scope='module')
-def browser():
-    if not (CHROMIUM and CHROMEDRIVER):
-        if os.environ.get('KM_REQUIRE_BROWSER') == '1':
-            pytest.fail('KM_REQUIRE_BROWSER=1 but chromium/chromedriver are missing: apt-get install chromium chromium-driver')
-        pytest.skip('headless Chromium not installed: apt-get install chromium chromium-driver (.ci/run does this)')
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for a in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-              '--disable-component-update', '--disable-sync', '--no-first-run', '--window-size=1300,1100'):
-        opts.add_argument(a)
-    d = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    yield d
-    d.quit()
 
 
 def test_no_broken_internal_links(site):
