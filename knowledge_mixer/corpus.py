@@ -25,7 +25,8 @@ from .walk import RESTART, random_walks
 # %% auto #0
 __all__ = ['RelationTemplates', 'relation_templates', 'load_templates', 'qa_text', 'qa_prompt', 'parse_answers',
            'held_out_phrasing', 'closed_book_questions', 'qa_corpus', 'fact_corpus', 'walk_corpus', 'path_corpus',
-           'mix', 'planning_text', 'dedup', 'budget', 'popularity_buckets', 'corpus_stats', 'CorpusConfig', 'km_corpus']
+           'mix', 'planning_text', 'qa_sft', 'dedup', 'budget', 'popularity_buckets', 'corpus_stats', 'CorpusConfig',
+           'km_corpus']
 
 # %% ../nbs/05_corpus.ipynb #4d0f26bf
 @dataclass
@@ -529,6 +530,18 @@ def planning_text(ds):
                                'chat rows need a tokenizer\'s chat template, which a text corpus does not have')
         rows.append((p + c, 'plan', [], -1))
     return _corpus(rows, 'planning_text')
+
+# %% ../nbs/05_corpus.ipynb #0b38d4da
+def qa_sft(corpus): # a corpus (a Dataset with a `text` column)
+    "The corpus as prompt/completion rows: a QA text's question is the prompt (no loss on it), its answers the completion; any other text is all completion."
+    import datasets
+    if not isinstance(corpus, datasets.Dataset) or 'text' not in corpus.column_names:
+        raise KMInputError(f'qa_sft needs a corpus with a text column (e.g. qa_corpus(kg)), got {type(corpus).__name__}')
+    prompts, completions = [], []
+    for t in corpus['text'][:]:
+        q, sep, a = t.partition('\nA:') if t.startswith('Q: ') else ('', '', t)
+        prompts.append(q + sep); completions.append(a if sep else t)
+    return datasets.Dataset.from_dict(dict(prompt=prompts, completion=completions))
 
 # %% ../nbs/05_corpus.ipynb #849e4a86
 def dedup(ds):

@@ -18,7 +18,7 @@ import numpy as np
 from .core import (KMInputError, atomic_path, check_action, check_int, generating, km_command, run_cli, save_config,
                                   save_figure, settings_from)
 from .corpus import (closed_book_questions, corpus_stats, dedup, fact_corpus, held_out_phrasing, mix, parse_answers,
-                                    path_corpus, planning_text, popularity_buckets, qa_corpus, qa_prompt, relation_templates, walk_corpus)
+                                    path_corpus, planning_text, popularity_buckets, qa_corpus, qa_sft, qa_prompt, relation_templates, walk_corpus)
 from .data import (QARecord, build_questions, load_dataset_dir, movie_questions, movie_world, planning_dataset,
                                   save_dataset)
 from .eval import answer_scores, evaluate, strict_normalize
@@ -31,7 +31,8 @@ from .train import TrainConfig, TrainResult, general_text, text_perplexity, trai
 __all__ = ['HYBRID_MODES', 'CORPUS_KINDS', 'tiny_base', 'closed_book_answers', 'closed_book_scores', 'closed_book_report',
            'closed_book', 'closed_book_markdown', 'inject', 'curve_plot', 'planning_questions', 'remove_support',
            'hybrid_answer', 'hybrid_report', 'hybrid_markdown', 'incremental_inject', 'build_corpus', 'format_entities',
-           'InjectConfig', 'format_group', 'injection_corpus', 'injection_questions', 'train_injection', 'km_inject']
+           'InjectConfig', 'answers_only', 'format_group', 'general_rows', 'injection_corpus', 'injection_questions',
+           'train_injection', 'km_inject']
 
 # %% ../nbs/08_inject.ipynb #537fc6ec
 def tiny_base(texts, # the texts the tokenizer learns from (a list, or a corpus's `text` column)
@@ -193,7 +194,8 @@ def inject(corpus, # a corpus: a `datasets.Dataset` with a `text` column
            kg:KnowledgeGraph|None=None, # the graph the probe is about (to tell wrong entities from invented names)
            every:int=0, # ask the probe every N steps (0: no curve)
            stop_at:float=0.0, # stop once the probe's Hits@1 reaches this (0: train every step)
-           batch_size:int=64, max_new_tokens:int=32) -> TrainResult: # decoding of the probe
+           batch_size:int=64, max_new_tokens:int=32, # decoding of the probe
+           answers_only:bool=False) -> TrainResult: # closed-book QA SFT: loss on the answers of QA texts only (`corpus.qa_sft`)
     "Continued pretraining on a corpus's texts through the train stage; with `probe` and `every`, a closed-book curve."
     _check_corpus(corpus)
     callbacks = []
@@ -201,7 +203,8 @@ def inject(corpus, # a corpus: a `datasets.Dataset` with a `text` column
         if kg is None: raise KMInputError('a closed-book curve needs kg= (the graph the probe questions are about)')
         callbacks.append(_curve_callback(_check_questions(probe), kg, check_int('every', every, 1),
                                          Path(config.out)/'closed_book_curve.json', batch_size, max_new_tokens, stop_at))
-    res = train_sft(config, corpus.select_columns(['text']), model=model, tokenizer=tokenizer, callbacks=callbacks)
+    rows = qa_sft(corpus) if answers_only else corpus.select_columns(['text'])
+    res = train_sft(config, rows, model=model, tokenizer=tokenizer, callbacks=callbacks)
     if model is not None: _restore_forward(model)
     if callbacks: res.metrics['curve'] = list(callbacks[0].curve)
     return res
@@ -407,6 +410,8 @@ class InjectConfig:
     max_new_tokens = 64  # tokens generated per closed-book answer
     eval_batch: int = 64  # questions decoded together
     general: bool = True  # pretrained bases: perplexity on general English text (train.general_text) before and after
+    qa_loss: str|None = None  # 'answers': closed-book QA SFT, loss on the answers of QA texts only (corpus.qa_sft); 'text': on every token; None: answers for pretrained bases, text for 'tiny'
+    general_share: float = 0.0  # rows of general English (train.general_text, after the perplexity sample) mixed in per corpus row, so a pretrained base keeps its general ability
     threads = ...
     seed = ...
     resume = ...
@@ -415,6 +420,8 @@ class InjectConfig:
         "Refuse, before anything is written, a corpus that is neither a kind nor a folder, and training settings `TrainConfig` refuses."
         if self.corpus not in CORPUS_KINDS and not Path(self.corpus).is_dir():
             raise KMInputError(f'--corpus {self.corpus!r} is neither a corpus kind ({", ".join(CORPUS_KINDS)}) nor a folder written by km_corpus')
+        if self.qa_loss not in (None, 'answers', 'text'): raise KMInputError(f"--qa_loss must be 'answers' or 'text', got {self.qa_loss!r}")
+        if not 0 <= self.general_share <= 10: raise KMInputError(f'--general_share must be in [0, 10] (general rows per corpus row), got {self.general_share!r}')
         _inject_train_config(self, Path(self.out))
         return self
 
@@ -424,11 +431,31 @@ def _format_share(cfg:InjectConfig) -> float:
     if cfg.format_share is not None: return cfg.format_share
     return 0.5 if cfg.corpus in ('facts', 'plain', 'walks', 'paths') else 0.0
 
+def answers_only(cfg:InjectConfig) -> bool:
+    "Whether the run trains closed-book QA SFT (loss on answers only): as `qa_loss` says, else for every pretrained base."
+    return (cfg.qa_loss or ('text' if cfg.base == 'tiny' else 'answers')) == 'answers'
+
 # %% ../nbs/08_inject.ipynb #cde96e52
 def format_group(cfg:InjectConfig, kg:KnowledgeGraph,
                  asked=()) -> set[str]: # entities the run asks about: never in the group
     "The run's format entities (`format_entities` with its share and seed): QA about them joins the corpus and they are not asked."
     return format_entities(kg, _format_share(cfg), cfg.seed) - set(asked)
+
+# %% ../nbs/08_inject.ipynb #cc80e45e
+def general_rows(n:int, # rows wanted
+                 seed:int=0, chars:int=240) -> list[str]: # rows are sentences joined up to about `chars` characters
+    "`n` seeded rows of general English to train on (`train.general_text` after its perplexity sample), cut into sentence groups so they are as short as QA texts."
+    import re
+    if n < 0: raise KMInputError(f'general rows: n must be >= 0, got {n}')
+    rows = []
+    for para in general_text(200_000, after=20_000):
+        cur = ''
+        for sent in re.split(r'(?<=[.!?])\s+', para):
+            if cur and len(cur) + len(sent) > chars: rows.append(cur); cur = ''
+            cur = f'{cur} {sent}'.strip()
+        if cur: rows.append(cur)
+    order = np.random.default_rng(seed).permutation(len(rows))
+    return [rows[order[i % len(rows)]] for i in range(n)]  # cycles when more rows are asked than there are
 
 # %% ../nbs/08_inject.ipynb #d5b7fc70
 def injection_corpus(cfg:InjectConfig, kg:KnowledgeGraph, out:Path, teach:set=frozenset(),
@@ -440,6 +467,13 @@ def injection_corpus(cfg:InjectConfig, kg:KnowledgeGraph, out:Path, teach:set=fr
     else: ds = _check_corpus(load_dataset_dir(cfg.corpus))
     if teach and cfg.corpus not in ('qa', 'mixed'):  # those already hold QA about every entity
         ds = mix(ds, qa_corpus(kg, phrasings=cfg.phrasings, entities=sorted(teach), seed=cfg.seed), seed=cfg.seed)
+    if cfg.general_share:
+        import datasets
+        g = general_rows(round(cfg.general_share * len(ds)), cfg.seed)
+        extra = {'kind': ['general'] * len(g), 'triples': [[] for _ in g], 'phrasing': [-1] * len(g)}
+        if set(ds.column_names) - {'text', *extra}: ds = ds.select_columns(['text'])  # a folder with columns of its own: text only
+        gen = datasets.Dataset.from_dict({'text': g, **{k: v for k, v in extra.items() if k in ds.column_names}}, features=ds.features)
+        ds = mix(ds, gen, seed=cfg.seed)
     save_dataset(ds, out/'corpus')
     stats = corpus_stats(ds, kg) if 'triples' in ds.column_names else dict(texts=len(ds))
     with atomic_path(out/'corpus_stats.json') as tmp: tmp.write_text(json.dumps(stats, indent=1) + '\n')
@@ -484,7 +518,7 @@ def train_injection(cfg:InjectConfig, kg:KnowledgeGraph, corpus, questions:list,
     tc = _inject_train_config(cfg, out)
     summary = dict(method=tc.method, perplexity_before=_general_ppl(model, tok) if cfg.general and cfg.base != 'tiny' else None)
     res = inject(corpus, tc, model, tok, _sample(questions, cfg.probe_n, cfg.seed + 1), kg, cfg.curve_every, cfg.stop_at,
-                 cfg.eval_batch, cfg.max_new_tokens)
+                 cfg.eval_batch, cfg.max_new_tokens, answers_only(cfg))
     if summary['perplexity_before']: summary['perplexity_after'] = _general_ppl(model, tok)
     summary.update(steps=res.metrics.get('global_step'), tokens_seen=res.metrics.get('tokens_seen'),
                    tokens_per_second=res.metrics.get('tokens_per_second'), train_minutes=res.metrics.get('minutes'))

@@ -610,18 +610,21 @@ def text_perplexity(model, tokenizer, texts, # a str or list of str
     return math.exp(nll / n)
 
 # %% ../nbs/06_train.ipynb #d5a0c3e6
-def general_text(n_chars:int=20_000) -> list[str]: # total length of the paragraphs returned (the last one may cross it)
+def general_text(n_chars:int=20_000, # total length of the paragraphs returned (the last one may cross it)
+                 after:int=0) -> list[str]: # skip the paragraphs of the first `after` characters (training text after an evaluation sample)
     "A fixed English sample that ships with Python: paragraphs of the standard library's documentation topics (`pydoc_data`)."
     import re
     try: from pydoc_data.topics import topics
     except ImportError: raise KMNotFound('general_text needs the standard library module pydoc_data, which this Python '
                                          'installation left out; install the full standard library (e.g. Debian: libpython3-stdlib)') from None
-    if n_chars < 1: raise KMInputError(f'n_chars must be >= 1, got {n_chars}')
-    out, total = [], 0
+    if n_chars < 1 or after < 0: raise KMInputError(f'n_chars must be >= 1 and after >= 0, got {n_chars} and {after}')
+    out, total, skipped = [], 0, 0
     for key in sorted(topics):
         for para in re.split(r'\n\s*\n', topics[key]):
             if re.search(r'^\s', para, re.M) or re.search(r'^[*=~-]{3,}\s*$', para, re.M) or len(para.split()) < 8: continue
-            out.append(' '.join(para.split())); total += len(out[-1])
+            para = ' '.join(para.split())
+            if skipped < after: skipped += len(para); continue
+            out.append(para); total += len(para)
             if total >= n_chars: return out
     return out
 
