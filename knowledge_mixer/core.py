@@ -481,9 +481,9 @@ def _required(f) -> bool:
 
 # %% ../nbs/00_core.ipynb #dc4ba743
 def _add_setting(p, f, bt, help:str):
-    "Add the option of setting `f` (flag type `bt`) to the argparse parser `p`; a required setting is positional (or `--name`)."
+    "Add the option of setting `f` (flag type `bt`) to the argparse parser `p`; a required setting (or one with metadata `positional`) is positional (or `--name`)."
     import argparse
-    if _required(f):  # positional, optional here so that --config can supply it (checked after merging); --name too
+    if _required(f) or f.metadata.get('positional'):  # positional, optional here so that --config can supply it (checked after merging); --name too
         p.add_argument(f.name, nargs='?', type=bt, default=None, help=f'{help} (or --{f.name})')
         p.add_argument(f'--{f.name}', dest=f'_opt_{f.name}', type=bt, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         return

@@ -13,7 +13,8 @@ def run(*args, cwd=None):
     return subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True, cwd=cwd)
 
 
-COMMANDS = ('km_graph', 'km_pipeline', 'km_walk', 'km_paths', 'km_dataset', 'km_corpus', 'km_inject', 'km_train', 'km_predict', 'km_eval', 'km_serve')
+COMMANDS = ('km_graph', 'km_pipeline', 'km_walk', 'km_paths', 'km_dataset', 'km_corpus', 'km_inject', 'km_train', 'km_predict', 'km_eval',
+            'km_ask', 'km_serve')
 
 
 def test_help_lists_examples():
