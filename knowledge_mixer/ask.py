@@ -89,8 +89,8 @@ def _resolve(settings:dict, saved:dict|None=None) -> AskSettings:
     unknown = sorted(set(settings) - set(known))
     if unknown: raise KMInputError(f'unknown setting(s) {unknown}; known: {", ".join(known)}')
     s = AskSettings(**settings)
-    for f in fields(ReasonConfig):
-        if getattr(s, f.name) is None: setattr(s, f.name, (saved or {}).get(f.name, f.default))
+    for f in fields(ReasonConfig):  # the reasoning settings AskSettings takes (not the LLM reasoner's)
+        if f.name in known and getattr(s, f.name) is None: setattr(s, f.name, (saved or {}).get(f.name, f.default))
     for k, lo in (('beams', 1), ('max_hops', 1), ('top_plans', 1), ('paths_per_answer', 0), ('max_paths', 0), ('threads', 0)):
         check_int(k, getattr(s, k), lo)
     return s
