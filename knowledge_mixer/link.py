@@ -185,8 +185,8 @@ def _pick(self:EntityLinker, g:int, text:str, s:int, e:int) -> tuple[int, int, i
 
 # %% ../nbs/03_link.ipynb #f511e9cc
 def _distinct(span:str) -> bool:
-    "Whether a span says more than its letters: a capital letter, or punctuation."
-    return any(c.isupper() for c in span) or not span.replace(' ', '').isalnum()
+    "Whether a span says more than lower-case words: a capital letter, a digit or punctuation."
+    return span != span.lower() or not span.replace(' ', '').isalpha()
 
 @patch
 def _candidates(self:EntityLinker, text:str, toks:list) -> list[tuple]:
@@ -201,7 +201,7 @@ def _candidates(self:EntityLinker, text:str, toks:list) -> list[tuple]:
     out = []
     for weak, a, b, g, cap in found:
         ent, s, e, exact = self._pick(g, text, toks[a][0], toks[b][1])
-        out.append(((not weak, 1.0, cap, exact and _distinct(text[s:e]), b - a + 1, e - s, self.degree[ent]), a, b, s, e, ent, 1.0))
+        out.append(((not weak, cap, 1.0, exact and _distinct(text[s:e]), b - a + 1, e - s, self.degree[ent]), a, b, s, e, ent, 1.0))
     return out + self._symbol_candidates(text)
 
 # %% ../nbs/03_link.ipynb #46e14f59
@@ -214,7 +214,7 @@ def _symbol_candidates(self:EntityLinker, text:str) -> list[tuple]:
         chunk = m.group() if m.group() in self.symbols else m.group().rstrip('?.!,;:')
         for ent in self.symbols.get(chunk, [])[:1]:
             s = m.start()
-            out.append(((True, 1.0, False, True, 1, len(chunk), self.degree[ent]), -i - 1, -i - 1, s, s + len(chunk), ent, 1.0))
+            out.append(((True, False, 1.0, True, 1, len(chunk), self.degree[ent]), -i - 1, -i - 1, s, s + len(chunk), ent, 1.0))
     return out
 
 # %% ../nbs/03_link.ipynb #85e9b5dc
@@ -246,13 +246,20 @@ def _fuzzy(self:EntityLinker, text:str, toks:list, max_tokens:int=6, min_chars:i
     out = []
     for (a, b, _), row in zip(wins, sim):
         g = int(row.argmax())
-        if row[g] < self.fuzzy_cutoff or all(x in self.stopwords for x in self._keys[g].split()): continue  # never "correct" to a question word
+        if not self.fuzzy_cutoff <= row[g] < 100 or all(x in self.stopwords for x in self._keys[g].split()): continue  # exact: not ours; never "correct" to a question word
         ent, s, e, exact = self._pick(g, text, toks[a][0], toks[b][1])
-        score = min(float(row[g]) / 100, 0.99)
-        out.append(((True, score, a > 0 and text[s].isupper(), exact, b - a + 1, e - s, self.degree[ent]), a, b, s, e, ent, score))
+        score = float(row[g]) / 100
+        out.append(((True, a > 0 and text[s].isupper(), score, exact, b - a + 1, e - s, self.degree[ent]), a, b, s, e, ent, score))
     return out
 
 # %% ../nbs/03_link.ipynb #73b06443
+@patch
+def _name_missed(self:EntityLinker, text:str, toks:list, chosen:list) -> bool:
+    "Whether a capitalised content word inside the sentence lies outside every content mention (a name the exact pass missed, e.g. a typo)."
+    covered = {i for c in chosen if c[0][0] for i in range(c[1], c[2] + 1)}
+    return any(a not in covered and text[s].isupper() and w not in self.stopwords for a, (s, _, w) in enumerate(toks) if a > 0)
+
+# %% ../nbs/03_link.ipynb #39a2b8f3
 @patch
 def link(self:EntityLinker, text:str, # the question
          top:int=5 # at most this many mentions, best first
@@ -262,8 +269,9 @@ def link(self:EntityLinker, text:str, # the question
     if not isinstance(top, int) or top < 1: raise KMInputError(f'link: top must be a positive integer, got {top!r}')
     toks = _tokens(text)
     chosen = _resolve(self._candidates(text, toks), _overlap_key)
-    if self.fuzzy and toks and not any(c[0][0] for c in chosen):
-        chosen = _resolve(self._fuzzy(text, toks) + chosen, key=lambda c: c[0])
+    if self.fuzzy and toks and (not any(c[0][0] for c in chosen) or self._name_missed(text, toks, chosen)):
+        near = _resolve(self._fuzzy(text, toks), key=lambda c: c[0][2:])  # among fuzzy windows, the closer match
+        chosen = _resolve(near + chosen, key=lambda c: (c[0][0], c[2] - c[1], c[0]))  # then content first, the longest
     chosen.sort(key=lambda c: c[0], reverse=True)
     if any(c[0][0] for c in chosen): chosen = [c for c in chosen if c[0][0]]
     return [Mention(s, e, text[s:e], self.entities[ent], score) for _, _, _, s, e, ent, score in chosen[:top]]
@@ -273,7 +281,7 @@ def link_many(self:EntityLinker, texts, top:int=5) -> list[list[Mention]]:
     "`link` for each text."
     return [self.link(t, top) for t in texts]
 
-# %% ../nbs/03_link.ipynb #be65b2e7
+# %% ../nbs/03_link.ipynb #2200e82e
 def linker_for(kg:KnowledgeGraph, **kw) -> EntityLinker:
     "The `EntityLinker` of `kg` with settings `kw` (`EntityLinker.from_kg`'s), built once and cached on the graph."
     if isinstance(kw.get('aliases'), dict): return EntityLinker.from_kg(kg, **kw)  # a dict may change: not cached
@@ -288,7 +296,7 @@ def link_entities(kg:KnowledgeGraph, text:str, top:int=5, **kw) -> list[Mention]
     "The entities of `kg` mentioned in `text`, best first (`EntityLinker.link` with a linker cached on `kg`)."
     return linker_for(kg, **kw).link(text, top)
 
-# %% ../nbs/03_link.ipynb #2200e82e
+# %% ../nbs/03_link.ipynb #8ad0db98
 def mark_mentions(text:str, mentions, open:str='[', close:str=']') -> str:
     "`text` with each mention's span (a `Mention` or its dict) enclosed in `open` ... `close`."
     spans = sorted(((m['start'], m['end']) if isinstance(m, dict) else (m.start, m.end)) for m in mentions)

@@ -71,10 +71,11 @@ def test_question_words_that_are_entities_lose_to_names():
     assert top('what language is Up in') == [('Up', 'Up')]
     assert top("what films were released in the 1994s or 1994's") == [("1994", '1994')]  # 1994s is another word; 1994's is 1994
     assert top('which film came out in 1995') == [('1995', '1995')]
-    # control: the same questions with a linker that knows no question words get them wrong
+    assert top('who directed the film heat') == [('heat', 'Heat')]
+    # control: a linker that knows no question words takes the well-connected tag `film` for the topic
     bare = EntityLinker.from_kg(kg, fuzzy=False)
     bare.stopwords = frozenset()
-    assert [m.entity for m in bare.link('which film came out in 1995', top=1)] == ['film']
+    assert [m.entity for m in bare.link('who directed the film heat', top=1)] == ['film']
 
 
 def test_longest_span_and_exact_writing_win():
@@ -101,6 +102,10 @@ def test_aliases_labels_diacritics_symbols_and_typos(tmp_path):
     (span, ent, score), = one('what did Richard Broks direct')
     assert (span, ent) == ('Richard Broks', 'Q3') and 0.85 <= score < 1
     assert EntityLinker.from_kg(kg, label_relations=['rdfs:label'], fuzzy=False).link('what did Richard Broks direct') == []
+    # a typo that leaves part of the name matching another entity exactly: the capitalised leftover word calls the fuzzy pass
+    films = EntityLinker.from_kg(KnowledgeGraph.from_triples([('The Wedding Party', 'r', 'x'), ('y', 'has_tags', 'wedding')]))
+    assert [m.entity for m in films.link('who directed The Wedding Parrty', top=1)] == ['The Wedding Party']
+    assert [m.entity for m in films.link('which films are about weddings and a wedding')] == ['wedding']  # nothing missed: no fuzzy pass
     assert linker.link('Jean-Pierre Jeunet') and not any(m.entity == 'Jean-Pierre Jeunet' for m in linker.link('Jean-Pierre Jeunet'))
 
 
