@@ -16,6 +16,7 @@ import numpy as np
 
 from .core import KMInputError, KMNotFound, atomic_path, parse_json, read_lines, run_cli, where
 from .graph import KnowledgeGraph, load_graph
+from .link import EntityLinker, linker_for, mark_mentions
 from .paths import batch_retrieve, batch_shortest_paths, relation_paths_from
 from .text import (planning_messages, planning_prompt, reasoning_messages, reasoning_prompt,
                                   relation_path_to_text, verbalize_relation)
@@ -24,9 +25,9 @@ from .text import (planning_messages, planning_prompt, reasoning_messages, reaso
 __all__ = ['METAQA_RELATIONS', 'GENRES', 'LANGUAGES', 'TAGS', 'MOVIE_PHRASES', 'QUESTION_FRAMES', 'METAQA_QTYPES', 'QARecord',
            'metaqa_relation_path', 'parse_question_line', 'SkipLog', 'load_metaqa', 'movie_world_triples',
            'movie_world', 'load_rog', 'parse_entity_path', 'load_questions', 'split_key', 'split_records', 'save_jsonl',
-           'load_jsonl', 'frequent_relation_paths', 'relation_phrase', 'path_question', 'build_questions',
-           'movie_questions', 'plot_questions', 'planning_dataset', 'reasoning_dataset', 'dpo_dataset', 'save_dataset',
-           'load_dataset_dir', 'DatasetConfig', 'km_dataset']
+           'load_jsonl', 'read_questions', 'frequent_relation_paths', 'relation_phrase', 'path_question',
+           'build_questions', 'movie_questions', 'plot_questions', 'planning_dataset', 'reasoning_dataset',
+           'dpo_dataset', 'save_dataset', 'load_dataset_dir', 'DatasetConfig', 'km_dataset']
 
 # %% ../nbs/04_data.ipynb #ec48402b
 @dataclass
@@ -41,6 +42,7 @@ class QARecord:
     relation_path: list[str]|None = None  # gold relation path, `~r` = backwards
     graph: list[list[str]]|None = None  # optional per-question triples
     qtype: str|None = None  # question type (e.g. MetaQA's `director_to_movie`)
+    linked: list[dict]|None = None  # how a topic entity without brackets was found: [{span, entity, start, end, score}], offsets into `question`
     def __post_init__(self):
         if not self.a_entity: self.a_entity = list(self.answer)
     def to_dict(self) -> dict: return {k: v for k, v in asdict(self).items() if v is not None}
@@ -65,15 +67,35 @@ def metaqa_relation_path(qtype:str) -> list[str]:
 # %% ../nbs/04_data.ipynb #f4bbdd77
 _TOPIC = re.compile(r'\[([^\[\]]+)\]')
 
-def parse_question_line(line:str, loc:str) -> tuple[str, str, list[str]]:
-    "Split `question<TAB>a1|a2` and find the bracketed topic entity; errors name `loc`."
+def _topic(q:str, loc:str, link=None, # question text -> ranked mentions (see `_linking`); None: brackets only
+           missing:str='no [topic entity] in brackets', fix:str='mark the topic entity as [name]') -> tuple[str, str, list[dict]|None]:
+    "(question, topic entity, linked): the first [bracketed] name; else the best mention `link` finds, marked in brackets."
+    m = _TOPIC.findall(q)
+    if m: return q, m[0].strip(), None
+    if link is None: raise KMInputError(f'{loc}: {missing} in question {q[:80]!r}; {fix}, or pass the knowledge graph (kg=) to link it')
+    found = link(q)
+    if not found: raise KMNotFound(f'{loc}: no entity of the knowledge graph found in question {q[:80]!r}; {fix} or add its name as an alias')
+    best = found[0]
+    return mark_mentions(q, [best]), best.entity, [dict(best.to_dict(), start=best.start + 1, end=best.end + 1)]
+
+def _qa_line(line:str, loc:str, link=None) -> tuple[str, str, list[str], list[dict]|None]:
+    "(question, topic entity, answers, linked) of `question<TAB>a1|a2`; errors name `loc`."
     parts = line.split('\t')
     if len(parts) < 2: raise KMInputError(f'{loc}: expected "question<TAB>answer1|answer2", found no tab in {line[:80]!r}')
     q, ans = parts[0].strip(), [a.strip() for a in parts[1].split('|') if a.strip()]
-    m = _TOPIC.findall(q)
-    if not m: raise KMInputError(f'{loc}: no [topic entity] in brackets in question {q[:80]!r}; mark the topic entity as [name]')
+    q, topic, linked = _topic(q, loc, link)
     if not ans: raise KMInputError(f'{loc}: empty answer set for {q[:80]!r}')
-    return q, m[0].strip(), ans
+    return q, topic, ans, linked
+
+def parse_question_line(line:str, loc:str) -> tuple[str, str, list[str]]:
+    "Split `question<TAB>a1|a2` and find the bracketed topic entity; errors name `loc`."
+    return _qa_line(line, loc)[:3]
+
+# %% ../nbs/04_data.ipynb #fd98a6e6
+def _linking(kg:KnowledgeGraph|None, linker:EntityLinker|None):
+    "The function that links a question without brackets: `linker`'s, else `kg`'s (built on first use); None without either."
+    if linker is None and kg is None: return None
+    return lambda q: (linker or linker_for(kg)).link(q, top=1)
 
 # %% ../nbs/04_data.ipynb #59e00935
 class SkipLog(list):
@@ -138,28 +160,29 @@ def _metaqa_files(root:Path, k:int, variant:str, split:str) -> tuple[Path, list[
     return qa, ([l for _, l in read_lines(qt)] if qt.exists() else None)
 
 # %% ../nbs/04_data.ipynb #0adf46a1
-def _metaqa_record(n:int, line:str, loc:str, k:int, split:str, qtypes:list[str]|None) -> QARecord:
+def _metaqa_record(n:int, line:str, loc:str, k:int, split:str, qtypes:list[str]|None, link=None) -> QARecord:
     "Line `n` of a `k`-hop MetaQA questions file as a record, its gold path read from line `n` of `qtypes`."
-    q, topic, ans = parse_question_line(line, loc)
+    q, topic, ans, linked = _qa_line(line, loc, link)
     qtype = qtypes[n - 1].strip() if qtypes and n - 1 < len(qtypes) else None
     path = metaqa_relation_path(qtype) if qtype else None
     if k == 3: ans = [a for a in ans if a != topic] or ans
-    return QARecord(f'metaqa-{k}hop-{split}-{n - 1}', q, ans, [topic], hops=k, relation_path=path, qtype=qtype)
+    return QARecord(f'metaqa-{k}hop-{split}-{n - 1}', q, ans, [topic], hops=k, relation_path=path, qtype=qtype, linked=linked)
 
 # %% ../nbs/04_data.ipynb #440d4c33
 def load_metaqa(root, # folder with kb.txt and {k}-hop/ (MetaQA's layout)
                 hops=(1, 2, 3), # which hop sets to read
                 split:str='dev', # file split: qa_{split}.txt
                 variant:str='vanilla', # 'vanilla' or 'ntm' (1-hop paraphrases)
-                kg:KnowledgeGraph|None=None, # when given, topic entities must be in it
-                skip:SkipLog|None=None # collect bad lines here instead of raising
+                kg:KnowledgeGraph|None=None, # when given, topic entities must be in it (and questions without brackets are linked)
+                skip:SkipLog|None=None, # collect bad lines here instead of raising
+                linker:EntityLinker|None=None # links questions without brackets (default: `kg`'s)
                ) -> list[QARecord]:
     "Read MetaQA questions with their gold relation paths (from the qtype files) as `QARecord`s."
     root, out = Path(root), []
     if variant not in ('vanilla', 'ntm'): raise KMInputError(f"variant must be 'vanilla' or 'ntm', got {variant!r}")
     for k in ([hops] if isinstance(hops, int) else hops):
         qa, qtypes = _metaqa_files(root, k, variant, split)
-        out += _read_records(qa, partial(_metaqa_record, k=k, split=split, qtypes=qtypes), kg, skip)
+        out += _read_records(qa, partial(_metaqa_record, k=k, split=split, qtypes=qtypes, link=_linking(kg, linker)), kg, skip)
     return out
 
 # %% ../nbs/04_data.ipynb #6eb43777
@@ -295,22 +318,24 @@ def parse_entity_path(text:str, loc:str) -> tuple[list[str], list[str]]:
     return parts[0::2], parts[1::2]
 
 # %% ../nbs/04_data.ipynb #0aab49e3
-def _question_record(n:int, line:str, loc:str, prefix:str) -> QARecord:
+def _question_record(n:int, line:str, loc:str, prefix:str, link=None) -> QARecord:
     "Line `n`, `question<TAB>answers[<TAB>gold entity path]`, as a record with id `{prefix}-{n - 1}`."
-    q, topic, ans = parse_question_line(line, loc)
+    q, topic, ans, linked = _qa_line(line, loc, link)
     rel_path = None
     cols = line.split('\t')
     if len(cols) > 2 and cols[2].strip():
         ents, rel_path = parse_entity_path(cols[2].strip(), loc)
         if ents[0] != topic: raise KMInputError(f'{loc}: gold path starts at {ents[0]!r}, not the topic entity {topic!r}')
-    return QARecord(f'{prefix}-{n - 1}', q, ans, [topic], hops=len(rel_path) if rel_path else None, relation_path=rel_path)
+    return QARecord(f'{prefix}-{n - 1}', q, ans, [topic], hops=len(rel_path) if rel_path else None, relation_path=rel_path, linked=linked)
 
 # %% ../nbs/04_data.ipynb #8492aee9
-def load_questions(path, kg:KnowledgeGraph|None=None, skip:SkipLog|None=None, id_prefix:str|None=None) -> list[QARecord]:
-    "Read `question<TAB>answers[<TAB>gold entity path]` lines (topic entity in brackets) as `QARecord`s."
+def load_questions(path, kg:KnowledgeGraph|None=None, skip:SkipLog|None=None, id_prefix:str|None=None,
+                   linker:EntityLinker|None=None # links questions without brackets (default: `kg`'s)
+                  ) -> list[QARecord]:
+    "Read `question<TAB>answers[<TAB>gold entity path]` lines (topic entity in brackets, or linked) as `QARecord`s."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f'{path}: no such questions file')
-    make = partial(_question_record, prefix=id_prefix or path.stem)
+    make = partial(_question_record, prefix=id_prefix or path.stem, link=_linking(kg, linker))
     return _read_records(path, make, kg, skip, wanted=lambda line: line.strip() and not line.startswith('#'))
 
 # %% ../nbs/04_data.ipynb #e6e98fc1
@@ -352,21 +377,20 @@ def _names(v, field:str, loc:str) -> list[str]:
     return v
 
 # %% ../nbs/04_data.ipynb #d7dff6ec
-def _our_fields(d:dict, loc:str) -> dict:
-    "`d` with metaqa_mini's field names renamed to ours, and `q_entity` taken from the question's [brackets] if absent."
+def _our_fields(d:dict, loc:str, link=None) -> dict:
+    "`d` with metaqa_mini's field names renamed to ours, and `q_entity` taken from the question's [brackets] (or linked) if absent."
     if 'topic_entities' in d and 'q_entity' not in d:  # metaqa_mini's field names
         d = dict(d, q_entity=d.pop('topic_entities'), answer=d.pop('answers', None), relation_path=d.pop('gold_relation_path', None))
-    if 'q_entity' not in d and isinstance(d.get('question'), str):  # the topic entity may be marked in the question
-        topics = _TOPIC.findall(d['question'])
-        if not topics: raise KMInputError(f'{loc}: no q_entity field and no [topic entity] in brackets in question {d["question"][:80]!r}; '
-                                          'add "q_entity": ["name"] or mark the entity in the question as [name]')
-        d = dict(d, q_entity=[topics[0].strip()])
+    if 'q_entity' not in d and isinstance(d.get('question'), str):  # the topic entity may be marked in the question, or linked
+        q, topic, linked = _topic(d['question'], loc, link, missing='no q_entity field and no [topic entity] in brackets',
+                                  fix='add "q_entity": ["name"] or mark the entity in the question as [name]')
+        d = dict(d, question=q, q_entity=[topic], **({'linked': linked} if linked else {}))
     return d
 
 # %% ../nbs/04_data.ipynb #ea8ab03b
-def _record(d:dict, loc:str) -> QARecord:
-    "Check and normalise one JSON record (our fields or metaqa_mini's) into a `QARecord`."
-    d = _our_fields(d, loc)
+def _record(d:dict, loc:str, link=None) -> QARecord:
+    "Check and normalise one JSON record (our fields or metaqa_mini's) into a `QARecord`; `link` finds a topic entity without brackets."
+    d = _our_fields(d, loc, link)
     missing = [k for k in ('id', 'question', 'answer', 'q_entity') if d.get(k) is None]
     if missing: raise KMInputError(f'{loc}: missing field(s) {missing}')
     if not isinstance(d['question'], str) or not d['question'].strip(): raise KMInputError(f'{loc}: question must be a non-empty string')
@@ -376,18 +400,25 @@ def _record(d:dict, loc:str) -> QARecord:
         raise KMInputError(f'{loc}: relation_path must be a list of relation names like ["directed_by", "~starred_actors"], got {json.dumps(rp)[:80]}')
     return QARecord(**{k: v for k, v in d.items() if k in QARecord.__dataclass_fields__})
 
-def _json_record(n:int, line:str, loc:str) -> QARecord:
+def _json_record(n:int, line:str, loc:str, link=None) -> QARecord:
     "One line of a JSON-lines file as a record."
     d = parse_json(line, loc)
     if not isinstance(d, dict): raise KMInputError(f'{loc}: expected a JSON object')
-    return _record(d, loc)
+    return _record(d, loc, link)
 
 # %% ../nbs/04_data.ipynb #ad3668e3
 def load_jsonl(path, skip:SkipLog|None=None,
-               kg:KnowledgeGraph|None=None) -> list[QARecord]: # when given, topic entities and relation paths must be in it
+               kg:KnowledgeGraph|None=None, # when given, topic entities and relation paths must be in it (and unmarked questions are linked)
+               linker:EntityLinker|None=None # links questions without brackets or q_entity (default: `kg`'s)
+              ) -> list[QARecord]:
     "Read records written by `save_jsonl` (or any JSONL with the record fields); errors name the file and line."
     if not Path(path).exists(): raise FileNotFoundError(f'{path}: no such questions file')
-    return _read_records(path, _json_record, kg, skip, wanted=str.strip)
+    return _read_records(path, partial(_json_record, link=_linking(kg, linker)), kg, skip, wanted=str.strip)
+
+def read_questions(path, kg:KnowledgeGraph|None=None, skip:SkipLog|None=None, linker:EntityLinker|None=None) -> list[QARecord]:
+    "Questions from a JSON-lines file (`.jsonl`: `load_jsonl`) or a `question<TAB>answers` text file (`load_questions`)."
+    if str(path).endswith('.jsonl'): return load_jsonl(path, skip, kg, linker)
+    return load_questions(path, kg, skip, linker=linker)
 
 # %% ../nbs/04_data.ipynb #522c662a
 def frequent_relation_paths(kg:KnowledgeGraph, max_hops:int=3, n_samples:int=300, min_share:float=0.02,

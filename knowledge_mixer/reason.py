@@ -19,7 +19,7 @@ from .graph import KnowledgeGraph, load_graph
 from .paths import batch_retrieve, relation_paths_from
 from .text import (parse_relation_paths, path_to_text, planning_messages, planning_prompt, reasoning_prompt,
                                   relation_path_to_text)
-from .data import QARecord, load_jsonl
+from .data import QARecord, read_questions
 from .model import adapter_base
 
 # %% auto #0
@@ -166,13 +166,14 @@ class Prediction:
     hops: int|None = None
     qtype: str|None = None
     gold_relation_paths: list|None = None
+    linked: list|None = None  # the linked topic entity of a question without brackets ({span, entity, start, end, score})
     def to_dict(self): return {k: v for k, v in asdict(self).items() if v is not None}
 
 def _prediction(r, answers, plans, paths):
     "The `Prediction` for question `r` (a QARecord or a dict) with its answers, plans and sample paths."
-    rec = r if isinstance(r, QARecord) else QARecord(**{k: r[k] for k in ('id', 'question', 'answer', 'q_entity') if k in r})
+    rec = r if isinstance(r, QARecord) else QARecord(**{k: r[k] for k in ('id', 'question', 'answer', 'q_entity', 'linked') if k in r})
     return Prediction(rec.id, rec.question, answers, [p.to_dict() for p in plans], paths, list(rec.answer),
-                      rec.hops, rec.qtype, [list(rec.relation_path)] if rec.relation_path else None)
+                      rec.hops, rec.qtype, [list(rec.relation_path)] if rec.relation_path else None, rec.linked)
 
 # %% ../nbs/07_reason.ipynb #a49914fa
 def _best_plans(kg, r, qi, plans, top_plans):
@@ -423,7 +424,7 @@ class PredictConfig:
     "Settings of `km_predict`: the files, the reasoning settings and the batching."
     model: str  # trained planner folder (merged model or LoRA adapter with tokenizer)
     kg: str  # triples file or .npz graph
-    questions: str  # questions JSONL (id, question, answer, q_entity[, relation_path])
+    questions: str  # questions: JSONL (id, question, answer[, q_entity, relation_path]) or question<TAB>answers lines; no topic entity given: linked
     out: str = 'predictions.jsonl'  # predictions JSONL to write
     reason: ReasonConfig = field(default_factory=ReasonConfig)  # planning and answering
     format: str = 'km'  # 'km' (ours) or 'rog' (RoG's predictions.jsonl)
@@ -446,7 +447,7 @@ def _plan_all(m, tok, recs, graph, cfg:PredictConfig):
 def _predict_main(cfg:PredictConfig):
     ep = check_endpoint(llm_endpoint(cfg.reason)) if cfg.llm else None  # fail fast: before the planner loads
     graph = load_graph(cfg.kg)
-    recs = load_jsonl(cfg.questions, kg=graph)[:cfg.limit or None]
+    recs = read_questions(cfg.questions, kg=graph)[:cfg.limit or None]
     m, tok = load_planner(cfg.model)
     plans = _plan_all(m, tok, recs, graph, cfg)
     preds = predict(graph, recs, plans, cfg.reason, ep)
