@@ -21,6 +21,7 @@ from fastcore.basics import patch
 from .core import (KMInputError, KMNotFound, check_int, km_command, parse_json, quiet_library_progress, restore_dir,
                                   run_cli, settings_from)
 from .graph import KnowledgeGraph
+from .link import linker_for, mark_mentions
 from .reason import Plan, ReasonConfig, answer, load_planner, plan
 from .text import planning_prompt, verbalize_path
 
@@ -54,20 +55,15 @@ def _bracketed(kg:KnowledgeGraph, question:str) -> tuple[list[dict], list[str]]:
     return found, unknown
 
 def _topics(kg:KnowledgeGraph, question:str) -> list[dict]:
-    "The topic entities of `question` as mention dicts: its [bracketed] names that are entities of `kg`."
-    return _bracketed(kg, question)[0]
+    "The topic entities of `question` as mention dicts: its [bracketed] names that are entities of `kg`; without brackets, the linker's best mention."
+    found = _bracketed(kg, question)[0]
+    if found or _BRACKETS.search(question): return found  # brackets win, even when they name nothing the graph has
+    return [m.to_dict() for m in linker_for(kg).link(question, top=1)]  # one topic, as the question loaders link
 
 # %% ../nbs/10_ask.ipynb #be775aa9
 def _marked(question:str, mentions:list[dict]) -> str:
-    "`question` with each mention's span replaced by `[entity]` (as the planner saw topics in training), unless it is in brackets already."
-    parts, at = [], 0
-    for m in sorted(mentions, key=lambda m: m['start']):
-        s, e = m['start'], m['end']
-        if s < at: continue  # overlapping mentions: the first one wins
-        inside = question[:s].rstrip().endswith('[') and question[e:].lstrip().startswith(']')
-        parts += [question[at:s], question[s:e] if inside else f"[{m['entity']}]"]
-        at = e
-    return ''.join(parts + [question[at:]])
+    "`question` as the planner reads it: as asked when it has [brackets], else with the linked mentions in brackets."
+    return question if _BRACKETS.search(question) else mark_mentions(question, mentions)
 
 # %% ../nbs/10_ask.ipynb #c59b65a1
 @dataclass
@@ -112,12 +108,13 @@ def _check_run(run) -> Path:
 
 # %% ../nbs/10_ask.ipynb #fa40ac1b
 def _run_settings(run:Path) -> dict:
-    "The reasoning settings a run folder was made with: those of its config.json (nested in sections, or flat as in earlier versions)."
+    "The reasoning settings (those a Reasoner takes) a run folder was made with: those of its config.json (nested in sections, or flat as in earlier versions)."
     f = run/'config.json'
     saved = parse_json(f.read_text(encoding='utf-8'), str(f), '; restore it, or rerun the main job into another folder')
     if not isinstance(saved, dict): raise KMInputError(f'{f}: expected the settings of a run (a JSON object), got {type(saved).__name__}')
     flat = {k: v for sec in (saved, *(v for v in saved.values() if isinstance(v, dict))) for k, v in sec.items()}
-    return {g.name: flat[g.name] for g in fields(ReasonConfig) if g.name in flat}
+    mine = {f.name for f in fields(AskSettings)}  # the planning settings; the LLM reasoner's are km_predict's
+    return {g.name: flat[g.name] for g in fields(ReasonConfig) if g.name in flat and g.name in mine}
 
 # %% ../nbs/10_ask.ipynb #707e2713
 class Reasoner:

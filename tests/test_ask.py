@@ -149,13 +149,6 @@ def test_format_answer(reasoner):
     assert format_answer(reasoner.ask('name the director of [Nowhere Film]')).startswith('(no answer)\n')
 
 
-def _link_available() -> bool:
-    try: import knowledge_mixer.link  # noqa: F401
-    except ImportError: return False
-    return True
-
-
-@pytest.mark.skipif(not _link_available(), reason='needs knowledge_mixer.link')
 def test_unbracketed_questions_are_linked(reasoner):
     "Without brackets the entity linker finds the topic; the span is recorded and the answers are the bracketed question's."
     q = f'name the director of {TOPIC.lower()}?'
@@ -166,7 +159,6 @@ def test_unbracketed_questions_are_linked(reasoner):
     assert f'{TOPIC} (from "{e["span"]}")' in a.explanation or e['span'] == TOPIC
 
 
-@pytest.mark.skipif(not _link_available(), reason='needs knowledge_mixer.link')
 def test_unbracketed_question_without_entity(reasoner):
     a = reasoner.ask('what is the meaning of life?')
     assert (a.answers, a.entities) == ([], []) and 'I found no entity of the knowledge graph' in a.explanation
