@@ -329,7 +329,8 @@ def incremental_inject(kg:KnowledgeGraph, # the graph: the new triples are added
                        old_corpus, # the corpus the model was trained on (the replay samples it)
                        build=None, # build(kg, entities) -> corpus about those entities (default: qa_corpus(kg, entities=...))
                        replay:float=1.0, # old rows per new row (0: no replay)
-                       seed:int=0) -> tuple[TrainResult, dict]:
+                       seed:int=0,
+                       answers_only:bool=False) -> tuple[TrainResult, dict]: # closed-book QA SFT, as in `inject` (what a pretrained base was trained with)
     "Add `new_triples` to `kg` and train the same model on a corpus about the entities they touch plus a replay of old rows."
     from datasets import concatenate_datasets
     new_triples = [tuple(t) for t in new_triples]
@@ -341,7 +342,7 @@ def incremental_inject(kg:KnowledgeGraph, # the graph: the new triples are added
     ents = sorted({x for h, _, t in new_triples for x in (h, t)})
     new = _check_corpus((build or _qa_about)(kg, ents))
     parts = [new.select_columns(['text'])] + ([_replay_rows(old_corpus, set(ents), round(replay * len(new)), seed).select_columns(['text'])] if replay else [])
-    res = inject(concatenate_datasets(parts).shuffle(seed=seed), config, model, tokenizer)
+    res = inject(concatenate_datasets(parts).shuffle(seed=seed), config, model, tokenizer, answers_only=answers_only)
     return res, dict(seconds=round(time.time() - t0, 2), new_triples=len(new_triples), entities=len(ents), new_texts=len(new),
                      replay_texts=len(parts[1]) if len(parts) > 1 else 0, tokens=res.metrics.get('tokens_seen'))
 
