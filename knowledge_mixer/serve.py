@@ -219,6 +219,7 @@ class ChatMessage(_Body):
     content: str | list[ContentPart] | None = None
 
 class StreamOptions(_Body):
+    "Streaming options: `include_usage` adds a last chunk with the token counts."
     include_usage: bool = False
 
 # %% ../nbs/11_serve.ipynb #fd4be70b
