@@ -25,14 +25,14 @@ from .eval import answer_scores, evaluate, strict_normalize
 from .graph import stored_triple, KnowledgeGraph, load_graph
 from .paths import batch_retrieve
 from .reason import Prediction, answer, mark_valid, plan, reason
-from .train import TrainConfig, TrainResult, general_text, text_perplexity, train_sft
+from .train import TrainConfig, TrainResult, general_text, kl_replay, text_perplexity, train_sft
 
 # %% auto #0
 __all__ = ['HYBRID_MODES', 'CORPUS_KINDS', 'tiny_base', 'closed_book_answers', 'closed_book_scores', 'closed_book_report',
            'closed_book', 'closed_book_markdown', 'inject', 'curve_plot', 'planning_questions', 'remove_support',
            'hybrid_answer', 'hybrid_report', 'hybrid_markdown', 'incremental_inject', 'build_corpus', 'format_entities',
-           'InjectConfig', 'answers_only', 'format_group', 'general_rows', 'injection_corpus', 'injection_questions',
-           'train_injection', 'km_inject']
+           'InjectConfig', 'answers_only', 'general_kl', 'format_group', 'general_rows', 'injection_corpus',
+           'injection_questions', 'train_injection', 'km_inject']
 
 # %% ../nbs/08_inject.ipynb #537fc6ec
 def tiny_base(texts, # the texts the tokenizer learns from (a list, or a corpus's `text` column)
@@ -195,7 +195,8 @@ def inject(corpus, # a corpus: a `datasets.Dataset` with a `text` column
            every:int=0, # ask the probe every N steps (0: no curve)
            stop_at:float=0.0, # stop once the probe's Hits@1 reaches this (0: train every step)
            batch_size:int=64, max_new_tokens:int=32, # decoding of the probe
-           answers_only:bool=False) -> TrainResult: # closed-book QA SFT: loss on the answers of QA texts only (`corpus.qa_sft`)
+           answers_only:bool=False, # closed-book QA SFT: loss on the answers of QA texts only (`corpus.qa_sft`)
+           regularizer=None) -> TrainResult: # added to each step's loss (`train.kl_replay`: keep a LoRA'd base's general ability)
     "Continued pretraining on a corpus's texts through the train stage; with `probe` and `every`, a closed-book curve."
     _check_corpus(corpus)
     callbacks = []
@@ -204,7 +205,7 @@ def inject(corpus, # a corpus: a `datasets.Dataset` with a `text` column
         callbacks.append(_curve_callback(_check_questions(probe), kg, check_int('every', every, 1),
                                          Path(config.out)/'closed_book_curve.json', batch_size, max_new_tokens, stop_at))
     rows = qa_sft(corpus) if answers_only else corpus.select_columns(['text'])
-    res = train_sft(config, rows, model=model, tokenizer=tokenizer, callbacks=callbacks)
+    res = train_sft(config, rows, model=model, tokenizer=tokenizer, callbacks=callbacks, regularizer=regularizer)
     if model is not None: _restore_forward(model)
     if callbacks: res.metrics['curve'] = list(callbacks[0].curve)
     return res
@@ -412,7 +413,9 @@ class InjectConfig:
     eval_batch: int = 64  # questions decoded together
     general: bool = True  # pretrained bases: perplexity on general English text (train.general_text) before and after
     qa_loss: str|None = None  # 'answers': closed-book QA SFT, loss on the answers of QA texts only (corpus.qa_sft); 'text': on every token; None: answers for pretrained bases, text for 'tiny'
-    general_share: float = 0.0  # rows of general English (train.general_text, after the perplexity sample) mixed in per corpus row, so a pretrained base keeps its general ability
+    general_share: float = 0.0  # rows of general English (train.general_text, after the perplexity sample) mixed in per corpus row (language-model loss: it also adapts the model to that text)
+    general_kl: float|None = None  # LoRA runs: weight of train.kl_replay, a KL term that keeps the next-token distribution on general English rows near the base's (None: 1 for a pretrained base with LoRA or QLoRA, else 0)
+    kl_rows: int = 4  # general English rows a step for general_kl
     threads = ...
     seed = ...
     resume = ...
@@ -423,6 +426,11 @@ class InjectConfig:
             raise KMInputError(f'--corpus {self.corpus!r} is neither a corpus kind ({", ".join(CORPUS_KINDS)}) nor a folder written by km_corpus')
         if self.qa_loss not in (None, 'answers', 'text'): raise KMInputError(f"--qa_loss must be 'answers' or 'text', got {self.qa_loss!r}")
         if not 0 <= self.general_share <= 10: raise KMInputError(f'--general_share must be in [0, 10] (general rows per corpus row), got {self.general_share!r}')
+        if self.general_kl is not None and not self.general_kl >= 0: raise KMInputError(f'--general_kl must be >= 0 (0: off), got {self.general_kl!r}')
+        if self.general_kl and _method(self) == 'full':
+            raise KMInputError(f'--general_kl {self.general_kl} compares the model with its base by switching its LoRA off, but this run fine-tunes '
+                               f'the {self.base} base fully: pass --method lora, or --general_kl 0')
+        if self.kl_rows < 1: raise KMInputError(f'--kl_rows must be >= 1, got {self.kl_rows!r}')
         _inject_train_config(self, Path(self.out))
         return self
 
@@ -435,6 +443,14 @@ def _format_share(cfg:InjectConfig) -> float:
 def answers_only(cfg:InjectConfig) -> bool:
     "Whether the run trains closed-book QA SFT (loss on answers only): as `qa_loss` says, else for every pretrained base."
     return (cfg.qa_loss or ('text' if cfg.base == 'tiny' else 'answers')) == 'answers'
+
+def _method(cfg:InjectConfig) -> str: return cfg.method or ('full' if cfg.base == 'tiny' else 'lora')
+
+def general_kl(cfg:InjectConfig) -> float:
+    "The run's `kl_replay` weight: as set, else 1 for a pretrained base trained with LoRA or QLoRA, else 0 (off)."
+    if cfg.general_kl is not None: return cfg.general_kl
+    return 1.0 if cfg.base != 'tiny' and _method(cfg) != 'full' else 0.0
+
 
 # %% ../nbs/08_inject.ipynb #cde96e52
 def format_group(cfg:InjectConfig, kg:KnowledgeGraph,
@@ -492,7 +508,7 @@ def _inject_train_config(cfg:InjectConfig, out:Path) -> TrainConfig:
     import dataclasses
     mine = {f.name for f in dataclasses.fields(cfg)}
     shared = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(TrainConfig) if f.name in mine}
-    method = cfg.method or ('full' if cfg.base == 'tiny' else 'lora')
+    method = _method(cfg)
     return TrainConfig(**{**shared, 'method': method, 'out': str(out/'train'), 'dataset': str(out/'corpus'), 'plan_eval_n': 0,
                           'eval_steps': cfg.save_steps or cfg.steps, 'modules_to_save': 'embed_tokens,lm_head' if cfg.base == 'tiny' and method != 'full' else ''}).check()
 
@@ -517,9 +533,11 @@ def train_injection(cfg:InjectConfig, kg:KnowledgeGraph, corpus, questions:list,
     "Build the base for `corpus` and train it with a closed-book curve on a sample of `questions`: (model, tokenizer, result, summary)."
     model, tok = _inject_base(cfg, corpus)
     tc = _inject_train_config(cfg, out)
-    summary = dict(method=tc.method, perplexity_before=_general_ppl(model, tok) if cfg.general and cfg.base != 'tiny' else None)
+    w = general_kl(cfg)
+    summary = dict(method=tc.method, general_kl=w, perplexity_before=_general_ppl(model, tok) if cfg.general and cfg.base != 'tiny' else None)
+    reg = kl_replay(tok, general_rows(2000, cfg.seed), cfg.kl_rows, 64, w, cfg.seed) if w else None
     res = inject(corpus, tc, model, tok, _sample(questions, cfg.probe_n, cfg.seed + 1), kg, cfg.curve_every, cfg.stop_at,
-                 cfg.eval_batch, cfg.max_new_tokens, answers_only(cfg))
+                 cfg.eval_batch, cfg.max_new_tokens, answers_only(cfg), reg)
     if summary['perplexity_before']: summary['perplexity_after'] = _general_ppl(model, tok)
     summary.update(steps=res.metrics.get('global_step'), tokens_seen=res.metrics.get('tokens_seen'),
                    tokens_per_second=res.metrics.get('tokens_per_second'), train_minutes=res.metrics.get('minutes'))

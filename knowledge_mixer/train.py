@@ -29,8 +29,8 @@ from .text import parse_relation_paths
 # %% auto #0
 __all__ = ['TEXT_COLUMNS', 'training_columns', 'first_path', 'load_datasets', 'TrainConfig', 'deepspeed_config', 'free_port',
            'launch_command', 'plan_accuracy', 'write_metrics', 'loss_plot', 'peft_model_for', 'trainer_args',
-           'TrainResult', 'checkpoint_problem', 'train_sft', 'text_perplexity', 'general_text', 'dpo_from_planning',
-           'train_dpo', 'merge_and_save', 'launch', 'run_training', 'km_train']
+           'TrainResult', 'checkpoint_problem', 'train_sft', 'text_perplexity', 'general_text', 'kl_replay',
+           'dpo_from_planning', 'train_dpo', 'merge_and_save', 'launch', 'run_training', 'km_train']
 
 # %% ../nbs/06_train.ipynb #4cb19b07
 import warnings
@@ -296,10 +296,16 @@ def _ppl(loss): return math.exp(min(float(loss), 50.0))  # a diverged loss still
 
 # %% ../nbs/06_train.ipynb #58a18aa6
 def _planning_trainer_class(base):
-    "A subclass of a TRL trainer that adds `plan_exact`/`plan_valid` to evaluations, perplexity to logs and a token count that survives resuming."
+    "A subclass of a TRL trainer that adds `plan_exact`/`plan_valid` to evaluations, perplexity to logs, a token count that survives resuming and an optional regularizer."
     class PlanningTrainer(base):
         plan_examples, plan_max_new_tokens, plan_batch, log_perplexity = [], 32, 64, base.__name__ == 'SFTTrainer'
         tokens_at_start = None  # tokens trained before this session (from the checkpoint it resumed), set at its first log
+        regularizer = None  # callable(model, step) -> a loss added to every training step's (e.g. `kl_replay`)
+        def compute_loss(self, model, inputs, return_outputs=False, **kw):
+            out = super().compute_loss(model, inputs, return_outputs=return_outputs, **kw)
+            if self.regularizer is None or not model.training: return out  # evaluation losses stay comparable across runs
+            extra = self.regularizer(model, self.state.global_step)
+            return (out[0] + extra, *out[1:]) if return_outputs else out + extra
         def evaluation_loop(self, *args, metric_key_prefix:str='eval', **kw):
             out = super().evaluation_loop(*args, metric_key_prefix=metric_key_prefix, **kw)
             if self.plan_examples:
@@ -511,12 +517,13 @@ def _plans(config:TrainConfig, kind:str, eval_ds) -> bool:
     "Whether evaluations decode plans: not DPO, plan_eval_n > 0, and a validation set of prompt/completion rows."
     return kind != 'dpo' and bool(config.plan_eval_n) and eval_ds is not None and {'prompt', 'completion'} <= set(eval_ds.column_names)
 
-def _trainer(kind:str, trainer_cls, config:TrainConfig, run_dir:Path, model, tokenizer, train_ds, eval_ds, callbacks=()):
+def _trainer(kind:str, trainer_cls, config:TrainConfig, run_dir:Path, model, tokenizer, train_ds, eval_ds, callbacks=(), regularizer=None):
     "The run's TRL trainer (`_planning_trainer_class`) on the PEFT-wrapped `model`."
     plans = _plans(config, kind, eval_ds)
     args = trainer_args(config, run_dir, eval_ds is not None, kind=kind, plan_metric=plans)
     tr = _planning_trainer_class(trainer_cls)(model=peft_model_for(config, model, tokenizer), args=args, train_dataset=train_ds,
                                               eval_dataset=eval_ds, processing_class=tokenizer, callbacks=[_run_log_callback(run_dir, config), *callbacks])
+    tr.regularizer = regularizer
     if plans:
         tr.plan_examples = [eval_ds[i] for i in range(min(config.plan_eval_n, len(eval_ds)))]
         tr.plan_max_new_tokens, tr.plan_batch = config.max_new_tokens, config.plan_eval_batch
@@ -558,12 +565,12 @@ def _finish(trainer, config, tok, run_dir, main, t0, resumed) -> TrainResult:
     return TrainResult(run_dir, model_dir, {**_summary(hist), **extra}, hist, best)
 
 # %% ../nbs/06_train.ipynb #617e51b3
-def _fit(kind:str, trainer_cls, config:TrainConfig, train_ds, eval_ds, model, tokenizer, callbacks=()) -> TrainResult:
+def _fit(kind:str, trainer_cls, config:TrainConfig, train_ds, eval_ds, model, tokenizer, callbacks=(), regularizer=None) -> TrainResult:
     "One fine-tune: start the run folder, load the base, build the trainer, train (resuming), then save and report."
     t0 = time.time()
     run_dir, main = _start_run(config)
     model, tokenizer = _base_model(config, model, tokenizer)
-    tr = _trainer(kind, trainer_cls, config, run_dir, model, tokenizer, train_ds, eval_ds, callbacks)
+    tr = _trainer(kind, trainer_cls, config, run_dir, model, tokenizer, train_ds, eval_ds, callbacks, regularizer)
     resumed = _last_checkpoint(run_dir, main) if config.resume else None
     if resumed and main and kind != 'dpo': print(f'resuming from {resumed}', flush=True)  # (DPO resumes without a word)
     _train_resuming(tr, resumed)
@@ -574,13 +581,14 @@ def train_sft(config:TrainConfig, # all settings (`config.out` is the run folder
               train_ds, # Dataset with prompt/completion (or messages) columns, or a text column
               eval_ds=None, # validation Dataset: loss, perplexity and (prompt/completion rows) the planning metric
               model=None, tokenizer=None, # optional already-loaded base (e.g. a tiny test model)
-              callbacks=None): # extra `transformers.TrainerCallback`s (e.g. a closed-book probe during training)
+              callbacks=None, # extra `transformers.TrainerCallback`s (e.g. a closed-book probe during training)
+              regularizer=None): # callable(model, step) -> a loss added at every training step (e.g. `kl_replay`)
     "Fine-tuning with TRL's SFTTrainer: completion-only loss, or loss on every token of text rows (continued pretraining); resumable."
     from trl import SFTTrainer
     train_ds = training_columns(train_ds)
     eval_ds = training_columns(eval_ds) if eval_ds is not None else None
     kind = 'lm' if 'text' in train_ds.column_names else 'sft'
-    return _fit(kind, SFTTrainer, config, train_ds, eval_ds, model, tokenizer, list(callbacks or []))
+    return _fit(kind, SFTTrainer, config, train_ds, eval_ds, model, tokenizer, list(callbacks or []), regularizer)
 
 # %% ../nbs/06_train.ipynb #9a3e4d60
 def text_perplexity(model, tokenizer, texts, # a str or list of str
@@ -627,6 +635,35 @@ def general_text(n_chars:int=20_000, # total length of the paragraphs returned (
             out.append(para); total += len(para)
             if total >= n_chars: return out
     return out
+
+# %% ../nbs/06_train.ipynb #5143cf95
+def kl_replay(tokenizer, texts:list[str], # general text the model should keep predicting as its base does
+              rows:int=4, # texts per training step
+              max_length:int=64, # tokens per text (the rest is cut)
+              weight:float=1.0, # multiplies the KL term
+              seed:int=0):
+    "A `train_sft(regularizer=)` for LoRA runs: `weight` × the per-token KL divergence from the base (adapters off) to the trained model on `rows` texts a step."
+    import torch
+    if rows < 1 or max_length < 2 or not weight > 0: raise KMInputError(f'kl_replay needs rows >= 1, max_length >= 2 and weight > 0, got {rows}, {max_length}, {weight}')
+    enc = [ids for ids in tokenizer([str(t) for t in texts], add_special_tokens=False, truncation=True, max_length=max_length)['input_ids'] if len(ids) > 1]
+    if not enc: raise KMInputError(f'kl_replay: none of the {len(texts)} texts has two tokens or more; give it sentences of general text (e.g. general_text())')
+    import random
+    order = random.Random(seed).sample(range(len(enc)), len(enc))  # noqa: S311 (a training order, not cryptography)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    def regularizer(model, step:int):
+        off = getattr(model, 'disable_adapter', None)
+        if off is None: raise KMInputError(f'kl_replay compares the model with its base by switching its adapters off, but {type(model).__name__} has none: train with method lora or qlora')
+        batch = [enc[order[(step * rows + k) % len(enc)]] for k in range(rows)]  # by step: a resumed run replays what it would have
+        L = max(map(len, batch))
+        dev = next(model.parameters()).device
+        ids = torch.tensor([b + [pad] * (L - len(b)) for b in batch], device=dev)
+        mask = torch.tensor([[1] * len(b) + [0] * (L - len(b)) for b in batch], device=dev)
+        with torch.no_grad(), off(): base = model(input_ids=ids, attention_mask=mask).logits.float().log_softmax(-1)
+        cur = model(input_ids=ids, attention_mask=mask).logits.float().log_softmax(-1)
+        kl = (base.exp() * (base - cur)).sum(-1)
+        return weight * (kl * mask).sum() / mask.sum()
+    return regularizer
+
 
 # %% ../nbs/06_train.ipynb #2f78b5b7
 def dpo_from_planning(ds, seed:int=0):

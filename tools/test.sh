@@ -9,4 +9,5 @@ export VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
 echo "== nbdev_test (notebooks)"
 .venv/bin/nbdev_test --n_workers 2
 echo "== pytest"
-.venv/bin/python -m pytest -q --durations=15 tests "$@"
+# two workers (KM_TEST_WORKERS to change), a test file per worker: fixtures and files a file shares stay in one process
+.venv/bin/python -m pytest -q --durations=15 -n "${KM_TEST_WORKERS:-2}" --dist loadfile tests "$@"
