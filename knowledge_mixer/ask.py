@@ -22,7 +22,7 @@ from .core import (KMInputError, KMNotFound, check_int, km_command, parse_json, 
                                   run_cli, settings_from)
 from .graph import KnowledgeGraph
 from .link import linker_for, mark_mentions
-from .reason import Plan, ReasonConfig, answer, load_planner, plan
+from .reason import RUNTIMES, Plan, ReasonConfig, answer, load_planner, plan
 from .text import planning_prompt, verbalize_path
 
 # %% auto #0
@@ -74,6 +74,7 @@ class AskSettings:
     constrained = None  # KG-constrained decoding (default: the run's)
     max_hops = None  # longest plan (default: the run's)
     top_plans = None  # valid plans whose end entities are answers (default: the run's)
+    runtime = None  # where the planner runs: 'torch', or 'onnx' (the run's export in RUN/onnx, made by km_export RUN) (default: the run's)
     paths_per_answer: int = 2  # supporting paths kept per answer
     max_paths: int = 10  # supporting paths kept per question, best answers first
     threads: int = 0  # torch threads (0: torch's default)
@@ -89,6 +90,7 @@ def _resolve(settings:dict, saved:dict|None=None) -> AskSettings:
         if f.name in known and getattr(s, f.name) is None: setattr(s, f.name, (saved or {}).get(f.name, f.default))
     for k, lo in (('beams', 1), ('max_hops', 1), ('top_plans', 1), ('paths_per_answer', 0), ('max_paths', 0), ('threads', 0)):
         check_int(k, getattr(s, k), lo)
+    if s.runtime not in RUNTIMES: raise KMInputError(f"runtime must be one of {', '.join(map(repr, RUNTIMES))}, got {s.runtime!r}")
     return s
 
 # %% ../nbs/10_ask.ipynb #a60fe7ee
@@ -129,7 +131,7 @@ class Reasoner:
     @classmethod
     def from_run(cls, run, # a km_pipeline run folder (config.json, kg.npz, train/model)
                  **settings) -> Reasoner: # `AskSettings` names; reasoning settings not given are the run's
-        "Load a run folder's graph, planner and reasoning settings; the reasoner's name is the folder's."
+        "Load a run folder's graph, planner (`runtime='onnx'`: its export in RUN/onnx) and reasoning settings; the reasoner's name is the folder's."
         run = _check_run(run)
         s = _resolve(settings, _run_settings(run))
         if s.threads:
@@ -137,7 +139,7 @@ class Reasoner:
             torch.set_num_threads(s.threads)
         with warnings.catch_warnings():  # the libraries' deprecation notices are not the user's to act on
             warnings.simplefilter('ignore', FutureWarning)
-            model, tok = load_planner(run/'train'/'model')
+            model, tok = load_planner(run/'onnx' if s.runtime == 'onnx' else run/'train'/'model', s.runtime)
         return cls(KnowledgeGraph.load(run/'kg.npz'), model, tok, s, name=run.resolve().name)
 
     def __repr__(self):
@@ -297,6 +299,7 @@ class AskConfig:
     history: str = '~/.km_ask_history'  # readline history file of the interactive prompt ('': none)
     beams = ...
     top_plans = ...
+    runtime = ...
     max_hops = ...
     paths_per_answer = ...
     threads = ...

@@ -18,7 +18,7 @@ from .graph import KnowledgeGraph, load_graph
 from .data import (DatasetConfig, load_jsonl, load_metaqa, load_questions, movie_questions, movie_world,
                                   planning_dataset, save_dataset, save_jsonl, split_records)
 from .inject import CORPUS_KINDS, InjectConfig
-from .reason import ReasonConfig, llm_endpoint
+from .reason import RUNTIMES, ReasonConfig, llm_endpoint
 from .train import TrainConfig
 
 # %% auto #0
@@ -104,6 +104,7 @@ class PipelineConfig:
             raise KMInputError(f'split={self.split!r} must be three fractions (train,valid,test) summing to 1, with test > 0')
         for k in ('steps', 'batch_size', 'beams', 'per_type', 'n_movies', 'max_hops'):
             if getattr(self, k) < 1: raise KMInputError(f'{k} must be >= 1, got {getattr(self, k)}')
+        if self.runtime not in RUNTIMES: raise KMInputError(f"runtime must be one of {', '.join(map(repr, RUNTIMES))}, got {self.runtime!r}")
         if self.dataset not in (None, 'metaqa'): raise KMInputError(f"dataset must be 'metaqa' or unset, got {self.dataset!r}")
         if self.inject is not None and self.inject not in CORPUS_KINDS:
             raise KMInputError(f'inject={self.inject!r} is not a corpus kind: use one of {", ".join(CORPUS_KINDS)} (or leave it unset: no inject stage)')
@@ -117,7 +118,8 @@ class PipelineConfig:
 
 # %% ../nbs/09_pipeline.ipynb #bc492463
 _NOT_IDENTITY = ('out', 'eval_steps', 'threads', 'num_processes', 'deepspeed_stage', 'force', 'inject_save_steps',  # may change between runs of a folder
-                 'llm_base_url', 'llm_api_key_env', 'llm_concurrency', 'llm_timeout', 'llm_retries')
+                 'llm_base_url', 'llm_api_key_env', 'llm_concurrency', 'llm_timeout', 'llm_retries',
+                 'runtime')  # the ONNX export plans as the torch planner does (float32)
 
 def _flat_json(d:dict) -> dict:
     "A saved config.json as flat settings: the nested sections of this version, or the flat file of earlier ones."
@@ -317,14 +319,17 @@ def _plan_questions(cfg:PipelineConfig, model, tok, questions:list, kg:Knowledge
 
 # %% ../nbs/09_pipeline.ipynb #cc4044ed
 def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
-    "KG-constrained planning, retrieval and answers for the test questions (by an OpenAI-compatible LLM with `llm`)."
+    "KG-constrained planning (with `runtime='onnx'`: on onnxruntime), retrieval and answers for the test questions (by an OpenAI-compatible LLM with `llm`)."
     from knowledge_mixer.reason import check_endpoint, load_planner, predict, write_predictions
     import torch
     ep = check_endpoint(llm_endpoint(cfg.reason)) if cfg.llm else None  # a wrong URL or key fails before planning
     if cfg.threads: torch.set_num_threads(cfg.threads)
     kg = KnowledgeGraph.load(out/'kg.npz')
     test = load_jsonl(out/'questions'/'test.jsonl')
-    model, tok = load_planner(out/'train'/'model')
+    if cfg.runtime == 'onnx':  # plan with the planner's ONNX export, made now (the trained planner may be new)
+        from knowledge_mixer.export import export_onnx
+        model, tok = load_planner(export_onnx(out, out/'onnx'), 'onnx')
+    else: model, tok = load_planner(out/'train'/'model')
     plans = _plan_questions(cfg, model, tok, test, kg)
     preds = predict(kg, test, plans, cfg.reason, ep)
     write_predictions(preds, out/'predictions.jsonl')

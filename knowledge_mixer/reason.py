@@ -23,9 +23,9 @@ from .data import QARecord, read_questions
 from .model import adapter_base
 
 # %% auto #0
-__all__ = ['TokenTrie', 'path_token_trie', 'Plan', 'mark_valid', 'plan', 'Prediction', 'answer', 'parse_answers', 'ReasonConfig',
-           'LLMEndpoint', 'llm_endpoint', 'chat_replies', 'check_endpoint', 'reason', 'predict', 'write_predictions',
-           'load_planner', 'PredictConfig', 'km_predict']
+__all__ = ['RUNTIMES', 'TokenTrie', 'path_token_trie', 'Plan', 'mark_valid', 'plan', 'Prediction', 'answer', 'parse_answers',
+           'ReasonConfig', 'LLMEndpoint', 'llm_endpoint', 'chat_replies', 'check_endpoint', 'reason', 'predict',
+           'write_predictions', 'load_planner', 'PredictConfig', 'km_predict']
 
 # %% ../nbs/07_reason.ipynb #c3196f9c
 class TokenTrie:
@@ -235,6 +235,7 @@ class ReasonConfig:
     constrained: bool = field(default=True, metadata={'flag': '--unconstrained', 'flag_help': 'plain beam search instead of KG-constrained decoding'})  # KG-constrained decoding
     max_hops: int = 3  # longest plan
     top_plans: int = 1  # valid plans whose end entities are answers
+    runtime: str = 'torch'  # where the planner runs: 'torch' (the trained model) or 'onnx' (its km_export folder, on onnxruntime)
     llm: bool = False  # reasoning step: an OpenAI-compatible chat LLM answers from each question's retrieved paths (RoG's prompt) instead of the plans' end entities
     llm_base_url: str|None = None  # the LLM's API root, e.g. http://127.0.0.1:8000/v1 (None: $KM_LLM_BASE_URL, then $OPENAI_BASE_URL)
     llm_model: str|None = None  # the model the LLM API serves (None: $KM_LLM_MODEL)
@@ -402,12 +403,19 @@ def write_predictions(preds:list[Prediction], path, format:str='km'):
     return Path(path)
 
 # %% ../nbs/07_reason.ipynb #00559471
-def load_planner(model_dir):
-    "A planner saved by training (a merged model folder, or a LoRA adapter folder with its tokenizer)."
+RUNTIMES = ('torch', 'onnx')  # where a planner can run
+
+def load_planner(model_dir, # a planner folder saved by training; with runtime 'onnx', its ONNX export (km_export)
+                 runtime:str='torch'): # 'torch', or 'onnx' (onnxruntime)
+    "A planner saved by training (a merged model folder, or a LoRA adapter folder with its tokenizer), or its ONNX export."
     from knowledge_mixer.model import load_base_model
     from knowledge_mixer.core import restore_dir
+    from knowledge_mixer.export import MANIFEST, load_onnx_planner
+    if runtime not in RUNTIMES: raise KMInputError(f"runtime must be one of {', '.join(map(repr, RUNTIMES))}, got {runtime!r}")
+    if runtime == 'onnx': return load_onnx_planner(model_dir)
     p = restore_dir(model_dir)
     if not p.exists(): raise FileNotFoundError(f'{p}: no such model folder')
+    if (p/MANIFEST).is_file(): raise KMInputError(f"{p} is an ONNX export of a planner: load it with runtime 'onnx' (--runtime onnx)")
     if (p/'adapter_config.json').exists():
         from peft import PeftModel
         from transformers import AutoTokenizer
@@ -422,7 +430,7 @@ def load_planner(model_dir):
 @dataclass
 class PredictConfig:
     "Settings of `km_predict`: the files, the reasoning settings and the batching."
-    model: str  # trained planner folder (merged model or LoRA adapter with tokenizer)
+    model: str  # trained planner folder (merged model or LoRA adapter with tokenizer); with --runtime onnx, its km_export folder
     kg: str  # triples file or .npz graph
     questions: str  # questions: JSONL (id, question, answer[, q_entity, relation_path]) or question<TAB>answers lines; no topic entity given: linked
     out: str = 'predictions.jsonl'  # predictions JSONL to write
@@ -448,7 +456,7 @@ def _predict_main(cfg:PredictConfig):
     ep = check_endpoint(llm_endpoint(cfg.reason)) if cfg.llm else None  # fail fast: before the planner loads
     graph = load_graph(cfg.kg)
     recs = read_questions(cfg.questions, kg=graph)[:cfg.limit or None]
-    m, tok = load_planner(cfg.model)
+    m, tok = load_planner(cfg.model, cfg.runtime)
     plans = _plan_all(m, tok, recs, graph, cfg)
     preds = predict(graph, recs, plans, cfg.reason, ep)
     write_predictions(preds, cfg.out, cfg.format)

@@ -107,6 +107,7 @@ def _is_heavy(line:str) -> bool:
     argv = shlex.split(line, comments=True)
     name = Path(argv[0]).name
     return ((name == 'km_pipeline' and '--version' not in argv) or name in ('km_train', 'km_predict')
+            or (name == 'km_export' and not {'--help', '--version'} & set(argv))  # exports a run's planner (the tiny run)
             or (name in ('km_serve', 'km_ask') and not {'--help', '--version'} & set(argv))  # serves or asks a trained run (the tiny run)
             or (name == 'km_inject' and 'smollm2' in line))  # LoRA on SmolLM2: over a minute even for 2 steps
 
@@ -205,7 +206,7 @@ def _prepare(ws:Path, argv:list[str], request):
     if not (ws / 'my_kg.tsv').exists(): shutil.copy(world / 'my_kb.tsv', ws / 'my_kg.tsv')
     text = ' '.join(argv)
     name = Path(argv[0]).name
-    if 'runs/kgqa' in text and name in ('km_predict', 'km_serve', 'km_ask') and not (ws / 'runs' / 'kgqa' / 'train' / 'model').exists():
+    if 'runs/kgqa' in text and name in ('km_predict', 'km_serve', 'km_ask', 'km_export') and not (ws / 'runs' / 'kgqa' / 'train' / 'model').exists():
         shutil.copytree(request.getfixturevalue('tiny_run'), ws / 'runs' / 'kgqa', dirs_exist_ok=True)
     if name == 'km_predict' and argv[1] == 'model/':  # a planner folder, its KB and questions of that KB
         from knowledge_mixer.graph import KnowledgeGraph, write_triples
