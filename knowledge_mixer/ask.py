@@ -72,6 +72,7 @@ class AskSettings:
     "How a `Reasoner` answers: the reasoning settings (None: the run's, from its config.json), the supporting paths it keeps, its threads."
     beams = None  # plans per question (default: the run's)
     constrained = None  # KG-constrained decoding (default: the run's)
+    planner = None  # 'exact' (score the KG-constrained set) or 'beam' (beam search) (default: the run's)
     max_hops = None  # longest plan (default: the run's)
     top_plans = None  # valid plans whose end entities are answers (default: the run's)
     runtime = None  # where the planner runs: 'torch', or 'onnx' (the run's export in RUN/onnx, made by km_export RUN) (default: the run's)
@@ -264,7 +265,7 @@ def ask_many(self:Reasoner, questions:list[str], # questions: topic entities in 
     asked = [i for i, m in enumerate(topics) if m]
     recs = [dict(id=str(i), question=_marked(qs[i], topics[i]), answer=[], q_entity=[m['entity'] for m in topics[i]]) for i in asked]
     for i, rec in zip(asked, recs): _check_length(self.tokenizer, self.model, rec['question'], i if len(qs) > 1 else None)
-    plans = plan(self.model, self.tokenizer, recs, self.kg, s.beams, s.constrained, s.max_hops, batch_size) if recs else []
+    plans = plan(self.model, self.tokenizer, recs, self.kg, s.beams, s.constrained, s.max_hops, batch_size, method=s.planner) if recs else []
     followed = dict(zip(asked, _follow(self.kg, recs, plans, s.top_plans)))
     plans = dict(zip(asked, plans))
     share = (time.perf_counter() - t0) / max(len(qs), 1)

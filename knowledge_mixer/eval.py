@@ -9,7 +9,7 @@ import json
 import re
 import string
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +19,8 @@ from .core import KMInputError, atomic_path, km_command, parse_json, read_jsonl,
 
 # %% auto #0
 __all__ = ['ROG_KEYS', 'rog_normalize', 'rog_match', 'rog_prediction_lines', 'rog_scores', 'rog_evaluate', 'format_rog',
-           'read_rog_predictions', 'strict_normalize', 'answer_scores', 'path_scores', 'score_prediction', 'evaluate',
-           'report_markdown', 'write_report', 'read_predictions', 'EvalConfig', 'km_eval']
+           'read_rog_predictions', 'strict_normalize', 'answer_scores', 'path_scores', 'score_prediction', 'plan_ranks',
+           'evaluate', 'report_markdown', 'write_report', 'read_predictions', 'EvalConfig', 'km_eval']
 
 # %% ../nbs/08_eval.ipynb #1f88d550
 _PUNCT = set(string.punctuation)
@@ -148,6 +148,14 @@ def _grouped(scored, key):
         if r.get(key) is not None: groups[str(r[key])].append(s)
     return {g: _mean_table(v) for g, v in sorted(groups.items())}
 
+# %% ../nbs/08_eval.ipynb #e29b5ae1
+def plan_ranks(rows:list[dict]) -> dict|None:
+    "Shares of the rows whose answers came from the plan of rank 1, 2, ... ('none': no valid plan); None when no row records it."
+    ranks = [r['answered_by'] for r in rows if r.get('answered_by') is not None]
+    if not ranks: return None
+    counts = Counter(str(a[0]) if a else 'none' for a in ranks)
+    return {k: counts[k] / len(ranks) for k in sorted(counts, key=lambda k: (k == 'none', int(k) if k.isdigit() else 0))} | {'n': len(ranks)}
+
 # %% ../nbs/08_eval.ipynb #8d90b868
 def _rog_row(r):
     "A prediction row as RoG's script reads it: the prediction as newline-joined text, and the gold answers."
@@ -162,6 +170,8 @@ def evaluate(rows:list[dict]) -> dict:
         groups = _grouped(scored, key)
         if groups: out[f'by_{key}'] = groups
     out['rog'] = rog_evaluate([_rog_row(r) for r in rows])
+    ranks = plan_ranks(rows)
+    if ranks: out['plan_ranks'] = ranks
     return out
 
 # %% ../nbs/08_eval.ipynb #b92cfff9
@@ -176,6 +186,9 @@ def report_markdown(ev:dict) -> str:
     lines += [row(_hop_label(h), m) for h, m in (ev.get('by_hops') or {}).items()]
     lines.append(row('**all**', ev['overall']))
     lines += ['', 'RoG-compatible (its `evaluate_results.py`, substring matching): ' + format_rog(ev['rog'])]
+    if ev.get('plan_ranks'):
+        used = ', '.join(f'{"no valid plan" if k == "none" else f"plan {k}"} {100 * v:.1f}%' for k, v in ev['plan_ranks'].items() if k != 'n')
+        lines += ['', f'Answers came from: {used} (of {ev["plan_ranks"]["n"]} questions).']
     return '\n'.join(lines)
 
 # %% ../nbs/08_eval.ipynb #5b4dc898

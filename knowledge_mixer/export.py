@@ -184,6 +184,7 @@ def _runtime_class():
     class OnnxCausalLM(PreTrainedModel, GenerationMixin):
         "A causal LM exported by `export_onnx`, run by onnxruntime behind the transformers call and `generate`."
         main_input_name, _supports_sdpa = 'input_ids', True
+        tree_attention = False  # the graph was traced with a 2D padding mask: the exact planner uses its one-row-per-branch search
         def __init__(self, config, session, folder=None, manifest=None):
             super().__init__(config)
             self.session, self.folder, self.manifest = session, folder, manifest or {}

@@ -266,7 +266,8 @@ HYBRID_MODES = ('retrieval', 'closed_book', 'hybrid', 'reason')
 
 def _plans_for(kg, model, tokenizer, qs, plans, beams, constrained, max_hops, batch_size):
     "The model's plans for `qs` on `kg`, or the given `plans` marked valid where they exist in `kg`."
-    if plans is None: return plan(model, tokenizer, qs, kg, beams=beams, constrained=constrained, max_hops=max_hops, batch_size=batch_size)
+    if plans is None: return plan(model, tokenizer, qs, kg, beams=beams, constrained=constrained, max_hops=max_hops, batch_size=batch_size,
+                                     method='exact' if constrained else 'beam')
     if len(plans) != len(qs): raise KMInputError(f'got plans for {len(plans)} questions, expected {len(qs)}')
     return mark_valid(kg, [q.q_entity for q in qs], plans)
 

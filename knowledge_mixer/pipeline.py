@@ -313,7 +313,7 @@ def _plan_questions(cfg:PipelineConfig, model, tok, questions:list, kg:Knowledge
     from knowledge_mixer.reason import plan
     plans = []
     for i in progress(range(0, len(questions), step), desc='planning'):
-        plans += plan(model, tok, questions[i:i + step], kg, beams=cfg.beams, constrained=cfg.constrained, max_hops=cfg.max_hops,
+        plans += plan(model, tok, questions[i:i + step], kg, beams=cfg.beams, constrained=cfg.constrained, max_hops=cfg.max_hops, method=cfg.planner,
                       batch_size=16)
     return plans
 

@@ -5,6 +5,7 @@
 # %% ../nbs/07_reason.ipynb #4981f01f
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import re
@@ -23,9 +24,9 @@ from .data import QARecord, read_questions
 from .model import adapter_base
 
 # %% auto #0
-__all__ = ['RUNTIMES', 'TokenTrie', 'path_token_trie', 'Plan', 'mark_valid', 'plan', 'Prediction', 'answer', 'parse_answers',
-           'ReasonConfig', 'LLMEndpoint', 'llm_endpoint', 'chat_replies', 'check_endpoint', 'reason', 'predict',
-           'write_predictions', 'load_planner', 'PredictConfig', 'km_predict']
+__all__ = ['PLANNERS', 'RUNTIMES', 'TokenTrie', 'path_token_trie', 'Plan', 'mark_valid', 'candidate_paths', 'PathTrie', 'plan',
+           'Prediction', 'answer', 'parse_answers', 'ReasonConfig', 'LLMEndpoint', 'llm_endpoint', 'chat_replies',
+           'check_endpoint', 'reason', 'predict', 'write_predictions', 'load_planner', 'PredictConfig', 'km_predict']
 
 # %% ../nbs/07_reason.ipynb #c3196f9c
 class TokenTrie:
@@ -79,8 +80,9 @@ def _check_topics(kg, questions, qs):
                                  'load the questions with load_jsonl(path, kg=kg) to find every such line, and use the KG they were made for')
 
 # %% ../nbs/07_reason.ipynb #9f619061
-def mark_valid(kg:KnowledgeGraph, entities_per_q:list, plans_per_q:list[list[Plan]], threads:int=1):
-    "Set `valid` on each plan: its relations are known and at least one path follows it from the question entities."
+def mark_valid(kg:KnowledgeGraph, entities_per_q:list, plans_per_q:list[list[Plan]], threads:int=1,
+               exclude_topic:bool=True): # count only paths that end off the question's entities, as `answer` does
+    "Set `valid` on each plan: its relations are known and following it from the question's entities reaches an answer."
     jobs, where_ = [], []
     for qi, (ents, plans) in enumerate(zip(entities_per_q, plans_per_q)):
         for pi, p in enumerate(plans):
@@ -89,9 +91,10 @@ def mark_valid(kg:KnowledgeGraph, entities_per_q:list, plans_per_q:list[list[Pla
             except KMNotFound: continue
             if p.path: jobs.append((ents, list(p.path))); where_.append((qi, pi))
     if jobs:
-        res = batch_retrieve(kg, jobs, max_paths=0, threads=threads)
+        res = batch_retrieve(kg, jobs, max_paths=0, exclude_sources=exclude_topic, threads=threads)
         for j, (qi, pi) in enumerate(where_): plans_per_q[qi][pi].valid = len(res.end_ids(j)[0]) > 0
     return plans_per_q
+
 
 # %% ../nbs/07_reason.ipynb #71d36750
 def _prompt_text(tokenizer, question, chat):
@@ -133,25 +136,197 @@ def _plan_batch(model, tokenizer, kg, chunk, beams, constrained, max_hops, max_n
     scores = g.sequences_scores.tolist() if getattr(g, 'sequences_scores', None) is not None else [0.0] * len(texts)
     return _plans_from_beams(texts, scores, len(chunk), beams)
 
+# %% ../nbs/07_reason.ipynb #4dc26adc
+def _candidate_entry(kg:KnowledgeGraph, tokenizer, entities, max_hops:int) -> list:
+    "The cached [paths, token ids, trie or None] of the KG-constrained set from `entities` (kept on `kg`, rebuilt when the graph or tokenizer changes)."
+    c = kg.cache.get('plan')
+    if c is None or c['dst'] is not kg.dst or c['tok'] is not tokenizer or len(c['sets']) >= 200_000:
+        c = kg.cache['plan'] = {'dst': kg.dst, 'tok': tokenizer, 'ids': {}, 'sets': {}}  # a changed graph or tokenizer (or a full cache) starts afresh
+    key = (tuple(entities), max_hops)
+    got = c['sets'].get(key)
+    if got is None:
+        paths, ids, eos = list(relation_paths_from(kg, list(entities), max_hops=max_hops).paths), c['ids'], tokenizer.eos_token_id
+        for p in paths:
+            if p not in ids: ids[p] = tokenizer(relation_path_to_text(p), add_special_tokens=False)['input_ids'] + [eos]
+        got = c['sets'][key] = [paths, [ids[p] for p in paths], None]
+    return got
+
+def candidate_paths(kg:KnowledgeGraph, tokenizer, entities, max_hops:int=3) -> tuple[list, list]:
+    "The relation paths that exist from `entities` (the KG-constrained set) and their token ids as the planner writes them, eos last; cached on `kg`."
+    paths, ids, _ = _candidate_entry(kg, tokenizer, entities, max_hops)
+    return paths, ids
+
+# %% ../nbs/07_reason.ipynb #8c6d25b3
+class PathTrie:
+    "The token trie of one question's candidate plans: each node's token and children, the most tokens below it, the plan a leaf ends."
+    def __init__(self, sequences:list):
+        self.token, self.children, self.rest, self.leaf = [None], [{}], [0], [None]  # node 0 is the root
+        for k, seq in enumerate(sequences):
+            n = 0
+            for t in seq:
+                nxt = self.children[n].get(t)
+                if nxt is None:
+                    nxt = self.children[n][t] = len(self.token)
+                    self.token.append(t); self.children.append({}); self.rest.append(0); self.leaf.append(None)
+                n = nxt
+            self.leaf[n] = k
+        for n in range(len(self.token) - 1, -1, -1):  # a child always has a larger id than its parent
+            self.rest[n] = max((1 + self.rest[c] for c in self.children[n].values()), default=0)
+
+# %% ../nbs/07_reason.ipynb #2e055433
+def _candidate_trie(kg:KnowledgeGraph, tokenizer, entities, max_hops:int) -> tuple[list, PathTrie]:
+    "The KG-constrained paths from `entities` and their token trie, both cached on `kg`."
+    e = _candidate_entry(kg, tokenizer, entities, max_hops)
+    if e[2] is None: e[2] = PathTrie(e[1])
+    return e[0], e[2]
+
+# %% ../nbs/07_reason.ipynb #7d59ee62
+def _prompt_pass(model, enc):
+    "Run the left-padded prompts once: the log-probabilities of the first plan token and the key/value cache."
+    import torch
+    mask = enc['attention_mask']
+    out = model(input_ids=enc['input_ids'], attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                use_cache=True, logits_to_keep=1)
+    return torch.log_softmax(out.logits[:, -1].float(), -1), out.past_key_values
+
+def _reindexed(cache, rows, config):
+    "A new key/value cache whose row i is row `rows[i]` of `cache`."
+    from transformers import DynamicCache
+    new = DynamicCache(config=config)
+    for i, layer in enumerate(cache.layers): new.update(layer.keys[rows], layer.values[rows], i)
+    return new
+
+# %% ../nbs/07_reason.ipynb #907e3286
+def _complete(best:list, q:int, s:float, d:int, k:int, top:int):
+    "Offer plan `k` of question `q` (summed log-prob `s` over `d` tokens) to the question's top, a heap whose first item is the worst kept."
+    item = (s / d, -k)  # ties: the earlier candidate wins
+    if len(best[q]) < top: heapq.heappush(best[q], item)
+    elif item > best[q][0]: heapq.heapreplace(best[q], item)
+
+def _pruned(tries:list, best:list, frontier:list, top:int) -> list:
+    "The frontier once its complete plans entered their tops: the nodes whose bound can still beat their question's worst kept plan."
+    keep = []
+    for e in frontier:
+        q, n, d, s = e[:4]
+        if tries[q].leaf[n] is not None: _complete(best, q, s, d, tries[q].leaf[n], top)
+        else: keep.append(e)
+    # s <= 0 and a completion below node n has at most d + rest[n] tokens, so s / (d + rest[n]) bounds its mean
+    return [e for e in keep if len(best[e[0]]) < top or e[3] / (e[2] + tries[e[0]].rest[e[1]]) >= best[e[0]][0][0]]
+
+# %% ../nbs/07_reason.ipynb #020df957
+def _chain(trie:PathTrie, n:int) -> list[int]:
+    "Node `n` and the single-child nodes after it that still have children: fed in one pass, since there is no choice between them."
+    out = [n]
+    while len(trie.children[n]) == 1:
+        c = next(iter(trie.children[n].values()))
+        if not trie.children[c]: break  # the child is a leaf (eos): scored, never fed
+        out.append(c); n = c
+    return out
+
+# %% ../nbs/07_reason.ipynb #ec57a58a
+def _tree_mask(mask, rows:list, width:int, N:int, dtype):
+    "The additive 4D mask of one round: slot j of question q sees the prompt, the cache columns listed for it, and itself."
+    import torch
+    B, L = mask.shape
+    allow = np.zeros((B, N, width + N), bool)
+    allow[:, :, :L] = mask.bool().numpy()[:, None, :]
+    allow[:, np.arange(N), width + np.arange(N)] = True  # every slot sees itself (padding slots too: no empty softmax row)
+    q, j, c = (np.fromiter((x[k] for x in rows), np.int64, len(rows)) for k in range(3))
+    allow[q, j, c] = True
+    return torch.zeros(B, 1, N, width + N, dtype=dtype).masked_fill_(torch.from_numpy(~allow)[:, None], torch.finfo(dtype).min)
+
+def _best_first(model, tries:list, first_lp, cache, mask, top:int) -> list[list[tuple]]:
+    "The exact `top` (mean log-probability, -plan index) pairs per question, best first, expanding only trie nodes that can still enter the top."
+    import torch
+    B, L = mask.shape
+    n_real, best, width, first = mask.sum(1).tolist(), [[] for _ in tries], L, first_lp.tolist()
+    # frontier entries: (question, trie node, depth, summed log-prob, cache columns of its fed ancestors)
+    frontier = _pruned(tries, best, [(q, n, 1, first[q][t], ()) for q, tr in enumerate(tries) for t, n in tr.children[0].items()], top)
+    while frontier:
+        fed = [(e, _chain(tries[e[0]], e[1])) for e in frontier]
+        used, slots, ids, pos, sees = [0] * B, [], [], [], []
+        for (q, n, d, s, anc), chain in fed:
+            j = used[q]; used[q] += len(chain); slots.append(j)
+            for i, m in enumerate(chain):
+                ids.append((q, j + i, tries[q].token[m])); pos.append((q, j + i, n_real[q] + d - 1 + i))
+                sees += [(q, j + i, a) for a in anc] + [(q, j + i, width + j + x) for x in range(i)]
+        N = max(used)
+        ids_t, pos_t = torch.zeros(B, N, dtype=torch.long), torch.zeros(B, N, dtype=torch.long)
+        for t, v in ((ids_t, ids), (pos_t, pos)): t[[x[0] for x in v], [x[1] for x in v]] = torch.as_tensor([x[2] for x in v])
+        out = model(input_ids=ids_t, attention_mask=_tree_mask(mask, sees, width, N, model.dtype), position_ids=pos_t,
+                    past_key_values=cache, use_cache=True)
+        cache, lp = out.past_key_values, torch.log_softmax(out.logits.float(), -1)
+        sel = []  # (question, slot, token): each chain step's next token, then every child of the chain's end
+        for ((q, n, d, s, anc), chain), j in zip(fed, slots):
+            sel += [(q, j + i, tries[q].token[chain[i + 1]]) for i in range(len(chain) - 1)]
+            sel += [(q, j + len(chain) - 1, t) for t in tries[q].children[chain[-1]]]
+        vals, v, nxt = lp[[x[0] for x in sel], [x[1] for x in sel], [x[2] for x in sel]].tolist(), 0, []
+        for ((q, n, d, s, anc), chain), j in zip(fed, slots):
+            k = len(chain)
+            s += sum(vals[v:v + k - 1]); v += k - 1
+            a = anc + tuple(range(width + j, width + j + k))
+            for c in tries[q].children[chain[-1]].values(): nxt.append((q, c, d + k, s + vals[v], a)); v += 1
+        width += N
+        frontier = _pruned(tries, best, nxt, top)
+    return [sorted(b, reverse=True) for b in best]
+
+# %% ../nbs/07_reason.ipynb #4882f496
+def _best_first_rows(model, tries:list, first_lp, cache, mask, top:int) -> list[list[tuple]]:
+    "`_best_first` for models without custom attention masks: one cache row per frontier node, one trie depth per pass."
+    import torch
+    n_real, best, first = mask.sum(1), [[] for _ in tries], first_lp.tolist()
+    frontier = _pruned(tries, best, [(q, n, 1, first[q][t], q) for q, tr in enumerate(tries) for t, n in tr.children[0].items()], top)
+    while frontier:  # entries: (question, trie node, depth, summed log-prob, cache row of its prefix); one depth per round
+        d, qs = frontier[0][2], torch.as_tensor([e[0] for e in frontier])
+        out = model(input_ids=torch.as_tensor([[tries[e[0]].token[e[1]]] for e in frontier]),
+                    attention_mask=torch.cat([mask[qs], mask.new_ones(len(frontier), d)], 1), position_ids=(n_real[qs] + d - 1)[:, None],
+                    past_key_values=_reindexed(cache, torch.as_tensor([e[4] for e in frontier]), model.config), use_cache=True)
+        lp, cache = torch.log_softmax(out.logits[:, -1].float(), -1), out.past_key_values
+        sel = [(i, t, c) for i, (q, n, *_) in enumerate(frontier) for t, c in tries[q].children[n].items()]
+        vals = lp[[x[0] for x in sel], [x[1] for x in sel]].tolist()
+        frontier = _pruned(tries, best, [(frontier[i][0], c, d + 1, frontier[i][3] + v, i) for (i, _, c), v in zip(sel, vals)], top)
+    return [sorted(b, reverse=True) for b in best]
+
+# %% ../nbs/07_reason.ipynb #2fa6ede5
+def _score_batch(model, tokenizer, kg, chunk, top, max_hops, chat):
+    "The exact top `top` KG-constrained plans for one batch of (question, topic entities); call inside `generating(model, tokenizer)`."
+    sets = [_candidate_trie(kg, tokenizer, ents, max_hops) for _, ents in chunk]
+    enc = tokenizer([_prompt_text(tokenizer, q, chat) for q, _ in chunk], return_tensors='pt', padding=True).to(model.device)
+    first_lp, cache = _prompt_pass(model, enc)
+    search = _best_first if getattr(model, 'tree_attention', True) else _best_first_rows  # an ONNX graph takes no 4D mask
+    res = search(model, [t for _, t in sets], first_lp, cache, enc['attention_mask'], top)
+    return [[Plan(paths[-k], s) for s, k in r] for (paths, _), r in zip(sets, res)]
+
 # %% ../nbs/07_reason.ipynb #bc858a66
+PLANNERS = ('exact', 'beam')  # how plans are found: scoring the KG-constrained set, or beam search
+
 def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the path tokens)
          questions:list, # QARecords (or dicts with question and q_entity)
          kg:KnowledgeGraph, # the graph the plans must live in
-         beams:int=3, # plans per question (beam width and number returned)
-         constrained:bool=True, # restrict decoding to relation paths that exist from the question's entities
+         beams:int=3, # plans per question
+         constrained:bool=True, # restrict plans to relation paths that exist from the question's entities
          max_hops:int=3, # longest plan considered
          batch_size:int=8, max_new_tokens:int=64,
          chat:bool=False, # prompts through the chat template (for chat-form training sets)
-         threads:int=1) -> list[list[Plan]]:
-    "Top-`beams` relation paths per question with scores, batched beam search; optionally KG-constrained."
+         threads:int=1,
+         method:str='exact', # 'exact': the exact top `beams` of the constrained set; 'beam': beam search (the only way unconstrained)
+         exclude_topic:bool=True # a plan is valid only if it reaches an entity other than the question's (as `answer` counts)
+        ) -> list[list[Plan]]:
+    "Top-`beams` relation paths per question with scores (mean token log-probability), best first; KG-constrained unless asked."
     if beams < 1: raise KMInputError(f'beams must be >= 1, got {beams}')
+    if method not in PLANNERS: raise KMInputError(f"planner must be one of {', '.join(map(repr, PLANNERS))}, got {method!r}")
+    if method == 'exact' and not constrained:
+        raise KMInputError("the exact planner scores the KG-constrained set; unconstrained plans come from beam search: "
+                           "pass method='beam' (--planner beam) with constrained=False (--unconstrained)")
     qs = [_question_of(r) for r in questions]
     _check_topics(kg, questions, qs)
     out = []
     with generating(model, tokenizer):
         for i in range(0, len(qs), batch_size):
-            out += _plan_batch(model, tokenizer, kg, qs[i:i + batch_size], beams, constrained, max_hops, max_new_tokens, chat)
-    return mark_valid(kg, [ents for _, ents in qs], out, threads)
+            chunk = qs[i:i + batch_size]
+            out += (_score_batch(model, tokenizer, kg, chunk, beams, max_hops, chat) if method == 'exact' else
+                    _plan_batch(model, tokenizer, kg, chunk, beams, constrained, max_hops, max_new_tokens, chat))
+    return mark_valid(kg, [ents for _, ents in qs], out, threads, exclude_topic)
 
 # %% ../nbs/07_reason.ipynb #ec3745ff
 @dataclass
@@ -167,19 +342,21 @@ class Prediction:
     qtype: str|None = None
     gold_relation_paths: list|None = None
     linked: list|None = None  # the linked topic entity of a question without brackets ({span, entity, start, end, score})
+    answered_by: list|None = None  # ranks (1: best score) of the plans whose end entities are the answers; [] when no plan was valid
     def to_dict(self): return {k: v for k, v in asdict(self).items() if v is not None}
 
-def _prediction(r, answers, plans, paths):
+def _prediction(r, answers, plans, paths, ranks=None):
     "The `Prediction` for question `r` (a QARecord or a dict) with its answers, plans and sample paths."
-    rec = r if isinstance(r, QARecord) else QARecord(**{k: r[k] for k in ('id', 'question', 'answer', 'q_entity', 'linked') if k in r})
+    rec = r if isinstance(r, QARecord) else QARecord(**{'answer': []} | {k: r[k] for k in ('id', 'question', 'answer', 'q_entity', 'linked') if k in r})
     return Prediction(rec.id, rec.question, answers, [p.to_dict() for p in plans], paths, list(rec.answer),
-                      rec.hops, rec.qtype, [list(rec.relation_path)] if rec.relation_path else None, rec.linked)
+                      rec.hops, rec.qtype, [list(rec.relation_path)] if rec.relation_path else None, rec.linked, ranks)
 
 # %% ../nbs/07_reason.ipynb #a49914fa
 def _best_plans(kg, r, qi, plans, top_plans):
-    "The `top_plans` best valid plans of question `r`; each must name only relations of `kg`."
-    good = sorted([p for p in plans if p.valid], key=lambda p: -p.score)[:top_plans]
-    for p in good:
+    "The `top_plans` best valid plans of question `r` as (rank among all its plans, plan); each must name only relations of `kg`."
+    ranked = sorted(plans, key=lambda p: -p.score)
+    good = [(k + 1, p) for k, p in enumerate(ranked) if p.valid][:top_plans]
+    for _, p in good:
         unknown = [x for x in p.path if (x[1:] if str(x).startswith('~') else x) not in kg.relations]
         if unknown: raise KMNotFound(f'question {_qid(r, qi)!r}: plan {list(p.path)} is marked valid but relation {unknown[0]!r} '
                                      'is not in the knowledge graph; run mark_valid(kg, ...) on hand-made plans (it marks such plans invalid)')
@@ -194,18 +371,19 @@ def _ranked_ends(kg, res, j):
 # %% ../nbs/07_reason.ipynb #d6e6e4a9
 def answer(kg:KnowledgeGraph, questions:list, plans:list[list[Plan]], top_plans:int=1, exclude_topic:bool=True,
            max_paths:int=5, threads:int=1) -> list[Prediction]:
-    "Retrieval-only answers: follow the best valid plans and rank the entities they reach."
+    "Retrieval-only answers: follow the best valid plans and rank the entities they reach; `answered_by` says which plans gave them."
     jobs, owner = [], []
     for qi, (r, ps) in enumerate(zip(questions, plans)):
         _, ents = _question_of(r)
-        for p in _best_plans(kg, r, qi, ps, top_plans): jobs.append((ents, list(p.path))); owner.append(qi)
+        for rank, p in _best_plans(kg, r, qi, ps, top_plans): jobs.append((ents, list(p.path))); owner.append((qi, rank))
     res = batch_retrieve(kg, jobs, max_paths=max_paths, exclude_sources=exclude_topic, threads=threads) if jobs else None
-    answers, samples = [[] for _ in questions], [[] for _ in questions]
-    for j, qi in enumerate(owner):
+    answers, samples, ranks = [[] for _ in questions], [[] for _ in questions], [[] for _ in questions]
+    for j, (qi, rank) in enumerate(owner):
         seen = set(answers[qi])
-        answers[qi] += [e for e in _ranked_ends(kg, res, j) if e not in seen]
+        new = [e for e in _ranked_ends(kg, res, j) if e not in seen]
+        if new: answers[qi] += new; ranks[qi].append(rank)
         samples[qi] += [path_to_text(p) for p in res[j].paths]
-    return [_prediction(r, answers[qi], plans[qi], samples[qi]) for qi, r in enumerate(questions)]
+    return [_prediction(r, answers[qi], plans[qi], samples[qi], ranks[qi]) for qi, r in enumerate(questions)]
 
 # %% ../nbs/07_reason.ipynb #5a1c0e3b
 _LIST_MARK = re.compile(r'^(?:[-*•]|\d{1,3}[.)])\s+')
@@ -234,6 +412,7 @@ class ReasonConfig:
     beams: int = 3  # plans per question
     constrained: bool = field(default=True, metadata={'flag': '--unconstrained', 'flag_help': 'plain beam search instead of KG-constrained decoding'})  # KG-constrained decoding
     max_hops: int = 3  # longest plan
+    planner: str = 'exact'  # 'exact': score every relation path the KG allows and keep the exact top `beams` (fast, never worse); 'beam': KG-constrained beam search (needed with --unconstrained)
     top_plans: int = 1  # valid plans whose end entities are answers
     runtime: str = 'torch'  # where the planner runs: 'torch' (the trained model) or 'onnx' (its km_export folder, on onnxruntime)
     llm: bool = False  # reasoning step: an OpenAI-compatible chat LLM answers from each question's retrieved paths (RoG's prompt) instead of the plans' end entities
@@ -407,7 +586,7 @@ RUNTIMES = ('torch', 'onnx')  # where a planner can run
 
 def load_planner(model_dir, # a planner folder saved by training; with runtime 'onnx', its ONNX export (km_export)
                  runtime:str='torch'): # 'torch', or 'onnx' (onnxruntime)
-    "A planner saved by training (a merged model folder, or a LoRA adapter folder with its tokenizer), or its ONNX export."
+    "A planner saved by training (a merged model folder, or a LoRA adapter folder with its tokenizer: merged on load), or its ONNX export."
     from knowledge_mixer.model import load_base_model
     from knowledge_mixer.core import restore_dir
     from knowledge_mixer.export import MANIFEST, load_onnx_planner
@@ -422,7 +601,7 @@ def load_planner(model_dir, # a planner folder saved by training; with runtime '
         tok = AutoTokenizer.from_pretrained(p, local_files_only=True)
         model, _ = load_base_model(adapter_base(p))
         if model.get_input_embeddings().weight.shape[0] != len(tok): model.resize_token_embeddings(len(tok))
-        return PeftModel.from_pretrained(model, p, local_files_only=True).eval(), tok
+        return PeftModel.from_pretrained(model, p, local_files_only=True).merge_and_unload().eval(), tok  # merged: one matmul per layer, not three
     return load_base_model(str(p))
 
 # %% ../nbs/07_reason.ipynb #93daca87
@@ -446,7 +625,8 @@ def _plan_all(m, tok, recs, graph, cfg:PredictConfig):
     r, batch_size, plans = cfg.reason, cfg.batch_size, []
     bar = progress(total=len(recs), desc='planning')
     for i in range(0, len(recs), batch_size * 4):
-        plans += plan(m, tok, recs[i:i + batch_size * 4], graph, r.beams, r.constrained, r.max_hops, batch_size, chat=cfg.chat)
+        plans += plan(m, tok, recs[i:i + batch_size * 4], graph, r.beams, r.constrained, r.max_hops, batch_size, chat=cfg.chat,
+                      method=r.planner)
         bar.update(len(recs[i:i + batch_size * 4]))
     bar.close()
     return plans

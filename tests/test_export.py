@@ -77,12 +77,13 @@ def test_plans_and_scores_equal_torch(planners, questions):
     from knowledge_mixer.reason import plan
     (tm, ttok), (om, otok) = planners
     kg, qs = questions
-    a = plan(tm, ttok, qs, kg, beams=3, batch_size=5)  # batches of unequal prompt lengths: left padding
-    b = plan(om, otok, qs, kg, beams=3, batch_size=5)
-    assert [[p.path for p in x] for x in a] == [[p.path for p in x] for x in b]
-    assert max(abs(p.score - q.score) for x, y in zip(a, b) for p, q in zip(x, y)) < 1e-4
-    assert all(p.valid for x in b for p in x)
-    assert type(om).__name__ == 'OnnxCausalLM' and type(tm).__name__ == 'PeftModelForCausalLM'
+    for method in ('exact', 'beam'):  # the exact planner's 2D-mask search on onnxruntime, and beam search
+        a = plan(tm, ttok, qs, kg, beams=3, batch_size=5, method=method)  # batches of unequal prompt lengths: left padding
+        b = plan(om, otok, qs, kg, beams=3, batch_size=5, method=method)
+        assert [[p.path for p in x] for x in a] == [[p.path for p in x] for x in b]
+        assert max(abs(p.score - q.score) for x, y in zip(a, b) for p, q in zip(x, y)) < 1e-4
+        assert [[p.valid for p in x] for x in a] == [[p.valid for p in x] for x in b]
+    assert type(om).__name__ == 'OnnxCausalLM' and type(tm).__name__ == 'LlamaForCausalLM'  # load_planner merges the LoRA
 
 
 def test_the_lora_was_merged(run, planners):
@@ -153,7 +154,9 @@ def test_int8(exported, exported8, questions):
     om8, tok = load_onnx_planner(exported8)
     kg, qs = questions
     ps = plan(om8, tok, qs[:4], kg, beams=2)
-    assert all(p.valid for x in ps for p in x) and all(len(x) == 2 for x in ps)
+    from knowledge_mixer.paths import relation_paths_from
+    assert all(len(x) == 2 for x in ps)
+    assert all(p.path in relation_paths_from(kg, q.q_entity, max_hops=3).paths for q, x in zip(qs, ps) for p in x)  # KG-constrained
 
 
 def test_dynamic_int8_and_bad_quantize(run, exported, tmp_path):
