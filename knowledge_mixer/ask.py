@@ -22,7 +22,7 @@ from .core import (KMInputError, KMNotFound, check_int, km_command, parse_json, 
                                   run_cli, settings_from)
 from .graph import KnowledgeGraph
 from .link import linker_for, mark_mentions
-from .reason import RUNTIMES, Plan, ReasonConfig, answer, load_planner, plan
+from .reason import PLANNERS, RUNTIMES, Plan, ReasonConfig, answer, load_planner, plan
 from .text import planning_prompt, verbalize_path
 
 # %% auto #0
@@ -91,6 +91,7 @@ def _resolve(settings:dict, saved:dict|None=None) -> AskSettings:
         if f.name in known and getattr(s, f.name) is None: setattr(s, f.name, (saved or {}).get(f.name, f.default))
     for k, lo in (('beams', 1), ('max_hops', 1), ('top_plans', 1), ('paths_per_answer', 0), ('max_paths', 0), ('threads', 0)):
         check_int(k, getattr(s, k), lo)
+    if s.planner not in PLANNERS: raise KMInputError(f"planner must be one of {', '.join(map(repr, PLANNERS))}, got {s.planner!r}")
     if s.runtime not in RUNTIMES: raise KMInputError(f"runtime must be one of {', '.join(map(repr, RUNTIMES))}, got {s.runtime!r}")
     return s
 
@@ -300,6 +301,7 @@ class AskConfig:
     history: str = '~/.km_ask_history'  # readline history file of the interactive prompt ('': none)
     beams = ...
     top_plans = ...
+    planner = ...
     runtime = ...
     max_hops = ...
     paths_per_answer = ...

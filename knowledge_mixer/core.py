@@ -513,7 +513,7 @@ def parse_config(cls, argv:list|None=None, prog:str|None=None, description:str='
     "Parse a command line into (`cls` instance, debug): dataclass defaults < `--config FILE` < the flags given."
     import sys
     p = config_parser(cls, prog or cls.__name__, description, version)
-    opts = vars(p.parse_args(sys.argv[1:] if argv is None else [str(a) for a in argv]))
+    opts = vars(p.parse_intermixed_args(sys.argv[1:] if argv is None else [str(a) for a in argv]))  # flags may sit between positionals
     path, debug = opts.pop('config'), opts.pop('debug')
     given = {k: v for k, v in opts.items() if v is not None and not k.startswith('_opt_')}  # positionals not given are None
     given.update({k[5:]: v for k, v in opts.items() if k.startswith('_opt_')})  # `--out x` for the positional `out`

@@ -677,6 +677,8 @@ class ServeConfig:
     api_key: str|None = field(default=None, metadata={'flag': '--api-key'})  # clients must send `Authorization: Bearer KEY` (default: env KM_API_KEY; none if unset)
     max_body: int = 1_000_000  # largest request body in bytes (413 above)
     batch: int = 8  # most questions per model call (requests waiting together share one)
+    runtime: str|None = None  # where the planner runs: 'torch', or 'onnx' (RUN/onnx, made by km_export RUN) (None: the run's)
+    planner: str|None = None  # 'exact' or 'beam' (None: the run's)
     max_queue: int = 256  # questions waiting for the model before new requests get 503
     log_level: str = 'info'  # uvicorn's log level: debug, info, warning or error
     check: bool = False  # start on a free port, ask --question over HTTP, print the reply, stop
@@ -700,7 +702,7 @@ def _serve_main(cfg:ServeConfig):
     from knowledge_mixer.ask import Reasoner  # the ask stage (and its model imports) load only when a server starts
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     t0 = time.perf_counter()
-    reasoner = Reasoner.from_run(cfg.run)
+    reasoner = Reasoner.from_run(cfg.run, **{k: v for k, v in (('runtime', cfg.runtime), ('planner', cfg.planner)) if v is not None})
     key = cfg.api_key or os.environ.get('KM_API_KEY') or None
     app = make_app(reasoner, api_key=key, max_body=cfg.max_body, batch=cfg.batch, max_queue=cfg.max_queue)
     print(f'km_serve: {reasoner.name} loaded from {cfg.run} in {time.perf_counter() - t0:.1f} s', flush=True)
