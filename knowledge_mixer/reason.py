@@ -235,6 +235,17 @@ def _tree_mask(mask, rows:list, width:int, N:int, dtype):
     allow[q, j, c] = True
     return torch.zeros(B, 1, N, width + N, dtype=dtype).masked_fill_(torch.from_numpy(~allow)[:, None], torch.finfo(dtype).min)
 
+def _slot_logprobs(model, used:list, ids, mask4, pos, cache):
+    "One round's forward pass; the log-probabilities of the real slots only (slot j < used[q] of each question q, in order) and the cache."
+    import torch
+    q = torch.repeat_interleave(torch.arange(len(used)), torch.as_tensor(used)); j = torch.cat([torch.arange(n) for n in used])
+    head = model.get_output_embeddings() if hasattr(model, 'get_decoder') else None
+    if head is None or getattr(model.config, 'final_logit_softcapping', None):  # no separate head to apply: the whole model
+        out = model(input_ids=ids, attention_mask=mask4, position_ids=pos, past_key_values=cache, use_cache=True)
+        return out.past_key_values, torch.log_softmax(out.logits[q, j].float(), -1)
+    out = model.get_decoder()(input_ids=ids, attention_mask=mask4, position_ids=pos, past_key_values=cache, use_cache=True)
+    return out.past_key_values, torch.log_softmax(head(out.last_hidden_state[q, j]).float(), -1)  # the head never sees padding
+
 def _best_first(model, tries:list, first_lp, cache, mask, top:int) -> list[list[tuple]]:
     "The exact `top` (mean log-probability, -plan index) pairs per question, best first, expanding only trie nodes that can still enter the top."
     import torch
@@ -253,14 +264,13 @@ def _best_first(model, tries:list, first_lp, cache, mask, top:int) -> list[list[
         N = max(used)
         ids_t, pos_t = torch.zeros(B, N, dtype=torch.long), torch.zeros(B, N, dtype=torch.long)
         for t, v in ((ids_t, ids), (pos_t, pos)): t[[x[0] for x in v], [x[1] for x in v]] = torch.as_tensor([x[2] for x in v])
-        out = model(input_ids=ids_t, attention_mask=_tree_mask(mask, sees, width, N, model.dtype), position_ids=pos_t,
-                    past_key_values=cache, use_cache=True)
-        cache, lp = out.past_key_values, torch.log_softmax(out.logits.float(), -1)
+        starts = np.concatenate([[0], np.cumsum(used)[:-1]])  # real slots, question by question: row starts[q] + j of `lp`
+        cache, lp = _slot_logprobs(model, used, ids_t, _tree_mask(mask, sees, width, N, model.dtype), pos_t, cache)
         sel = []  # (question, slot, token): each chain step's next token, then every child of the chain's end
         for ((q, n, d, s, anc), chain), j in zip(fed, slots):
             sel += [(q, j + i, tries[q].token[chain[i + 1]]) for i in range(len(chain) - 1)]
             sel += [(q, j + len(chain) - 1, t) for t in tries[q].children[chain[-1]]]
-        vals, v, nxt = lp[[x[0] for x in sel], [x[1] for x in sel], [x[2] for x in sel]].tolist(), 0, []
+        vals, v, nxt = lp[[starts[x[0]] + x[1] for x in sel], [x[2] for x in sel]].tolist(), 0, []
         for ((q, n, d, s, anc), chain), j in zip(fed, slots):
             k = len(chain)
             s += sum(vals[v:v + k - 1]); v += k - 1
@@ -320,12 +330,17 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
                            "pass method='beam' (--planner beam) with constrained=False (--unconstrained)")
     qs = [_question_of(r) for r in questions]
     _check_topics(kg, questions, qs)
-    out = []
+    # exact: batch questions with tries of similar size together, so a round pads little (the order is restored below)
+    order = (sorted(range(len(qs)), key=lambda i: len(_candidate_trie(kg, tokenizer, qs[i][1], max_hops)[1].token)) if method == 'exact'
+             else list(range(len(qs))))
+    out = [None] * len(qs)
     with generating(model, tokenizer):
         for i in range(0, len(qs), batch_size):
-            chunk = qs[i:i + batch_size]
-            out += (_score_batch(model, tokenizer, kg, chunk, beams, max_hops, chat) if method == 'exact' else
-                    _plan_batch(model, tokenizer, kg, chunk, beams, constrained, max_hops, max_new_tokens, chat))
+            idx = order[i:i + batch_size]
+            chunk = [qs[j] for j in idx]
+            got = (_score_batch(model, tokenizer, kg, chunk, beams, max_hops, chat) if method == 'exact' else
+                   _plan_batch(model, tokenizer, kg, chunk, beams, constrained, max_hops, max_new_tokens, chat))
+            for j, ps in zip(idx, got): out[j] = ps
     return mark_valid(kg, [ents for _, ents in qs], out, threads, exclude_topic)
 
 # %% ../nbs/07_reason.ipynb #ec3745ff
