@@ -34,7 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from . import __version__
-from .core import KMInputError, KMNotFound, check_int, km_command, run_cli
+from .core import KMInputError, KMNotFound, check_int, km_command, run_cli, settings_from
+from .ask import AskSettings
 from .text import path_to_text, verbalize_relation
 
 # %% auto #0
@@ -669,6 +670,7 @@ def running_server(app, host:str='127.0.0.1', port:int=0, log_level:str='warning
 
 # %% ../nbs/11_serve.ipynb #76e1ac52
 @dataclass
+@settings_from(AskSettings)
 class ServeConfig:
     "Settings of `km_serve`: the run to answer from, where to listen, and the guards."
     run: str  # km_pipeline run folder (kg.npz, train/model, config.json)
@@ -677,8 +679,8 @@ class ServeConfig:
     api_key: str|None = field(default=None, metadata={'flag': '--api-key'})  # clients must send `Authorization: Bearer KEY` (default: env KM_API_KEY; none if unset)
     max_body: int = 1_000_000  # largest request body in bytes (413 above)
     batch: int = 8  # most questions per model call (requests waiting together share one)
-    runtime: str|None = None  # where the planner runs: 'torch', or 'onnx' (RUN/onnx, made by km_export RUN) (None: the run's)
-    planner: str|None = None  # 'exact' or 'beam' (None: the run's)
+    runtime = ...
+    planner = ...
     max_queue: int = 256  # questions waiting for the model before new requests get 503
     log_level: str = 'info'  # uvicorn's log level: debug, info, warning or error
     check: bool = False  # start on a free port, ask --question over HTTP, print the reply, stop
