@@ -22,7 +22,7 @@ from .core import (KMInputError, KMNotFound, check_int, km_command, parse_json, 
                                   run_cli, settings_from)
 from .graph import KnowledgeGraph
 from .link import linker_for, mark_mentions
-from .reason import PLANNERS, RUNTIMES, Plan, ReasonConfig, answer, load_planner, plan
+from .reason import Plan, ReasonConfig, answer, load_planner, plan
 from .text import planning_prompt, verbalize_path
 
 # %% auto #0
@@ -76,6 +76,7 @@ class AskSettings:
     max_hops = None  # longest plan (default: the run's)
     top_plans = None  # valid plans whose end entities are answers (default: the run's)
     runtime = None  # where the planner runs: 'torch', or 'onnx' (the run's export in RUN/onnx, made by km_export RUN) (default: the run's)
+    plan_dtype = None  # the planner's weights on torch: 'float32', or 'bfloat16' (faster on CPUs with AMX or AVX512-BF16) (default: the run's)
     paths_per_answer: int = 2  # supporting paths kept per answer
     max_paths: int = 10  # supporting paths kept per question, best answers first
     threads: int = 0  # torch threads (0: torch's default)
@@ -91,8 +92,7 @@ def _resolve(settings:dict, saved:dict|None=None) -> AskSettings:
         if f.name in known and getattr(s, f.name) is None: setattr(s, f.name, (saved or {}).get(f.name, f.default))
     for k, lo in (('beams', 1), ('max_hops', 1), ('top_plans', 1), ('paths_per_answer', 0), ('max_paths', 0), ('threads', 0)):
         check_int(k, getattr(s, k), lo)
-    if s.planner not in PLANNERS: raise KMInputError(f"planner must be one of {', '.join(map(repr, PLANNERS))}, got {s.planner!r}")
-    if s.runtime not in RUNTIMES: raise KMInputError(f"runtime must be one of {', '.join(map(repr, RUNTIMES))}, got {s.runtime!r}")
+    ReasonConfig(planner=s.planner, runtime=s.runtime, plan_dtype=s.plan_dtype).check()  # the same rules as km_predict's
     return s
 
 # %% ../nbs/10_ask.ipynb #a60fe7ee
@@ -141,7 +141,7 @@ class Reasoner:
             torch.set_num_threads(s.threads)
         with warnings.catch_warnings():  # the libraries' deprecation notices are not the user's to act on
             warnings.simplefilter('ignore', FutureWarning)
-            model, tok = load_planner(run/'onnx' if s.runtime == 'onnx' else run/'train'/'model', s.runtime)
+            model, tok = load_planner(run/'onnx' if s.runtime == 'onnx' else run/'train'/'model', s.runtime, s.plan_dtype)
         return cls(KnowledgeGraph.load(run/'kg.npz'), model, tok, s, name=run.resolve().name)
 
     def __repr__(self):
@@ -303,6 +303,7 @@ class AskConfig:
     top_plans = ...
     planner = ...
     runtime = ...
+    plan_dtype = ...
     max_hops = ...
     paths_per_answer = ...
     threads = ...

@@ -18,7 +18,7 @@ from .graph import KnowledgeGraph, load_graph
 from .data import (DatasetConfig, load_jsonl, load_metaqa, load_questions, movie_questions, movie_world,
                                   planning_dataset, save_dataset, save_jsonl, split_records)
 from .inject import CORPUS_KINDS, InjectConfig
-from .reason import RUNTIMES, ReasonConfig, llm_endpoint
+from .reason import ReasonConfig, llm_endpoint
 from .train import TrainConfig
 
 # %% auto #0
@@ -104,7 +104,7 @@ class PipelineConfig:
             raise KMInputError(f'split={self.split!r} must be three fractions (train,valid,test) summing to 1, with test > 0')
         for k in ('steps', 'batch_size', 'beams', 'per_type', 'n_movies', 'max_hops'):
             if getattr(self, k) < 1: raise KMInputError(f'{k} must be >= 1, got {getattr(self, k)}')
-        if self.runtime not in RUNTIMES: raise KMInputError(f"runtime must be one of {', '.join(map(repr, RUNTIMES))}, got {self.runtime!r}")
+        self.reason.check()
         if self.dataset not in (None, 'metaqa'): raise KMInputError(f"dataset must be 'metaqa' or unset, got {self.dataset!r}")
         if self.inject is not None and self.inject not in CORPUS_KINDS:
             raise KMInputError(f'inject={self.inject!r} is not a corpus kind: use one of {", ".join(CORPUS_KINDS)} (or leave it unset: no inject stage)')
@@ -329,7 +329,7 @@ def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
     if cfg.runtime == 'onnx':  # plan with the planner's ONNX export, made now (the trained planner may be new)
         from knowledge_mixer.export import export_onnx
         model, tok = load_planner(export_onnx(out, out/'onnx'), 'onnx')
-    else: model, tok = load_planner(out/'train'/'model')
+    else: model, tok = load_planner(out/'train'/'model', dtype=cfg.plan_dtype)
     plans = _plan_questions(cfg, model, tok, test, kg)
     preds = predict(kg, test, plans, cfg.reason, ep)
     write_predictions(preds, out/'predictions.jsonl')

@@ -681,6 +681,7 @@ class ServeConfig:
     batch: int = 8  # most questions per model call (requests waiting together share one)
     runtime = ...
     planner = ...
+    plan_dtype = ...
     max_queue: int = 256  # questions waiting for the model before new requests get 503
     log_level: str = 'info'  # uvicorn's log level: debug, info, warning or error
     check: bool = False  # start on a free port, ask --question over HTTP, print the reply, stop
@@ -704,7 +705,7 @@ def _serve_main(cfg:ServeConfig):
     from knowledge_mixer.ask import Reasoner  # the ask stage (and its model imports) load only when a server starts
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     t0 = time.perf_counter()
-    reasoner = Reasoner.from_run(cfg.run, **{k: v for k, v in (('runtime', cfg.runtime), ('planner', cfg.planner)) if v is not None})
+    reasoner = Reasoner.from_run(cfg.run, **{k: v for k, v in (('runtime', cfg.runtime), ('planner', cfg.planner), ('plan_dtype', cfg.plan_dtype)) if v is not None})
     key = cfg.api_key or os.environ.get('KM_API_KEY') or None
     app = make_app(reasoner, api_key=key, max_body=cfg.max_body, batch=cfg.batch, max_queue=cfg.max_queue)
     print(f'km_serve: {reasoner.name} loaded from {cfg.run} in {time.perf_counter() - t0:.1f} s', flush=True)
