@@ -308,13 +308,13 @@ def stage_train(cfg:PipelineConfig, out:Path) -> dict:
     return {k: (round(m[k], 4) if isinstance(m.get(k), float) else m.get(k)) for k in keep if k in m}
 
 # %% ../nbs/09_pipeline.ipynb #22206c36
-def _plan_questions(cfg:PipelineConfig, model, tok, questions:list, kg:KnowledgeGraph, step:int=32) -> list:
+def _plan_questions(cfg:PipelineConfig, model, tok, questions:list, kg:KnowledgeGraph, step:int=256) -> list:
     "`reason.plan` for every question, `step` questions at a time under a progress bar."
     from knowledge_mixer.reason import plan
     plans = []
     for i in progress(range(0, len(questions), step), desc='planning'):
         plans += plan(model, tok, questions[i:i + step], kg, beams=cfg.beams, constrained=cfg.constrained, max_hops=cfg.max_hops, method=cfg.planner,
-                      batch_size=16)
+                      batch_size=64)
     return plans
 
 # %% ../nbs/09_pipeline.ipynb #cc4044ed

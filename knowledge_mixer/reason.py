@@ -247,16 +247,15 @@ def _chain(trie:PathTrie, n:int) -> list[int]:
     return out
 
 # %% ../nbs/07_reason.ipynb #ec57a58a
-def _tree_mask(mask, rows:list, width:int, N:int, dtype):
-    "The additive 4D mask of one round: slot j of question q sees the prompt, the cache columns listed for it, and itself."
-    import torch
-    B, L = mask.shape
-    allow = np.zeros((B, N, width + N), bool)
-    allow[:, :, :L] = mask.bool().numpy()[:, None, :]
+def _tree_mask(seen, q, j, parent, off, width:int, N:int) -> np.ndarray:
+    "One round's visibility (B, N, width + N): slot `j` of question `q` sees what its parent's slot saw last round (`seen[q, parent]`), the earlier steps of its chain (`off` of them) and itself."
+    allow = np.zeros((seen.shape[0], N, width + N), bool)
     allow[:, np.arange(N), width + np.arange(N)] = True  # every slot sees itself (padding slots too: no empty softmax row)
-    q, j, c = (np.fromiter((x[k] for x in rows), np.int64, len(rows)) for k in range(3))
-    allow[q, j, c] = True
-    return torch.zeros(B, 1, N, width + N, dtype=dtype).masked_fill_(torch.from_numpy(~allow)[:, None], torch.finfo(dtype).min)
+    allow[q, j, :width] = seen[q, parent]
+    for t in range(1, int(off.max(initial=0)) + 1):
+        k = off >= t
+        allow[q[k], j[k], width + j[k] - t] = True
+    return allow
 
 def _slot_logprobs(model, used:list, ids, mask4, pos, cache):
     "One round's forward pass; the log-probabilities of the real slots only (slot j < used[q] of each question q, in order) and the cache."
@@ -273,35 +272,38 @@ def _best_first(model, tries:list, first_lp, cache, mask, top:int) -> list[list[
     "The exact `top` (mean log-probability, -plan index) pairs per question, best first, expanding only trie nodes that can still enter the top."
     import torch
     B, L = mask.shape
-    n_real, best, width, first = mask.sum(1).tolist(), [[] for _ in tries], L, first_lp.tolist()
-    # frontier entries: (question, trie node, depth, summed log-prob, cache columns of its fed ancestors)
-    frontier = _pruned(tries, best, [(q, n, 1, first[q][t], ()) for q, tr in enumerate(tries) for t, n in tr.children[0].items()], top)
+    n_real, best, width, first = mask.sum(1).numpy(), [[] for _ in tries], L, first_lp.tolist()
+    seen = mask.bool().numpy()[:, None, :]  # what each parent slot sees; in round one the only parent is the prompt
+    # frontier entries: (question, trie node, depth, summed log-prob, its parent's slot in the last round)
+    frontier = _pruned(tries, best, [(q, n, 1, first[q][t], 0) for q, tr in enumerate(tries) for t, n in tr.children[0].items()], top)
     while frontier:
-        fed = [(e, _chain(tries[e[0]], e[1])) for e in frontier]
-        used, slots, ids, pos, sees = [0] * B, [], [], [], []
-        for (q, n, d, s, anc), chain in fed:
-            j = used[q]; used[q] += len(chain); slots.append(j)
-            for i, m in enumerate(chain):
-                ids.append((q, j + i, tries[q].token[m])); pos.append((q, j + i, n_real[q] + d - 1 + i))
-                sees += [(q, j + i, a) for a in anc] + [(q, j + i, width + j + x) for x in range(i)]
-        N = max(used)
-        ids_t, pos_t = torch.zeros(B, N, dtype=torch.long), torch.zeros(B, N, dtype=torch.long)
-        for t, v in ((ids_t, ids), (pos_t, pos)): t[[x[0] for x in v], [x[1] for x in v]] = torch.as_tensor([x[2] for x in v])
-        starts = np.concatenate([[0], np.cumsum(used)[:-1]])  # real slots, question by question: row starts[q] + j of `lp`
-        cache, lp = _slot_logprobs(model, used, ids_t, _tree_mask(mask, sees, width, N, model.dtype), pos_t, cache)
-        sel = []  # (question, slot, token): each chain step's next token, then every child of the chain's end
-        for ((q, n, d, s, anc), chain), j in zip(fed, slots):
-            sel += [(q, j + i, tries[q].token[chain[i + 1]]) for i in range(len(chain) - 1)]
-            sel += [(q, j + len(chain) - 1, t) for t in tries[q].children[chain[-1]]]
-        vals, v, nxt = lp[[starts[x[0]] + x[1] for x in sel], [x[2] for x in sel]].tolist(), 0, []
-        for ((q, n, d, s, anc), chain), j in zip(fed, slots):
-            k = len(chain)
-            s += sum(vals[v:v + k - 1]); v += k - 1
-            a = anc + tuple(range(width + j, width + j + k))
-            for c in tries[q].children[chain[-1]].values(): nxt.append((q, c, d + k, s + vals[v], a)); v += 1
-        width += N
+        chains = [_chain(tries[e[0]], e[1]) for e in frontier]
+        used, starts = [0] * B, []
+        for e, ch in zip(frontier, chains): starts.append(used[e[0]]); used[e[0]] += len(ch)
+        N, k = max(used), np.fromiter(map(len, chains), np.int64, len(chains))
+        off = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)  # each slot's step within its chain
+        q, j = np.repeat([e[0] for e in frontier], k), np.repeat(starts, k) + off
+        ids, pos = torch.zeros(B, N, dtype=torch.long), torch.zeros(B, N, dtype=torch.long)
+        ids[q, j] = torch.as_tensor([tries[e[0]].token[m] for e, ch in zip(frontier, chains) for m in ch])
+        pos[q, j] = torch.from_numpy(n_real[q] + np.repeat([e[2] for e in frontier], k) + off - 1)
+        allow = _tree_mask(seen, q, j, np.repeat([e[4] for e in frontier], k), off, width, N)
+        mask4 = torch.zeros(allow.shape, dtype=model.dtype).masked_fill_(torch.from_numpy(~allow), torch.finfo(model.dtype).min)[:, None]
+        cache, lp = _slot_logprobs(model, used, ids, mask4, pos, cache)
+        row0 = np.concatenate([[0], np.cumsum(used)[:-1]])  # real slots, question by question: row row0[q] + j of `lp`
+        rows, cols = [], []  # each chain step's next token, then every child of the chain's end
+        for e, ch, j0 in zip(frontier, chains, starts):
+            r, kids = row0[e[0]] + j0, tries[e[0]].children[ch[-1]]
+            rows += range(r, r + len(ch) - 1); cols += [tries[e[0]].token[m] for m in ch[1:]]
+            rows += [r + len(ch) - 1] * len(kids); cols += kids
+        vals, v, nxt = lp[rows, cols].tolist(), 0, []
+        for (qq, n, d, s, _), ch, j0 in zip(frontier, chains, starts):
+            kk = len(ch)
+            s += sum(vals[v:v + kk - 1]); v += kk - 1
+            for c in tries[qq].children[ch[-1]].values(): nxt.append((qq, c, d + kk, s + vals[v], j0 + kk - 1)); v += 1
+        seen, width = allow, width + N
         frontier = _pruned(tries, best, nxt, top)
     return [sorted(b, reverse=True) for b in best]
+
 
 # %% ../nbs/07_reason.ipynb #4882f496
 def _best_first_rows(model, tries:list, first_lp, cache, mask, top:int) -> list[list[tuple]]:
@@ -339,7 +341,7 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
          beams:int=3, # plans per question
          constrained:bool=True, # restrict plans to relation paths that exist from the question's entities
          max_hops:int=3, # longest plan considered
-         batch_size:int=8, max_new_tokens:int=64,
+         batch_size:int=32, max_new_tokens:int=64, # questions per batch (exact planning gains from large ones)
          chat:bool=False, # prompts through the chat template (for chat-form training sets)
          threads:int=1,
          method:str='exact', # 'exact': the exact top `beams` of the constrained set; 'beam': beam search (the only way unconstrained)
@@ -669,7 +671,7 @@ class PredictConfig:
     out: str = 'predictions.jsonl'  # predictions JSONL to write
     reason: ReasonConfig = field(default_factory=ReasonConfig)  # planning and answering
     format: str = 'km'  # 'km' (ours) or 'rog' (RoG's predictions.jsonl)
-    batch_size: int = 8  # questions per generate call
+    batch_size: int = 32  # questions planned together (one batch of the exact search, or one generate call)
     chat: bool = False  # prompt through the chat template
     limit: int = 0  # only the first N questions (0: all)
 
