@@ -5,6 +5,7 @@
 # %% ../nbs/07_reason.ipynb #4981f01f
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import os
@@ -323,12 +324,33 @@ def _best_first_rows(model, tries:list, first_lp, cache, mask, top:int) -> list[
     return [sorted(b, reverse=True) for b in best]
 
 # %% ../nbs/07_reason.ipynb #2fa6ede5
+def _tree_sdpa(module, query, key, value, attention_mask, dropout:float=0.0, scaling=None, **kwargs):
+    "SDPA under the search's 4D mask, reading grouped key/value heads in place (transformers' sdpa copies them to every query head once a mask is given)."
+    import torch
+    out = torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, scale=scaling,
+                                                           enable_gqa=query.shape[1] != key.shape[1])
+    return out.transpose(1, 2).contiguous(), None
+
+@contextlib.contextmanager
+def _tree_attention(model):
+    "Inside the block, a model on transformers' sdpa attention runs `_tree_sdpa` (same masks, same results); other kernels are left alone."
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+    AttentionInterface.register('km_tree_sdpa', _tree_sdpa); AttentionMaskInterface.register('km_tree_sdpa', sdpa_mask)
+    cfg = model.config
+    swap = getattr(cfg, '_attn_implementation', None) == 'sdpa'
+    if swap: cfg._attn_implementation = 'km_tree_sdpa'
+    try: yield
+    finally:
+        if swap: cfg._attn_implementation = 'sdpa'
+
 def _score_batch(model, tokenizer, kg, chunk, top, max_hops, chat, prefix=None):
     "The exact top `top` KG-constrained plans for one batch of (question, topic entities), after the shared `prefix`; call inside `generating(model, tokenizer)`."
     sets = [_candidate_trie(kg, tokenizer, ents, max_hops) for _, ents in chunk]
     first_lp, cache, mask = _prompt_pass(model, tokenizer, [_prompt_text(tokenizer, q, chat) for q, _ in chunk], prefix)
-    search = _best_first if getattr(model, 'tree_attention', True) else _best_first_rows  # an ONNX graph takes no 4D mask
-    res = search(model, [t for _, t in sets], first_lp, cache, mask, top)
+    if getattr(model, 'tree_attention', True):
+        with _tree_attention(model): res = _best_first(model, [t for _, t in sets], first_lp, cache, mask, top)
+    else: res = _best_first_rows(model, [t for _, t in sets], first_lp, cache, mask, top)  # an ONNX graph takes no 4D mask
     return [[Plan(paths[-k], s) for s, k in r] for (paths, _), r in zip(sets, res)]
 
 
