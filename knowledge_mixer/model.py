@@ -76,6 +76,9 @@ def adapter_base(adapter_dir) -> str:
     p = Path(adapter_dir)
     try: base = json.loads((p/'adapter_config.json').read_text())['base_model_name_or_path']
     except (OSError, ValueError, KeyError) as e: raise KMInputError(f'{p}/adapter_config.json: unreadable or without base_model_name_or_path ({e})') from None
+    if not isinstance(base, str) or not base.strip():
+        raise KMInputError(f'{p}/adapter_config.json: base_model_name_or_path is {base!r}, not a model name or folder; '
+                           "set it to the base the adapter was trained on (e.g. 'smollm2-135m' or that model's folder)")
     if base in KNOWN_MODELS: return base
     b = Path(base)
     # a run folder records its base relative to where the run started; moved or opened from elsewhere, the base
