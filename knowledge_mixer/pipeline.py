@@ -314,7 +314,7 @@ def _plan_questions(cfg:PipelineConfig, model, tok, questions:list, kg:Knowledge
     plans = []
     for i in progress(range(0, len(questions), step), desc='planning'):
         plans += plan(model, tok, questions[i:i + step], kg, beams=cfg.beams, constrained=cfg.constrained, max_hops=cfg.max_hops, method=cfg.planner,
-                      batch_size=64)
+                      batch_size=32)
     return plans
 
 # %% ../nbs/09_pipeline.ipynb #cc4044ed

@@ -204,6 +204,17 @@ def _shared_prefix(model, tokenizer, chat:bool):
     out = model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
     return ids, [(layer.keys, layer.values) for layer in out.past_key_values.layers]
 
+def _logprobs_at(model, pick, **inputs):
+    "Run `model` on `inputs` with a cache: the log-probabilities at the rows `pick` takes from its last hidden states (only those reach the LM head), and the cache."
+    import torch
+    head = model.get_output_embeddings() if hasattr(model, 'get_decoder') else None
+    if head is None or getattr(model.config, 'final_logit_softcapping', None):  # no separate head to apply: the whole model
+        out = model(**inputs, use_cache=True)
+        return torch.log_softmax(pick(out.logits).float(), -1), out.past_key_values
+    out = model.get_decoder()(**inputs, use_cache=True)
+    # a contiguous 2D input: the head is one matmul (a strided 3D slice made bf16 matmuls copy the head's weights per row)
+    return torch.log_softmax(head(pick(out.last_hidden_state).contiguous()).float(), -1), out.past_key_values
+
 def _prompt_pass(model, tokenizer, prompts:list[str], prefix=None):
     "Run `prompts` once, after the cached `prefix` (`_shared_prefix`) where they all start with it: the first plan token's log-probabilities, the cache, the attention mask."
     import torch
@@ -215,9 +226,9 @@ def _prompt_pass(model, tokenizer, prompts:list[str], prefix=None):
     inp = torch.tensor([[pad] * (S - len(r)) + r for r in rest])
     mask = torch.tensor([[1] * P + [0] * (S - len(r)) + [1] * len(r) for r in rest])  # padding sits between the prefix and the question
     cache = _new_cache([(k.expand(len(ids), -1, -1, -1), v.expand(len(ids), -1, -1, -1)) for k, v in kvs], model.config) if P else None
-    out = model(input_ids=inp, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1)[:, P:].clamp(min=0), past_key_values=cache,
-                use_cache=True, logits_to_keep=1)
-    return torch.log_softmax(out.logits[:, -1].float(), -1), out.past_key_values, mask
+    lp, cache = _logprobs_at(model, lambda h: h[:, -1], input_ids=inp, attention_mask=mask,
+                             position_ids=(mask.cumsum(-1) - 1)[:, P:].clamp(min=0), past_key_values=cache)
+    return lp, cache, mask
 
 
 # %% ../nbs/07_reason.ipynb #907e3286
@@ -262,12 +273,8 @@ def _slot_logprobs(model, used:list, ids, mask4, pos, cache):
     "One round's forward pass; the log-probabilities of the real slots only (slot j < used[q] of each question q, in order) and the cache."
     import torch
     q = torch.repeat_interleave(torch.arange(len(used)), torch.as_tensor(used)); j = torch.cat([torch.arange(n) for n in used])
-    head = model.get_output_embeddings() if hasattr(model, 'get_decoder') else None
-    if head is None or getattr(model.config, 'final_logit_softcapping', None):  # no separate head to apply: the whole model
-        out = model(input_ids=ids, attention_mask=mask4, position_ids=pos, past_key_values=cache, use_cache=True)
-        return out.past_key_values, torch.log_softmax(out.logits[q, j].float(), -1)
-    out = model.get_decoder()(input_ids=ids, attention_mask=mask4, position_ids=pos, past_key_values=cache, use_cache=True)
-    return out.past_key_values, torch.log_softmax(head(out.last_hidden_state[q, j]).float(), -1)  # the head never sees padding
+    lp, cache = _logprobs_at(model, lambda h: h[q, j], input_ids=ids, attention_mask=mask4, position_ids=pos, past_key_values=cache)
+    return cache, lp
 
 def _best_first(model, tries:list, first_lp, cache, mask, top:int) -> list[list[tuple]]:
     "The exact `top` (mean log-probability, -plan index) pairs per question, best first, expanding only trie nodes that can still enter the top."
