@@ -269,18 +269,25 @@ def _tree_mask(seen, q, j, parent, off, width:int, N:int) -> np.ndarray:
         allow[q[k], j[k], width + j[k] - t] = True
     return allow
 
-def _slot_logprobs(model, used:list, ids, mask4, pos, cache):
-    "One round's forward pass; the log-probabilities of the real slots only (slot j < used[q] of each question q, in order) and the cache."
-    import torch
-    q = torch.repeat_interleave(torch.arange(len(used)), torch.as_tensor(used)); j = torch.cat([torch.arange(n) for n in used])
-    lp, cache = _logprobs_at(model, lambda h: h[q, j], input_ids=ids, attention_mask=mask4, position_ids=pos, past_key_values=cache)
-    return cache, lp
+class _SlotCache:
+    "The search's key/value cache: one padded row of columns per question; a round's packed keys and values (1, heads, M, d) land at their (question, slot)."
+    def __init__(self, cache):
+        self.k, self.v = [layer.keys for layer in cache.layers], [layer.values for layer in cache.layers]
+        self.at = None  # this round's (question, slot) per packed token, and the slots per question
+    def update(self, key, value, layer:int, *args, **kwargs):
+        q, j, N = self.at
+        for buf, x in ((self.k, key), (self.v, value)):
+            old = buf[layer]; B, H, W, d = old.shape
+            new = old.new_zeros(B, H, W + N, d); new[:, :, :W] = old
+            new[q, :, W + j] = x[0].transpose(0, 1)
+            buf[layer] = new
+        return self.k[layer], self.v[layer]
 
 def _best_first(model, tries:list, first_lp, cache, mask, top:int) -> list[list[tuple]]:
-    "The exact `top` (mean log-probability, -plan index) pairs per question, best first, expanding only trie nodes that can still enter the top."
+    "The exact `top` (mean log-probability, -plan index) pairs per question, best first, expanding only trie nodes that can still enter the top; call inside `_tree_attention(model)`."
     import torch
     B, L = mask.shape
-    n_real, best, width, first = mask.sum(1).numpy(), [[] for _ in tries], L, first_lp.tolist()
+    n_real, best, width, first, cache = mask.sum(1).numpy(), [[] for _ in tries], L, first_lp.tolist(), _SlotCache(cache)
     seen = mask.bool().numpy()[:, None, :]  # what each parent slot sees; in round one the only parent is the prompt
     # frontier entries: (question, trie node, depth, summed log-prob, its parent's slot in the last round)
     frontier = _pruned(tries, best, [(q, n, 1, first[q][t], 0) for q, tr in enumerate(tries) for t, n in tr.children[0].items()], top)
@@ -289,18 +296,18 @@ def _best_first(model, tries:list, first_lp, cache, mask, top:int) -> list[list[
         used, starts = [0] * B, []
         for e, ch in zip(frontier, chains): starts.append(used[e[0]]); used[e[0]] += len(ch)
         N, k = max(used), np.fromiter(map(len, chains), np.int64, len(chains))
-        off = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)  # each slot's step within its chain
+        row = np.cumsum(k) - k  # each chain's first token in the packed order
+        off = np.arange(k.sum()) - np.repeat(row, k)  # each token's step within its chain
         q, j = np.repeat([e[0] for e in frontier], k), np.repeat(starts, k) + off
-        ids, pos = torch.zeros(B, N, dtype=torch.long), torch.zeros(B, N, dtype=torch.long)
-        ids[q, j] = torch.as_tensor([tries[e[0]].token[m] for e, ch in zip(frontier, chains) for m in ch])
-        pos[q, j] = torch.from_numpy(n_real[q] + np.repeat([e[2] for e in frontier], k) + off - 1)
+        ids = torch.as_tensor([tries[e[0]].token[m] for e, ch in zip(frontier, chains) for m in ch])[None]
+        pos = torch.from_numpy(n_real[q] + np.repeat([e[2] for e in frontier], k) + off - 1)[None]
         allow = _tree_mask(seen, q, j, np.repeat([e[4] for e in frontier], k), off, width, N)
         mask4 = torch.zeros(allow.shape, dtype=model.dtype).masked_fill_(torch.from_numpy(~allow), torch.finfo(model.dtype).min)[:, None]
-        cache, lp = _slot_logprobs(model, used, ids, mask4, pos, cache)
-        row0 = np.concatenate([[0], np.cumsum(used)[:-1]])  # real slots, question by question: row row0[q] + j of `lp`
+        cache.at = slots = (torch.from_numpy(q), torch.from_numpy(j), N)
+        lp, _ = _logprobs_at(model, lambda h: h[0], input_ids=ids, attention_mask=mask4, position_ids=pos, past_key_values=cache, km_slots=slots)
         rows, cols = [], []  # each chain step's next token, then every child of the chain's end
-        for e, ch, j0 in zip(frontier, chains, starts):
-            r, kids = row0[e[0]] + j0, tries[e[0]].children[ch[-1]]
+        for e, ch, r in zip(frontier, chains, row.tolist()):
+            kids = tries[e[0]].children[ch[-1]]
             rows += range(r, r + len(ch) - 1); cols += [tries[e[0]].token[m] for m in ch[1:]]
             rows += [r + len(ch) - 1] * len(kids); cols += kids
         vals, v, nxt = lp[rows, cols].tolist(), 0, []
@@ -331,23 +338,27 @@ def _best_first_rows(model, tries:list, first_lp, cache, mask, top:int) -> list[
     return [sorted(b, reverse=True) for b in best]
 
 # %% ../nbs/07_reason.ipynb #2fa6ede5
-def _tree_sdpa(module, query, key, value, attention_mask, dropout:float=0.0, scaling=None, **kwargs):
-    "SDPA under the search's 4D mask, reading grouped key/value heads in place (transformers' sdpa copies them to every query head once a mask is given)."
+def _tree_sdpa(module, query, key, value, attention_mask, dropout:float=0.0, scaling=None, km_slots=None, **kwargs):
+    "SDPA under the search's 4D mask, reading grouped key/value heads in place; the packed queries (1, heads, M, d) are laid out by `km_slots` (question, slot) for it, and back."
     import torch
+    if km_slots is not None:
+        q, j, N = km_slots
+        padded = query.new_zeros(key.shape[0], N, query.shape[1], query.shape[3])
+        padded[q, j] = query[0].transpose(0, 1); query = padded.transpose(1, 2)
     out = torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, scale=scaling,
-                                                           enable_gqa=query.shape[1] != key.shape[1])
-    return out.transpose(1, 2).contiguous(), None
+                                                           enable_gqa=query.shape[1] != key.shape[1]).transpose(1, 2)
+    return (out[q, j][None] if km_slots is not None else out).contiguous(), None
 
 @contextlib.contextmanager
 def _tree_attention(model):
-    "Inside the block, a model on transformers' sdpa attention runs `_tree_sdpa` (same masks, same results); other kernels are left alone."
+    "Inside the block, a model on transformers' sdpa attention runs `_tree_sdpa`; yields whether it does (other kernels are left alone)."
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
     AttentionInterface.register('km_tree_sdpa', _tree_sdpa); AttentionMaskInterface.register('km_tree_sdpa', sdpa_mask)
     cfg = model.config
-    swap = getattr(cfg, '_attn_implementation', None) == 'sdpa'
+    swap = getattr(model, 'tree_attention', True) and getattr(cfg, '_attn_implementation', None) == 'sdpa'  # an ONNX graph: traced with a 2D mask
     if swap: cfg._attn_implementation = 'km_tree_sdpa'
-    try: yield
+    try: yield swap
     finally:
         if swap: cfg._attn_implementation = 'sdpa'
 
@@ -355,9 +366,8 @@ def _score_batch(model, tokenizer, kg, chunk, top, max_hops, chat, prefix=None):
     "The exact top `top` KG-constrained plans for one batch of (question, topic entities), after the shared `prefix`; call inside `generating(model, tokenizer)`."
     sets = [_candidate_trie(kg, tokenizer, ents, max_hops) for _, ents in chunk]
     first_lp, cache, mask = _prompt_pass(model, tokenizer, [_prompt_text(tokenizer, q, chat) for q, _ in chunk], prefix)
-    if getattr(model, 'tree_attention', True):
-        with _tree_attention(model): res = _best_first(model, [t for _, t in sets], first_lp, cache, mask, top)
-    else: res = _best_first_rows(model, [t for _, t in sets], first_lp, cache, mask, top)  # an ONNX graph takes no 4D mask
+    with _tree_attention(model) as packed:  # other models take the search that needs only a 2D mask
+        res = (_best_first if packed else _best_first_rows)(model, [t for _, t in sets], first_lp, cache, mask, top)
     return [[Plan(paths[-k], s) for s, k in r] for (paths, _), r in zip(sets, res)]
 
 

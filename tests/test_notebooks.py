@@ -80,7 +80,7 @@ BENCH_SMOKE = {  # tiny parameters: each benchmark notebook runs top to bottom i
     'walks': ['-p', 'repeats', '1', '-p', 'ba_nodes', '2000', '-p', 'rand_nodes', '2000', '-p', 'rand_edges', '10000',
               '-p', 'nx_sample', '50', '-p', 'graphs', 'ba,random', '-p', 'pecanpy_python', '/nonexistent/python'],
     'paths': ['-p', 'n_sample', '2', '-p', 'reps', '1', '-p', 'limit', '50'],
-    'reason': ['-p', 'n_questions', '8', '-p', 'batch_sizes', '4', '-p', 'smollm2', 'False', '-p', 'threads', '1'],
+    'reason': ['-p', 'n_questions', '8', '-p', 'batch_size', '4', '-p', 'smollm2', 'False', '-p', 'threads', '1', '-p', 'steps', '5'],
     'train': ['-p', 'steps', '3', '-p', 'smol_steps', '0', '-p', 'batch_size', '4'],
     'inject': ['-p', 'n_movies', '12', '-p', 'corpora', 'qa', '-p', 'steps', '6', '-p', 'curve_every', '3', '-p', 'probe_n', '20',
                '-p', 'full_steps', '0', '-p', 'smol_steps', '0', '-p', 'pack_steps', '0', '-p', 'incr_movies', '8', '-p', 'new_films', '2',
@@ -104,7 +104,9 @@ def test_benchmark_notebook_runs_with_small_parameters(name, tmp_path):
     out = tmp_path / ('reason.json' if name == 'reason' else 'results')
     env = {k: v for k, v in os.environ.items() if k != 'IN_TEST'}
     r = subprocess.run([str(BIN / 'papermill'), str(ROOT / f'nbs/bench/{name}.ipynb'), str(tmp_path / 'out.ipynb'),
-                        *BENCH_SMOKE[name], '-p', OUT_PARAM[name], str(out), '--cwd', str(ROOT / 'nbs/bench')],
+                        *BENCH_SMOKE[name], '-p', OUT_PARAM[name], str(out), '--cwd', str(ROOT / 'nbs/bench'),
+                        # its 5-step planner goes to a scratch folder, where a later real run cannot mistake it for a trained one
+                        *(['-p', 'run_dir', str(tmp_path / 'run')] if name == 'reason' else [])],
                        capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert list(out.parent.rglob('*.json')), f'{name}: no results written under {out.parent}'
