@@ -56,7 +56,7 @@ class PlannerConfig:
     lora_targets = ...  # LoRA target modules of pretrained bases ('tiny' uses TrainConfig.tiny()'s)
     max_length = 96  # tokens per training sequence (doubled for 'tiny', whose tokenizer splits names finely)
     eval_steps = 50
-    threads = ...  # torch threads (0: all cores)
+    threads = ...  # torch threads (0: OMP_NUM_THREADS, else all cores)
     num_processes = ...
     deepspeed_stage = ...
 

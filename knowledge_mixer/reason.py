@@ -495,7 +495,7 @@ class ReasonConfig:
     planner: str = 'exact'  # 'exact': score every relation path the KG allows and keep the exact top `beams` (fast, never worse); 'beam': KG-constrained beam search (needed with --unconstrained)
     top_plans: int = 1  # valid plans whose end entities are answers
     runtime: str = 'torch'  # where the planner runs: 'torch' (the trained model) or 'onnx' (its km_export folder, on onnxruntime)
-    plan_dtype: str = 'float32'  # the planner's weights on torch: 'float32', or 'bfloat16' (matmuls ~4x faster on CPUs with AMX or AVX512-BF16; scores keep ~3 digits, so near-tied plans may swap)
+    plan_dtype: str = 'float32'  # the planner's weights on torch: 'float32', or 'bfloat16' (matmuls ~3x faster on CPUs with AMX or AVX512-BF16; scores keep ~3 digits, so near-tied plans may swap)
     llm: bool = False  # reasoning step: an OpenAI-compatible chat LLM answers from each question's retrieved paths (RoG's prompt) instead of the plans' end entities
     llm_base_url: str|None = None  # the LLM's API root, e.g. http://127.0.0.1:8000/v1 (None: $KM_LLM_BASE_URL, then $OPENAI_BASE_URL)
     llm_model: str|None = None  # the model the LLM API serves (None: $KM_LLM_MODEL)
