@@ -23,11 +23,11 @@ from .text import (planning_messages, planning_prompt, reasoning_messages, reaso
 
 # %% auto #0
 __all__ = ['METAQA_RELATIONS', 'GENRES', 'LANGUAGES', 'TAGS', 'MOVIE_PHRASES', 'QUESTION_FRAMES', 'METAQA_QTYPES', 'QARecord',
-           'metaqa_relation_path', 'parse_question_line', 'SkipLog', 'load_metaqa', 'movie_world_triples',
-           'movie_world', 'load_rog', 'parse_entity_path', 'load_questions', 'split_key', 'split_records', 'save_jsonl',
-           'load_jsonl', 'read_questions', 'frequent_relation_paths', 'relation_phrase', 'path_question',
-           'build_questions', 'movie_questions', 'plot_questions', 'planning_dataset', 'reasoning_dataset',
-           'dpo_dataset', 'save_dataset', 'load_dataset_dir', 'DatasetConfig', 'km_dataset']
+           'metaqa_relation_path', 'parse_question_line', 'SkipLog', 'metaqa_variant', 'load_metaqa',
+           'movie_world_triples', 'movie_world', 'load_rog', 'parse_entity_path', 'load_questions', 'split_key',
+           'split_records', 'save_jsonl', 'load_jsonl', 'read_questions', 'frequent_relation_paths', 'relation_phrase',
+           'path_question', 'build_questions', 'movie_questions', 'plot_questions', 'planning_dataset',
+           'reasoning_dataset', 'dpo_dataset', 'save_dataset', 'load_dataset_dir', 'DatasetConfig', 'km_dataset']
 
 # %% ../nbs/04_data.ipynb #ec48402b
 @dataclass
@@ -160,13 +160,18 @@ def _metaqa_files(root:Path, k:int, variant:str, split:str) -> tuple[Path, list[
     return qa, ([l for _, l in read_lines(qt)] if qt.exists() else None)
 
 # %% ../nbs/04_data.ipynb #0adf46a1
-def _metaqa_record(n:int, line:str, loc:str, k:int, split:str, qtypes:list[str]|None, link=None) -> QARecord:
-    "Line `n` of a `k`-hop MetaQA questions file as a record, its gold path read from line `n` of `qtypes`."
+def _metaqa_record(n:int, line:str, loc:str, k:int, split:str, qtypes:list[str]|None, link=None, variant:str='vanilla') -> QARecord:
+    "Line `n` of a `k`-hop MetaQA questions file as a record, its gold path read from line `n` of `qtypes`; a paraphrase's id names its variant."
     q, topic, ans, linked = _qa_line(line, loc, link)
     qtype = qtypes[n - 1].strip() if qtypes and n - 1 < len(qtypes) else None
     path = metaqa_relation_path(qtype) if qtype else None
     if k == 3: ans = [a for a in ans if a != topic] or ans
-    return QARecord(f'metaqa-{k}hop-{split}-{n - 1}', q, ans, [topic], hops=k, relation_path=path, qtype=qtype, linked=linked)
+    rid = f'metaqa-{k}hop-{split}-{n - 1}' if variant == 'vanilla' else f'metaqa-{k}hop-{variant}-{split}-{n - 1}'
+    return QARecord(rid, q, ans, [topic], hops=k, relation_path=path, qtype=qtype, linked=linked)
+
+def metaqa_variant(rid:str) -> str:
+    "Which MetaQA variant `load_metaqa` read the question with id `rid` from: 'ntm' (a paraphrase) or 'vanilla'."
+    return 'ntm' if re.match(r'metaqa-\d+hop-ntm-', rid) else 'vanilla'
 
 # %% ../nbs/04_data.ipynb #440d4c33
 def load_metaqa(root, # folder with kb.txt and {k}-hop/ (MetaQA's layout)
@@ -182,7 +187,7 @@ def load_metaqa(root, # folder with kb.txt and {k}-hop/ (MetaQA's layout)
     if variant not in ('vanilla', 'ntm'): raise KMInputError(f"variant must be 'vanilla' or 'ntm', got {variant!r}")
     for k in ([hops] if isinstance(hops, int) else hops):
         qa, qtypes = _metaqa_files(root, k, variant, split)
-        out += _read_records(qa, partial(_metaqa_record, k=k, split=split, qtypes=qtypes, link=_linking(kg, linker)), kg, skip)
+        out += _read_records(qa, partial(_metaqa_record, k=k, split=split, qtypes=qtypes, link=_linking(kg, linker), variant=variant), kg, skip)
     return out
 
 # %% ../nbs/04_data.ipynb #6eb43777

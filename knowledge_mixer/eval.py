@@ -19,8 +19,9 @@ from .core import KMInputError, atomic_path, km_command, parse_json, read_jsonl,
 
 # %% auto #0
 __all__ = ['ROG_KEYS', 'rog_normalize', 'rog_match', 'rog_prediction_lines', 'rog_scores', 'rog_evaluate', 'format_rog',
-           'read_rog_predictions', 'strict_normalize', 'answer_scores', 'path_scores', 'score_prediction', 'plan_ranks',
-           'evaluate', 'report_markdown', 'write_report', 'read_predictions', 'EvalConfig', 'km_eval']
+           'read_rog_predictions', 'strict_normalize', 'answer_scores', 'path_scores', 'hits1_ceiling',
+           'score_prediction', 'plan_ranks', 'evaluate', 'report_markdown', 'write_report', 'read_predictions',
+           'EvalConfig', 'km_eval']
 
 # %% ../nbs/08_eval.ipynb #1f88d550
 _PUNCT = set(string.punctuation)
@@ -124,6 +125,12 @@ def path_scores(planned:list[list[str]], gold:list[list[str]]|None, valid:list[b
                    path_hits1=float(bool(planned) and tuple(planned[0]) in G))
     return out
 
+# %% ../nbs/08_eval.ipynb #07cac409
+def hits1_ceiling(found:list[str], gold:list[str]) -> float:
+    "Expected Hits@1 of a planner that follows the gold relation path and then picks any one entity it reaches (`found`): the share of those that are gold; 0 when it reaches none."
+    f, g = _dedup_norm(found), set(_dedup_norm(gold))
+    return sum(x in g for x in f) / len(f) if f else 0.0
+
 # %% ../nbs/08_eval.ipynb #7dd990e1
 def score_prediction(row:dict) -> dict:
     "All per-question metrics of one prediction row (strict, path, and RoG-compatible)."
@@ -134,6 +141,7 @@ def score_prediction(row:dict) -> dict:
     valid = [bool(p.get('valid')) for p in plans] if plans and all('valid' in p for p in plans) else None
     s.update(path_scores([p['path'] for p in plans], row.get('gold_relation_paths'), valid))
     s.update({f'rog_{k}': v for k, v in rog_scores(pred, row['ground_truth']).items()})
+    if row.get('gold_path_answers') is not None: s['hits1_ceiling'] = hits1_ceiling(row['gold_path_answers'], row['ground_truth'])
     return s
 
 # %% ../nbs/08_eval.ipynb #3cf06cb4
@@ -180,7 +188,8 @@ def _hop_label(h): return f'{h}-hop' if h.isdigit() else h
 def report_markdown(ev:dict) -> str:
     "A Markdown summary: strict and RoG-compatible metrics, per hop."
     cols = [('hits@1', 'Hits@1'), ('f1', 'F1'), ('precision', 'P'), ('recall', 'R'), ('exact', 'Exact'),
-            ('path_validity', 'Valid paths'), ('path_hits1', 'Path@1'), ('rog_hit', 'RoG Hit'), ('rog_hit1', 'RoG Hit1')]
+            ('path_validity', 'Valid paths'), ('path_hits1', 'Path@1'), ('rog_hit', 'RoG Hit'), ('rog_hit1', 'RoG Hit1'),
+            ('hits1_ceiling', 'Hits@1 ceiling')]
     def row(name, m): return f'| {name} | {m["n"]} | ' + ' | '.join(f'{100 * m[k]:.1f}' if k in m else '–' for k, _ in cols) + ' |'
     lines = ['| split | n | ' + ' | '.join(c for _, c in cols) + ' |', '|---|---|' + '---|' * len(cols)]
     lines += [row(_hop_label(h), m) for h, m in (ev.get('by_hops') or {}).items()]
@@ -189,6 +198,9 @@ def report_markdown(ev:dict) -> str:
     if ev.get('plan_ranks'):
         used = ', '.join(f'{"no valid plan" if k == "none" else f"plan {k}"} {100 * v:.1f}%' for k, v in ev['plan_ranks'].items() if k != 'n')
         lines += ['', f'Answers came from: {used} (of {ev["plan_ranks"]["n"]} questions).']
+    if 'hits1_ceiling' in ev['overall']:
+        lines += ['', 'Hits@1 ceiling: the expected Hits@1 of a planner that always follows the gold relation path and then picks any one '
+                  'entity it reaches; below 100 where the KG makes a question ambiguous (e.g. two films with one title).']
     return '\n'.join(lines)
 
 # %% ../nbs/08_eval.ipynb #5b4dc898

@@ -15,16 +15,16 @@ import numpy as np
 from .core import (KMInputError, atomic_path, config_fields, config_to_flat, data_dir, progress, run_cli, save_figure, sectioned,
                                   seed_everything, settings_from)
 from .graph import KnowledgeGraph, load_graph
-from .data import (DatasetConfig, load_jsonl, load_metaqa, load_questions, movie_questions, movie_world,
+from .data import (DatasetConfig, load_jsonl, load_metaqa, load_questions, metaqa_variant, movie_questions, movie_world,
                                   planning_dataset, save_dataset, save_jsonl, split_records)
 from .inject import CORPUS_KINDS, InjectConfig
 from .reason import ReasonConfig, llm_endpoint
 from .train import TrainConfig
 
 # %% auto #0
-__all__ = ['STAGES', 'QuestionsConfig', 'PlannerConfig', 'InjectStageConfig', 'PipelineConfig', 'claim_run_folder', 'run_stage',
-           'degree_plot', 'stage_graph', 'stage_questions', 'stage_sft_data', 'stage_train', 'stage_predict',
-           'stage_eval', 'stage_inject', 'write_report', 'run_pipeline', 'km_pipeline']
+__all__ = ['PARAPHRASES', 'STAGES', 'QuestionsConfig', 'PlannerConfig', 'InjectStageConfig', 'PipelineConfig', 'claim_run_folder',
+           'run_stage', 'degree_plot', 'stage_graph', 'stage_questions', 'stage_sft_data', 'stage_train',
+           'stage_predict', 'stage_eval', 'stage_inject', 'write_report', 'run_pipeline', 'km_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #ac581aa4
 @dataclass
@@ -41,6 +41,7 @@ class QuestionsConfig:
     split: str = '0.8,0.1,0.1'  # train/valid/test fractions (grouped by topic entity and path type)
     max_train: int = 0  # cap on training questions (0: all), sampled evenly over path types
     max_test: int = 0  # cap on test questions (0: all)
+    paraphrases: str = 'off'  # MetaQA's 1-hop NTM paraphrases: 'off'; 'test' (those of the held-out questions, scored apart); 'train' (in every part, trained on too)
 
 # %% ../nbs/09_pipeline.ipynb #ee877259
 @dataclass
@@ -85,6 +86,8 @@ class InjectStageConfig:
     inject_max_new_tokens = ...
 
 # %% ../nbs/09_pipeline.ipynb #9ec7df47
+PARAPHRASES = ('off', 'test', 'train')  # where MetaQA's NTM paraphrases go
+
 @sectioned
 @dataclass
 class PipelineConfig:
@@ -106,6 +109,10 @@ class PipelineConfig:
             if getattr(self, k) < 1: raise KMInputError(f'{k} must be >= 1, got {getattr(self, k)}')
         self.reason.check()
         if self.dataset not in (None, 'metaqa'): raise KMInputError(f"dataset must be 'metaqa' or unset, got {self.dataset!r}")
+        if self.paraphrases not in PARAPHRASES: raise KMInputError(f"paraphrases must be one of {', '.join(PARAPHRASES)}, got {self.paraphrases!r}")
+        if self.paraphrases != 'off' and (self.dataset != 'metaqa' or self.questions or '1' not in str(self.hops).split(',')):
+            raise KMInputError(f'paraphrases={self.paraphrases!r} adds MetaQA\'s 1-hop NTM questions: it needs --dataset metaqa with 1 in --hops '
+                               '(and no --questions file)')
         if self.inject is not None and self.inject not in CORPUS_KINDS:
             raise KMInputError(f'inject={self.inject!r} is not a corpus kind: use one of {", ".join(CORPUS_KINDS)} (or leave it unset: no inject stage)')
         if self.inject is not None:
@@ -214,7 +221,9 @@ def _questions(cfg:PipelineConfig, kg:KnowledgeGraph) -> list:
     "The run's questions: the `questions` file, MetaQA's dev questions, or questions built from the KG."
     if cfg.questions:
         return load_jsonl(cfg.questions, kg=kg) if cfg.questions.endswith('.jsonl') else load_questions(cfg.questions, kg)
-    if cfg.dataset == 'metaqa': return load_metaqa(_metaqa_dir(cfg), hops=[int(h) for h in cfg.hops.split(',')], kg=kg)
+    if cfg.dataset == 'metaqa':
+        d = _metaqa_dir(cfg)
+        return load_metaqa(d, hops=[int(h) for h in cfg.hops.split(',')], kg=kg) + (load_metaqa(d, hops=1, variant='ntm', kg=kg) if cfg.paraphrases != 'off' else [])
     if cfg.kg:
         from knowledge_mixer.data import build_questions
         return build_questions(kg, per_type=cfg.per_type, seed=cfg.seed)
@@ -239,7 +248,9 @@ def _even_sample(records, n, seed):
 def stage_questions(cfg:PipelineConfig, out:Path) -> dict:
     "Load or build the questions, split them (grouped) and save train/valid/test JSONL."
     recs = _questions(cfg, KnowledgeGraph.load(out/'kg.npz'))
-    parts = split_records(recs, cfg.split_fractions(), seed=cfg.seed)
+    parts = split_records(recs, cfg.split_fractions(), seed=cfg.seed)  # a paraphrase shares its template's group, so its part
+    if cfg.paraphrases == 'test':
+        for name in ('train', 'valid'): parts[name] = [r for r in parts[name] if metaqa_variant(r.id) == 'vanilla']
     parts['train'] = _even_sample(parts['train'], cfg.max_train, cfg.seed)
     parts['test'] = _even_sample(parts['test'], cfg.max_test, cfg.seed)
     for name, rs in parts.items(): save_jsonl(rs, out/'questions'/f'{name}.jsonl')
@@ -320,7 +331,7 @@ def _plan_questions(cfg:PipelineConfig, model, tok, questions:list, kg:Knowledge
 # %% ../nbs/09_pipeline.ipynb #cc4044ed
 def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
     "KG-constrained planning (with `runtime='onnx'`: on onnxruntime), retrieval and answers for the test questions (by an OpenAI-compatible LLM with `llm`)."
-    from knowledge_mixer.reason import check_endpoint, load_planner, predict, write_predictions
+    from knowledge_mixer.reason import check_endpoint, gold_path_answers, load_planner, predict, write_predictions
     import torch
     ep = check_endpoint(llm_endpoint(cfg.reason)) if cfg.llm else None  # a wrong URL or key fails before planning
     if cfg.threads: torch.set_num_threads(cfg.threads)
@@ -332,6 +343,7 @@ def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
     else: model, tok = load_planner(out/'train'/'model', dtype=cfg.plan_dtype)
     plans = _plan_questions(cfg, model, tok, test, kg)
     preds = predict(kg, test, plans, cfg.reason, ep)
+    for p, reach in zip(preds, gold_path_answers(kg, test)): p.gold_path_answers = reach  # for the eval's Hits@1 ceiling
     write_predictions(preds, out/'predictions.jsonl')
     write_predictions(preds, out/'predictions_rog.jsonl', 'rog')
     valid = [p.valid for ps in plans for p in ps]
@@ -339,13 +351,16 @@ def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
 
 # %% ../nbs/09_pipeline.ipynb #48f1d7d6
 def stage_eval(cfg:PipelineConfig, out:Path) -> dict:
-    "Strict, path and RoG-compatible metrics, per hop, with plots."
+    "Strict, path and RoG-compatible metrics, per hop, with plots; MetaQA's paraphrases, when the test part holds them, apart (`ntm_eval/`)."
     from knowledge_mixer.eval import read_predictions, write_report
-    ev = write_report(read_predictions(out/'predictions.jsonl'), out)
+    rows = read_predictions(out/'predictions.jsonl')
+    para = [r for r in rows if metaqa_variant(r['id']) == 'ntm']
+    ev = write_report([r for r in rows if metaqa_variant(r['id']) == 'vanilla'], out)  # comparable with runs without paraphrases
     o = ev['overall']
-    res = {k: round(o[k], 4) for k in ('hits@1', 'f1', 'precision', 'recall', 'exact', 'path_validity', 'path_hits1') if k in o}
+    res = {k: round(o[k], 4) for k in ('hits@1', 'f1', 'precision', 'recall', 'exact', 'path_validity', 'path_hits1', 'hits1_ceiling') if k in o}
     res['rog_hit'] = round(ev['rog']['Hit'] / 100, 4)
     for h, m in (ev.get('by_hops') or {}).items(): res[f'hits@1_{h}hop'] = round(m['hits@1'], 4)
+    if para: res['hits@1_ntm'] = round(write_report(para, out/'ntm_eval')['overall']['hits@1'], 4)
     return res
 
 # %% ../nbs/09_pipeline.ipynb #6731f3c5
@@ -432,6 +447,9 @@ def write_report(cfg:PipelineConfig, results:list[dict]):
     lines += [f"| {r['stage']} | {r['seconds']:.1f} | " + ', '.join(f'{k}={fmt(v)}' for k, v in r['metrics'].items()) + ' |' for r in results]
     lines += ['', f"Total: {sum(r['seconds'] for r in results) / 60:.1f} minutes."]
     if (out/'eval_report.md').exists(): lines += ['', (out/'eval_report.md').read_text().replace('# Evaluation', '## Evaluation')]
+    if cfg.paraphrases != 'off' and (out/'ntm_eval'/'eval_report.md').exists():
+        lines += ['', (out/'ntm_eval'/'eval_report.md').read_text().replace('# Evaluation', "## MetaQA's paraphrased 1-hop questions (NTM), scored apart")
+                  .replace('](eval_', '](ntm_eval/eval_')]
     lines += _closed_book_section(out)
     for png, alt in (('train/loss.png', 'training loss'), ('degree.png', 'degree distribution')):
         if (out/png).exists(): lines += ['', f'![{alt}]({png})']

@@ -26,9 +26,9 @@ from .model import adapter_base
 
 # %% auto #0
 __all__ = ['PLANNERS', 'RUNTIMES', 'PLAN_DTYPES', 'TokenTrie', 'path_token_trie', 'Plan', 'mark_valid', 'candidate_paths',
-           'PathTrie', 'plan', 'Prediction', 'answer', 'parse_answers', 'ReasonConfig', 'LLMEndpoint', 'llm_endpoint',
-           'chat_replies', 'check_endpoint', 'reason', 'predict', 'write_predictions', 'load_planner', 'PredictConfig',
-           'km_predict']
+           'PathTrie', 'plan', 'Prediction', 'answer', 'gold_path_answers', 'parse_answers', 'ReasonConfig',
+           'LLMEndpoint', 'llm_endpoint', 'chat_replies', 'check_endpoint', 'reason', 'predict', 'write_predictions',
+           'load_planner', 'PredictConfig', 'km_predict']
 
 # %% ../nbs/07_reason.ipynb #c3196f9c
 class TokenTrie:
@@ -338,16 +338,15 @@ def _best_first_rows(model, tries:list, first_lp, cache, mask, top:int) -> list[
     return [sorted(b, reverse=True) for b in best]
 
 # %% ../nbs/07_reason.ipynb #2fa6ede5
-def _tree_sdpa(module, query, key, value, attention_mask, dropout:float=0.0, scaling=None, km_slots=None, **kwargs):
+def _tree_sdpa(module, query, key, value, attention_mask, dropout:float=0.0, scaling=None, *, km_slots, **kwargs):
     "SDPA under the search's 4D mask, reading grouped key/value heads in place; the packed queries (1, heads, M, d) are laid out by `km_slots` (question, slot) for it, and back."
     import torch
-    if km_slots is not None:
-        q, j, N = km_slots
-        padded = query.new_zeros(key.shape[0], N, query.shape[1], query.shape[3])
-        padded[q, j] = query[0].transpose(0, 1); query = padded.transpose(1, 2)
-    out = torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, scale=scaling,
+    q, j, N = km_slots
+    padded = query.new_zeros(key.shape[0], N, query.shape[1], query.shape[3])
+    padded[q, j] = query[0].transpose(0, 1)
+    out = torch.nn.functional.scaled_dot_product_attention(padded.transpose(1, 2), key, value, attn_mask=attention_mask, scale=scaling,
                                                            enable_gqa=query.shape[1] != key.shape[1]).transpose(1, 2)
-    return (out[q, j][None] if km_slots is not None else out).contiguous(), None
+    return out[q, j][None].contiguous(), None
 
 @contextlib.contextmanager
 def _tree_attention(model):
@@ -423,6 +422,7 @@ class Prediction:
     gold_relation_paths: list|None = None
     linked: list|None = None  # the linked topic entity of a question without brackets ({span, entity, start, end, score})
     answered_by: list|None = None  # ranks (1: best score) of the plans whose end entities are the answers; [] when no plan was valid
+    gold_path_answers: list|None = None  # what the gold relation path retrieves (`gold_path_answers`): all a perfect planner could answer
     def to_dict(self): return {k: v for k, v in asdict(self).items() if v is not None}
 
 def _prediction(r, answers, plans, paths, ranks=None):
@@ -464,6 +464,17 @@ def answer(kg:KnowledgeGraph, questions:list, plans:list[list[Plan]], top_plans:
         if new: answers[qi] += new; ranks[qi].append(rank)
         samples[qi] += [path_to_text(p) for p in res[j].paths]
     return [_prediction(r, answers[qi], plans[qi], samples[qi], ranks[qi]) for qi, r in enumerate(questions)]
+
+# %% ../nbs/07_reason.ipynb #a73261d7
+def _gold_path(r):
+    return list(r.relation_path or []) if isinstance(r, QARecord) else list(r.get('relation_path') or [])
+
+def gold_path_answers(kg:KnowledgeGraph, questions:list, exclude_topic:bool=True, threads:int=1) -> list[list|None]:
+    "The entities each question's gold relation path reaches under the answer step's rule; None where a question has no gold path or it names a relation the KG lacks."
+    def known(path): return all((x[1:] if x.startswith('~') else x) in kg.relations for x in path)
+    gold = [[Plan(tuple(p), 0.0, valid=True)] if (p := _gold_path(r)) and known(p) else [] for r in questions]
+    preds = answer(kg, questions, gold, exclude_topic=exclude_topic, max_paths=0, threads=threads)
+    return [p.prediction if g else None for p, g in zip(preds, gold)]
 
 # %% ../nbs/07_reason.ipynb #5a1c0e3b
 _LIST_MARK = re.compile(r'^(?:[-*•]|\d{1,3}[.)])\s+')

@@ -13,10 +13,11 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent.parent / 'nbs' / 'bench' / 'results'
 
 
-def hits1(run: Path) -> dict:
-    "Strict Hits@1 (%) by hop and overall, from a run's eval_metrics.json."
+def hits1(run: Path, key: str = 'hits@1') -> dict:
+    "Strict Hits@1 (%) by hop and overall, from a run's eval_metrics.json (`key='hits1_ceiling'`: a perfect planner's expected Hits@1)."
     ev = json.loads((run / 'eval_metrics.json').read_text())
-    return {**{f'{h}-hop': 100 * m['hits@1'] for h, m in ev.get('by_hops', {}).items()}, 'all': 100 * ev['overall']['hits@1']}
+    if key not in ev['overall']: return {}
+    return {**{f'{h}-hop': 100 * m[key] for h, m in ev.get('by_hops', {}).items()}, 'all': 100 * ev['overall'][key]}
 
 
 def seed_table(runs: list) -> dict:
@@ -28,8 +29,9 @@ def seed_table(runs: list) -> dict:
     shared = set.intersection(*(set(f) for f in flat)) - {'out', 'seed', 'force', 'train.threads'}
     differ = sorted(k for k in shared if len({json.dumps(f[k]) for f in flat}) > 1)
     if differ: raise SystemExit(f'--seeds: the runs differ in {", ".join(differ)}; compare runs of one command')
-    per = [dict(seed=c['seed'], run=r.name, threads=c['train']['threads'], **hits1(r)) for r, c in zip(runs, configs)]
-    cols = [k for k in per[0] if k not in ('seed', 'run', 'threads')]
+    per = [dict(seed=c['seed'], run=r.name, threads=c['train']['threads'], **hits1(r),
+                **{f'{k} ceiling': v for k, v in hits1(r, 'hits1_ceiling').items()}) for r, c in zip(runs, configs)]
+    cols = [k for k in per[0] if k not in ('seed', 'run', 'threads') and all(k in p for p in per)]
     return dict(runs=per, mean={k: statistics.mean(p[k] for p in per) for k in cols},
                 std={k: statistics.stdev(p[k] for p in per) if len(per) > 1 else 0.0 for k in cols})
 
