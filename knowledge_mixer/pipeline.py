@@ -498,7 +498,8 @@ def km_pipeline(cfg:PipelineConfig, debug:bool=False):
       km_pipeline                                                   # movie world, tiny planner: ~2 min on 2 cores
       km_pipeline --inject qa                                       # the same run plus the inject stage: a model trained on the KG as QA texts, asked closed-book
       km_pipeline --base smollm2-135m --steps 300 --batch_size 8 --out runs/smol   # pretrained SmolLM2-135M + LoRA
-      km_pipeline --dataset metaqa --out runs/metaqa --steps 3000 --batch_size 32
+      km_pipeline --dataset metaqa --out runs/metaqa --steps 5000 --batch_size 32 --threads 2   # ~30 min on 2 cores
+      km_pipeline --dataset metaqa --paraphrases test --out runs/metaqa_ntm --steps 5000 --batch_size 32 --threads 2   # + held-out NTM paraphrases
       km_pipeline --kg my_kg.tsv --out runs/mine                     # questions built from any KG
       km_pipeline --num_processes 8 --deepspeed_stage 3              # multi-GPU training through accelerate/torchrun
     """
