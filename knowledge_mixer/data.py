@@ -171,7 +171,7 @@ def _metaqa_record(n:int, line:str, loc:str, k:int, split:str, qtypes:list[str]|
 
 def metaqa_variant(rid:str) -> str:
     "Which MetaQA variant `load_metaqa` read the question with id `rid` from: 'ntm' (a paraphrase) or 'vanilla'."
-    return 'ntm' if re.match(r'metaqa-\d+hop-ntm-', rid) else 'vanilla'
+    return 'ntm' if re.match(r'metaqa-\d+hop-ntm-', str(rid)) else 'vanilla'
 
 # %% ../nbs/04_data.ipynb #440d4c33
 def load_metaqa(root, # folder with kb.txt and {k}-hop/ (MetaQA's layout)

@@ -110,7 +110,7 @@ class PipelineConfig:
         self.reason.check()
         if self.dataset not in (None, 'metaqa'): raise KMInputError(f"dataset must be 'metaqa' or unset, got {self.dataset!r}")
         if self.paraphrases not in PARAPHRASES: raise KMInputError(f"paraphrases must be one of {', '.join(PARAPHRASES)}, got {self.paraphrases!r}")
-        if self.paraphrases != 'off' and (self.dataset != 'metaqa' or self.questions or '1' not in str(self.hops).split(',')):
+        if self.paraphrases != 'off' and (self.dataset != 'metaqa' or self.questions or '1' not in [h.strip() for h in str(self.hops).split(',')]):
             raise KMInputError(f'paraphrases={self.paraphrases!r} adds MetaQA\'s 1-hop NTM questions: it needs --dataset metaqa with 1 in --hops '
                                '(and no --questions file)')
         if self.inject is not None and self.inject not in CORPUS_KINDS:
@@ -354,8 +354,8 @@ def stage_eval(cfg:PipelineConfig, out:Path) -> dict:
     "Strict, path and RoG-compatible metrics, per hop, with plots; MetaQA's paraphrases, when the test part holds them, apart (`ntm_eval/`)."
     from knowledge_mixer.eval import read_predictions, write_report
     rows = read_predictions(out/'predictions.jsonl')
-    para = [r for r in rows if metaqa_variant(r['id']) == 'ntm']
-    ev = write_report([r for r in rows if metaqa_variant(r['id']) == 'vanilla'], out)  # comparable with runs without paraphrases
+    para = [r for r in rows if metaqa_variant(r.get('id', '')) == 'ntm']
+    ev = write_report([r for r in rows if metaqa_variant(r.get('id', '')) == 'vanilla'], out)  # comparable with runs without paraphrases
     o = ev['overall']
     res = {k: round(o[k], 4) for k in ('hits@1', 'f1', 'precision', 'recall', 'exact', 'path_validity', 'path_hits1', 'hits1_ceiling') if k in o}
     res['rog_hit'] = round(ev['rog']['Hit'] / 100, 4)
