@@ -270,18 +270,19 @@ def _tree_mask(seen, q, j, parent, off, width:int, N:int) -> np.ndarray:
     return allow
 
 class _SlotCache:
-    "The search's key/value cache: one padded row of columns per question; a round's packed keys and values (1, heads, M, d) land at their (question, slot)."
+    "The search's key/value cache: one padded row of columns per question, grown in place; a round's packed keys and values (1, heads, M, d) land at their (question, slot)."
     def __init__(self, cache):
         self.k, self.v = [layer.keys for layer in cache.layers], [layer.values for layer in cache.layers]
-        self.at = None  # this round's (question, slot) per packed token, and the slots per question
+        self.at = None  # this round's (question, slot) per packed token, the columns already used, and the slots per question
     def update(self, key, value, layer:int, *args, **kwargs):
-        q, j, N = self.at
+        q, j, W, N = self.at
         for buf, x in ((self.k, key), (self.v, value)):
-            old = buf[layer]; B, H, W, d = old.shape
-            new = old.new_zeros(B, H, W + N, d); new[:, :, :W] = old
-            new[q, :, W + j] = x[0].transpose(0, 1)
-            buf[layer] = new
-        return self.k[layer], self.v[layer]
+            old = buf[layer]
+            if old.shape[2] < W + N:  # full: twice the columns, so a search of r rounds copies O(log r) times, not r
+                new = old.new_zeros(old.shape[0], old.shape[1], max(2 * old.shape[2], W + N), old.shape[3])  # zeros: what padding slots read
+                new[:, :, :W] = old[:, :, :W]; buf[layer] = old = new
+            old[q, :, W + j] = x[0].transpose(0, 1)
+        return self.k[layer][:, :, :W + N], self.v[layer][:, :, :W + N]
 
 def _best_first(model, tries:list, first_lp, cache, mask, top:int) -> list[list[tuple]]:
     "The exact `top` (mean log-probability, -plan index) pairs per question, best first, expanding only trie nodes that can still enter the top; call inside `_tree_attention(model)`."
@@ -303,7 +304,8 @@ def _best_first(model, tries:list, first_lp, cache, mask, top:int) -> list[list[
         pos = torch.from_numpy(n_real[q] + np.repeat([e[2] for e in frontier], k) + off - 1)[None]
         allow = _tree_mask(seen, q, j, np.repeat([e[4] for e in frontier], k), off, width, N)
         mask4 = torch.zeros(allow.shape, dtype=model.dtype).masked_fill_(torch.from_numpy(~allow), torch.finfo(model.dtype).min)[:, None]
-        cache.at = slots = (torch.from_numpy(q), torch.from_numpy(j), N)
+        slots = (torch.from_numpy(q), torch.from_numpy(j), N)
+        cache.at = (*slots[:2], width, N)
         lp, _ = _logprobs_at(model, lambda h: h[0], input_ids=ids, attention_mask=mask4, position_ids=pos, past_key_values=cache, km_slots=slots)
         rows, cols = [], []  # each chain step's next token, then every child of the chain's end
         for e, ch, r in zip(frontier, chains, row.tolist()):

@@ -17,8 +17,17 @@ from knowledge_mixer.core import data_dir  # noqa: E402
 
 
 def pytest_configure(config):
-    config.addinivalue_line('markers', 'needs_data: needs the shared data folder (KM_DATA or ../shared/data)')
+    config.addinivalue_line('markers', 'needs_data: reads the shared data folder (KM_DATA or ../shared/data) where found; skips or uses other data without it')
     config.addinivalue_line('markers', 'slow: long-running test (minutes)')
+
+
+DATA_FIXTURES = {'km_data', 'metaqa_dir', 'metaqa_mini_dir'}
+
+
+def pytest_collection_modifyitems(config, items):
+    "A test that takes a shared-data fixture is marked `needs_data`, so `-m needs_data` selects every test the data changes."
+    for item in items:
+        if DATA_FIXTURES & set(getattr(item, 'fixturenames', ())): item.add_marker(pytest.mark.needs_data)
 
 
 @pytest.fixture(scope='session')

