@@ -599,6 +599,18 @@ def cache(self:KnowledgeGraph) -> dict:
     "Arrays other stages derive from this graph, by stage name (e.g. `'walk'`); `clear()` frees them."
     return self.__dict__.setdefault('_cache', {})
 
+# %% ../nbs/00_graph.ipynb #d610f434
+@patch
+def __getstate__(self:KnowledgeGraph) -> dict:
+    "Pickle as names and CSR arrays (updates merged); name maps and the cache are rebuilt or left out."
+    self._flush()
+    return {k: v for k, v in self.__dict__.items() if k not in ('_cache', '_ent', '_rel')}
+
+@patch
+def __setstate__(self:KnowledgeGraph, state:dict):
+    self.__dict__.update(state)
+    self._ent, self._rel = _name_ids(self.entities, 'entity'), _name_ids(self.relations, 'relation')
+
 # %% ../nbs/00_graph.ipynb #06b56c92
 def _ba_edges(rng, n_entities:int, m:int) -> tuple[np.ndarray, np.ndarray]:
     "Heads and tails of a preferential-attachment graph: entities m, m+1, ... each link to m earlier ones, drawn by degree."

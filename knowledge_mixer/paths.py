@@ -19,6 +19,7 @@ from fastcore.basics import patch
 from . import _core
 from .core import (KMInputError, KMNotFound, atomic_path, check_int, km_command, progress, read_jsonl, run_cli,
                                   save_config, spread_settings)
+from .engine import EngineSettings, ordered_map, stop_ray
 from .graph import KnowledgeGraph, load_graph
 
 # %% auto #0
@@ -394,43 +395,63 @@ def _chunk_results(kg, batch, offset, ps, questions, lines) -> list[dict]:
     return res
 
 # %% ../nbs/02_paths.ipynb #f5e2c17f
+def _paths_task(job:dict, task:tuple) -> list[dict]:
+    "Chunk `task` = (questions, offset, their file lines) of a streamed path job, in whatever process runs it."
+    batch, offset, lines = task
+    return _chunk_results(job['kg'], batch, offset, job['ps'], job['source'], lines)
+
+def _path_tasks(qs, lines, chunk):
+    "(questions, offset, their file lines) chunks of `chunk` questions, read lazily from `qs`."
+    n = 0
+    while batch := list(islice(qs, chunk)):
+        mine = None if lines is None else lines[:len(batch)]
+        if lines is not None: del lines[:len(batch)]  # the next chunk's lines start at index 0
+        yield batch, n, mine
+        n += len(batch)
+
 @spread_settings(PathSettings)
+@spread_settings(EngineSettings)
 def write_paths(kg:KnowledgeGraph, # the graph
                 questions, # a questions JSONL file (read lazily) or an iterable of question dicts
                 out, # output JSONL: one line per question, in input order (written atomically)
                 settings:PathSettings=None, # what to mine: each setting of `PathSettings` is a parameter of its own
+                run:EngineSettings=None, # where chunks are mined: each setting of `EngineSettings` (engine, workers) is a parameter of its own
                 chunk:int=4096 # questions read (and held in memory) at a time; the output does not depend on it
                ) -> int:
-    "Stream `paths_for_questions` over `questions` chunk by chunk into a JSONL file, atomically; returns the question count."
+    "Stream `paths_for_questions` over `questions` chunk by chunk into a JSONL file, atomically, here or on Ray; returns the question count."
     _check_mode(settings.mode)
     chunk = check_int('chunk', chunk, 1, fix='; pass the number of questions to process (and hold in memory) at a time')
     qs, lines = _question_source(questions, _fields_needed(settings.mode, settings.path_field))
+    on_ray = run.engine == 'ray'  # one CPU per Ray task: the kernels get one thread there (results do not depend on threads)
+    job = dict(kg=kg, ps=dataclasses.replace(settings, threads=1) if on_ray else settings,
+               source=str(questions) if lines is not None else None)
     n = 0
     with atomic_path(out, suffix=Path(out).suffix) as tmp, open(tmp, 'w', encoding='utf-8') as f, \
          progress(desc='questions', unit=' questions', unit_scale=True) as bar:  # a count: the file is read lazily
-        while batch := list(islice(qs, chunk)):
-            for o in _chunk_results(kg, batch, n, settings, questions, lines): f.write(json.dumps(o, ensure_ascii=False) + '\n')
-            n += len(batch); bar.update(len(batch))
-            if lines is not None: del lines[:len(batch)]  # the next chunk's lines start at index 0
-            del batch
+        for res in ordered_map(_paths_task, _path_tasks(qs, lines, chunk), job, run):
+            for o in res: f.write(json.dumps(o, ensure_ascii=False) + '\n')
+            n += len(res); bar.update(len(res))
     return n
 
 # %% ../nbs/02_paths.ipynb #02310c99
 @dataclass
 @spread_settings(PathSettings)
+@spread_settings(EngineSettings)
 class PathsConfig:
-    "Settings of `km_paths`: the files, what to mine (`PathSettings`) and the chunk size of `write_paths`."
+    "Settings of `km_paths`: the files, what to mine (`PathSettings`), where (`EngineSettings`) and the chunk size of `write_paths`."
     questions: str  # questions JSONL (topic_entities, answers, gold_relation_path)
     kb: str  # the knowledge graph: a triples file (pipe, TSV, CSV, JSONL) or a saved .npz
     out: str  # output JSONL, one line per question (written atomically)
     settings: PathSettings  # what to mine: one field per setting of `PathSettings`
+    run: EngineSettings  # where chunks are mined: one field per setting of `EngineSettings`
     chunk: int = 4096  # questions held in memory at a time (the output does not depend on it)
 
 # %% ../nbs/02_paths.ipynb #8a8a2ebd
 def _km_paths(cfg:PathsConfig):
     kg = load_graph(cfg.kb)
-    args = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(PathSettings)}
-    n = write_paths(kg, cfg.questions, cfg.out, **args, chunk=cfg.chunk)
+    args = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(PathSettings) + dataclasses.fields(EngineSettings)}
+    try: n = write_paths(kg, cfg.questions, cfg.out, **args, chunk=cfg.chunk)
+    finally: stop_ray()  # a local Ray cluster this command started
     save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the paths
     print(f'km_paths: {n} questions -> {cfg.out}')
     return cfg.out
@@ -442,5 +463,6 @@ def km_paths(cfg:PathsConfig, debug:bool=False):
     Examples:
       km_paths ../shared/data/metaqa_mini/questions.jsonl ../shared/data/metaqa_mini/kb.txt paths.jsonl
       km_paths questions.jsonl kb.txt truth.jsonl --mode truth --max_hops 2 --threads 2
+      km_paths questions.jsonl kb.txt truth.jsonl --mode truth --engine ray --workers 2
     """
     return run_cli('km_paths', _km_paths, cfg, debug=debug)

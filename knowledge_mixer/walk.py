@@ -20,6 +20,7 @@ from fastcore.basics import patch
 from . import _core
 from .core import (KMInputError, KMNotFound, atomic_path, check_int, km_command, progress, read_lines, run_cli,
                                   save_config, spread_settings)
+from .engine import EngineSettings, ordered_map, stop_ray
 from .graph import KnowledgeGraph
 
 # %% auto #0
@@ -168,14 +169,22 @@ def _start_ids(kg, starts) -> np.ndarray:
     except KMNotFound as e: raise KMInputError(f'unknown start entity: {e}') from None
 
 # %% ../nbs/01_walk.ipynb #63ceefa9
-def _native_walks(kg, s, ws, max_bytes=2**32, first=0, count=-1):
-    "Walks [first, first + count) (count -1: to the end) of the C++ kernel's len(s) * n_walks walks: (nodes, relations)."
+def _kernel_arrays(kg, ws) -> dict:
+    "The CSR arrays the C++ walk kernel reads for settings `ws` (built once, cached on the graph)."
     a = _walk_arrays(kg, ws.inverse, 'packed')
     aux = {'weighted': 'cumw', 'node2vec': 'sorted_dst'}.get(ws.mode)
     if aux: _walk_arrays(kg, ws.inverse, aux)
+    return {k: a.get(k) for k in ('indptr', 'dst', 'rel', 'packed', 'cumw', 'sorted_dst')}
+
+def _kernel_walks(a:dict, s, ws, max_bytes=2**32, first=0, count=-1):
+    "Walks [first, first + count) (count -1: to the end) of the C++ kernel's len(s) * n_walks walks over arrays `a`: (nodes, relations)."
     return _core.random_walks(a['indptr'], a['dst'], a['rel'], s, ws.n_walks, ws.length, ws.mode, ws.p, ws.q, ws.alpha,
-                              int(ws.seed) % 2**64, ws.threads, a.get('cumw'), a.get('sorted_dst'), a['packed'],
+                              int(ws.seed) % 2**64, ws.threads, a['cumw'], a['sorted_dst'], a['packed'],
                               max_bytes=max_bytes, first=first, count=count)
+
+def _native_walks(kg, s, ws, max_bytes=2**32, first=0, count=-1):
+    "`_kernel_walks` over the graph's cached arrays."
+    return _kernel_walks(_kernel_arrays(kg, ws), s, ws, max_bytes, first, count)
 
 # %% ../nbs/01_walk.ipynb #83ac6523
 @spread_settings(WalkSettings)
@@ -228,13 +237,10 @@ def _graphwalker_walks(kg, s, ws) -> Walks:
     return Walks(np.ascontiguousarray(nodes), rels, n)
 
 # %% ../nbs/01_walk.ipynb #7b4a92e5
-def walks_to_text(kg:KnowledgeGraph, # the graph the walks came from
-                  walks:Walks, # the walks
-                  sep:str=' -> ') -> list[str]: # separator between names
-    "Walks as text lines `e0 -> r1 -> e1 -> ...`, the knowledge-injection corpus."
-    ents, rels = kg.entities, kg.relation_names
+def _walk_lines(ents:list, rels:list, nodes:np.ndarray, relations:np.ndarray, sep:str) -> list[str]:
+    "Text lines of walk arrays, given the entity names and the name of every relation id."
     out = []
-    for ns, rs in zip(walks.nodes.tolist(), walks.relations.tolist()):
+    for ns, rs in zip(nodes.tolist(), relations.tolist()):
         line = [ents[ns[0]]]
         for r, t in zip(rs, ns[1:]):
             if r == -1: break
@@ -244,6 +250,12 @@ def walks_to_text(kg:KnowledgeGraph, # the graph the walks came from
             else: line += [rels[r], ents[t]]
         if len(line) > 1: out.append(sep.join(line))
     return out
+
+def walks_to_text(kg:KnowledgeGraph, # the graph the walks came from
+                  walks:Walks, # the walks
+                  sep:str=' -> ') -> list[str]: # separator between names
+    "Walks as text lines `e0 -> r1 -> e1 -> ...`, the knowledge-injection corpus."
+    return _walk_lines(kg.entities, kg.relation_names, walks.nodes, walks.relations, sep)
 
 # %% ../nbs/01_walk.ipynb #8b08301f
 @dataclass
@@ -259,13 +271,25 @@ class WalkFile:
         return f'WalkFile({self.walks:,} walks of length {self.length}, {self.steps:,} steps{text} -> {self.path})'
 
 # %% ../nbs/01_walk.ipynb #895d8e32
-def _walk_chunks(kg, s, ws, chunk):
-    "The walks of `random_walks(kg, s, ...)` as (nodes, relations) arrays, computed `chunk` walks at a time, with a progress bar."
+def _walk_task(job:dict, task:tuple):
+    "Chunk `task` = (first, count) of a streamed walk `job`, in whatever process runs it: (nodes, relations), or for text (text, steps, lines)."
+    first, count = task
+    nodes, rels = _kernel_walks(job['arrays'], job['starts'], job['ws'], first=first, count=count)
+    if job['names'] is None: return nodes, rels
+    lines = _walk_lines(*job['names'], nodes, rels, job['sep'])
+    return ''.join(l + '\n' for l in lines), int(np.count_nonzero(rels != -1)), len(lines)
+
+def _walk_chunks(kg, s, ws, chunk, run:EngineSettings, sep:str|None=None):
+    "The chunks of `random_walks(kg, s, ...)`, `chunk` walks each, computed by `run`'s engine: arrays, or with `sep` text, in order."
     W = len(s) * ws.n_walks
+    on_ray = run.engine == 'ray'  # a Ray task holds one CPU: the kernel gets one thread there (walks do not depend on threads)
+    job = dict(arrays=_kernel_arrays(kg, ws), starts=s, ws=dataclasses.replace(ws, threads=1) if on_ray else ws,
+               names=None if sep is None else (kg.entities, kg.relation_names), sep=sep)
+    tasks = [(f, min(chunk, W - f)) for f in range(0, W, chunk)]
     with progress(total=W, desc='walks', unit=' walks', unit_scale=True) as bar:
-        for f in range(0, W, chunk):
-            yield _native_walks(kg, s, ws, first=f, count=min(chunk, W - f))
-            bar.update(min(chunk, W - f))
+        for (_, n), out in zip(tasks, ordered_map(_walk_task, tasks, job, run)):
+            yield out
+            bar.update(n)
 
 # %% ../nbs/01_walk.ipynb #134c53d2
 def _npy_header(f, shape):
@@ -292,54 +316,57 @@ def _write_npz(path:Path, chunks, shape, n_walks) -> int:
     return steps
 
 # %% ../nbs/01_walk.ipynb #a297ea29
-def _write_text(kg, path:Path, chunks, n_walks, sep) -> tuple[int, int]:
-    "Write (nodes, relations) `chunks` as the lines of `walks_to_text`, atomically; returns (steps taken, lines written)."
+def _write_text(path:Path, chunks) -> tuple[int, int]:
+    "Write the (text, steps, lines) `chunks` of a text walk job, atomically; returns (steps taken, lines written)."
     steps = lines = 0
     with atomic_path(path) as tmp, open(tmp, 'w', encoding='utf-8') as f:
-        for nodes, rels in chunks:
-            for i in range(0, len(nodes), 4096):  # Python strings for 4096 walks at a time, not for the whole chunk
-                text = walks_to_text(kg, Walks(nodes[i:i + 4096], rels[i:i + 4096], n_walks), sep)
-                if text: f.write('\n'.join(text)); f.write('\n')
-                lines += len(text)
-            steps += int(np.count_nonzero(rels != -1))
-            del nodes, rels, text
+        for text, n_steps, n_lines in chunks:
+            f.write(text)
+            steps += n_steps; lines += n_lines
+            del text  # free this chunk's text before the next arrives
     return steps, lines
 
 # %% ../nbs/01_walk.ipynb #8cc71c54
 @spread_settings(WalkSettings)
+@spread_settings(EngineSettings)
 def write_walks(kg:KnowledgeGraph, # the graph to walk
                 path, # output: `.npz` (the arrays of `Walks.save`) or any other suffix (text lines, as `walks_to_text`)
                 starts=None, # start entities (names or ids, one or many); None = every entity
                 settings:WalkSettings=None, # how to walk: each setting of `WalkSettings` is a parameter of its own
+                run:EngineSettings=None, # where chunks are computed: each setting of `EngineSettings` (engine, workers) is a parameter of its own
                 chunk:int=65_536, # walks computed (and held in memory) at a time; the output does not depend on it
                 sep:str=' -> ' # text format: separator between names
                ) -> WalkFile:
-    "Stream `random_walks(kg, starts, ...)` to `path` chunk by chunk, atomically: memory stays at one chunk."
+    "Stream `random_walks(kg, starts, ...)` to `path` chunk by chunk, atomically, here or on Ray: memory stays at a few chunks."
     path, s, L = Path(path), _start_ids(kg, starts), settings.length
     chunk = check_int('chunk', chunk, 1, fix='; pass the number of walks to compute (and hold in memory) at a time')
     _check_walk_args(kg, settings, 2**63 - 1, len(s))  # no total cap: only a chunk is in memory
     if chunk * (2 * L + 1) * 4 > 2**32:
         raise KMInputError(f'chunk={chunk:,} walks of length {L:,} need {chunk * (2 * L + 1) * 4 / 2**20:,.0f} MiB '
                            'at a time, over 4 GiB; pass a smaller chunk')
-    W, chunks = len(s) * settings.n_walks, _walk_chunks(kg, s, settings, chunk)
-    if path.suffix == '.npz': return WalkFile(path, W, L, _write_npz(path, chunks, (W, L), settings.n_walks))
-    return WalkFile(path, W, L, *_write_text(kg, path, chunks, settings.n_walks, sep))
+    W, text = len(s) * settings.n_walks, path.suffix != '.npz'
+    chunks = _walk_chunks(kg, s, settings, chunk, run, sep if text else None)
+    if not text: return WalkFile(path, W, L, _write_npz(path, chunks, (W, L), settings.n_walks))
+    return WalkFile(path, W, L, *_write_text(path, chunks))
 
 # %% ../nbs/01_walk.ipynb #69490ec5
 @dataclass
 @spread_settings(WalkSettings)
+@spread_settings(EngineSettings)
 class WalkConfig:
-    "Settings of `km_walk`: the graph, the output file, the walks (`WalkSettings`) and how to read and write."
+    "Settings of `km_walk`: the graph, the output file, the walks (`WalkSettings`), where they run (`EngineSettings`) and how to read and write."
     graph: str  # graph: a .npz written by KnowledgeGraph.save, or a triples file (h|r|t, TSV, CSV, JSONL)
     out: str  # output: .npz (nodes, relations arrays) or a text file (one `e0 -> r1 -> e1` line per walk)
     starts: str|None = None  # comma-separated start entities, or @FILE with one per line (default: every entity)
     settings: WalkSettings  # how to walk: one field per setting of `WalkSettings`
+    run: EngineSettings  # where chunks are computed: one field per setting of `EngineSettings`
     weighted: bool = False  # the triples file has a 4th weight column
     chunk: int = 65_536  # walks held in memory at a time (the output does not depend on it)
 
     def walk_args(self) -> dict:
-        "The keyword arguments of `write_walks`: every setting of `WalkSettings`, and `chunk`."
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(WalkSettings)} | {'chunk': self.chunk}
+        "The keyword arguments of `write_walks`: every setting of `WalkSettings` and `EngineSettings`, and `chunk`."
+        spread = dataclasses.fields(WalkSettings) + dataclasses.fields(EngineSettings)
+        return {f.name: getattr(self, f.name) for f in spread} | {'chunk': self.chunk}
 
 # %% ../nbs/01_walk.ipynb #5bdc30c0
 def _load_graph(path, weighted=False):
@@ -354,7 +381,8 @@ def _read_starts(starts):
 
 def _km_walk(cfg:WalkConfig):
     kg = _load_graph(cfg.graph, cfg.weighted)
-    print(write_walks(kg, cfg.out, _read_starts(cfg.starts), **cfg.walk_args()))
+    try: print(write_walks(kg, cfg.out, _read_starts(cfg.starts), **cfg.walk_args()))
+    finally: stop_ray()  # a local Ray cluster this command started
     save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the walks
     return Path(cfg.out)
 
@@ -366,5 +394,6 @@ def km_walk(cfg:WalkConfig, debug:bool=False):
     Examples:
       km_walk ../shared/data/metaqa/kb.txt walks.txt --starts "Clint Eastwood" --n_walks 10 --length 4
       km_walk kg.npz walks.npz --mode node2vec --p 0.5 --q 2 --threads 2
+      km_walk kg.npz walks.txt --n_walks 4 --engine ray --workers 2
     """
     run_cli('km_walk', _km_walk, cfg, debug=debug)
