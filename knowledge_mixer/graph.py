@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from array import array
+from collections import Counter
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Iterable
+from urllib.parse import quote, unquote
 
 import numpy as np
 from fastcore.basics import patch
@@ -19,9 +23,9 @@ from . import _core
 from .core import KMInputError, KMNotFound, atomic_path, parse_json, progress, read_lines, run_cli, where
 
 # %% auto #0
-__all__ = ['MAX_LINE_BYTES', 'FORMAT_VERSION', 'inverse_name', 'stored_triple', 'KnowledgeGraph', 'detect_format', 'iter_triples',
-           'random_kg', 'plot_degrees', 'draw_triples', 'draw_neighborhood', 'load_graph', 'write_triples',
-           'GraphConfig', 'km_graph']
+__all__ = ['MAX_LINE_BYTES', 'FORMAT_VERSION', 'RDF_FORMATS', 'inverse_name', 'stored_triple', 'KnowledgeGraph', 'detect_format',
+           'iter_triples', 'random_kg', 'plot_degrees', 'draw_triples', 'draw_neighborhood', 'rdf_format',
+           'read_ntriples', 'RDFTerms', 'load_graph', 'write_triples', 'GraphConfig', 'km_graph']
 
 # %% ../nbs/00_graph.ipynb #a1f7e2f0
 def inverse_name(relation:str) -> str:
@@ -57,6 +61,7 @@ class KnowledgeGraph:
             np.ascontiguousarray(dst, np.int32), np.ascontiguousarray(rel, np.int32))
         self._weight = None if weight is None else np.ascontiguousarray(weight, np.float32)
         self._pending = None  # ('add'|'remove', heads, rels, tails, weights) buffered updates
+        self.rdf = None  # the RDF terms of the names (an `RDFTerms`), on graphs read by `from_rdf`
         if len(self._indptr) != len(self.entities) + 1:
             raise KMInputError(f'indptr has {len(self._indptr)} entries, expected n_entities + 1 = {len(self.entities) + 1}')
         if validate: _core.validate_csr(self._indptr, self._dst, self._rel_ids, self._weight, 2 * len(self.relations))
@@ -726,17 +731,354 @@ def draw_neighborhood(kg:KnowledgeGraph, # the graph
     if len(trs) > max_triples: title += f' (first {max_triples} drawn)'
     return draw_triples(trs[:max_triples], highlight, seeds, ax, title, seed)
 
+# %% ../nbs/00_graph.ipynb #551ea212
+_RDF_EXTS = {'.nt': 'nt', '.nq': 'nquads', '.ttl': 'turtle', '.rdf': 'xml', '.owl': 'xml', '.xml': 'xml'}
+RDF_FORMATS = ('nt', 'nquads', 'turtle', 'xml')
+
+def rdf_format(path) -> str|None:
+    "The RDF format of `path` from its extension (`.gz` looked through): 'nt', 'nquads', 'turtle', 'xml', or None."
+    p = Path(path)
+    if p.suffix.lower() == '.gz': p = p.with_suffix('')
+    return _RDF_EXTS.get(p.suffix.lower())
+
+# %% ../nbs/00_graph.ipynb #04b82c53
+_ECHARS = {'t': '\t', 'b': '\b', 'n': '\n', 'r': '\r', 'f': '\f', '"': '"', "'": "'", '\\': '\\'}
+_ESCAPE_RE = re.compile(r'\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.?))', re.S)
+
+def _unescape(s:str, loc:str) -> str:
+    "`s` with N-Triples escapes (`\\t`, `\\\"`, `\\uXXXX`, `\\UXXXXXXXX` ...) decoded; a bad escape raises naming `loc`."
+    def sub(m):
+        if m[3] is None:
+            cp = int(m[1] or m[2], 16)
+            if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF: raise KMInputError(f'{loc}: {m[0]} is not a Unicode character; fix the escape')
+            return chr(cp)
+        if m[3] in _ECHARS: return _ECHARS[m[3]]
+        raise KMInputError(f'{loc}: unknown escape {m[0]!r}; N-Triples knows \\t \\b \\n \\r \\f \\" \\\' \\\\ \\uXXXX \\UXXXXXXXX')
+    return _ESCAPE_RE.sub(sub, s)
+
+_LIT_ESC = {ord('\\'): '\\\\', ord('"'): '\\"', ord('\n'): '\\n', ord('\r'): '\\r'}  # the four N-Triples requires
+_IRI_ESC = {c: f'\\u{c:04X}' for c in (*range(0x21), *map(ord, '<>"{}|^`\\'))}
+
+def _escape_literal(s:str) -> str: return s.translate(_LIT_ESC)
+def _escape_iri(s:str) -> str: return s.translate(_IRI_ESC)
+
+# %% ../nbs/00_graph.ipynb #f123145b
+_IRI = r'<[^<>"{}|^`\x00-\x20]*>'
+_BNODE = r'_:[^\s.<>"#]+(?:\.+[^\s.<>"#]+)*'
+_LITERAL = r'"[^"\\\n\r]*(?:\\.[^"\\\n\r]*)*"(?:@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*|\^\^' + _IRI + ')?'
+_NODE = f'(?:{_IRI}|{_BNODE})'
+
+def _nt_line_re(quads:bool, multiline:bool):
+    "One N-Triples (or N-Quads) line: groups subject, predicate, object, graph (empty for N-Triples); all empty for blank and comment lines."
+    graph = f'(?:({_NODE})[ \\t]*)?' if quads else '()'
+    triple = f'({_NODE})[ \\t]*({_IRI})[ \\t]*({_NODE}|{_LITERAL})[ \\t]*{graph}\\.[ \\t]*'
+    return re.compile(f'^[ \\t]*(?:{triple})?(?:#[^\\n]*)?\\r?$', re.M if multiline else 0)
+
+_NT_LINE = {q: (_nt_line_re(q, True), _nt_line_re(q, False)) for q in (False, True)}
+
+# %% ../nbs/00_graph.ipynb #86df51ad
+def _nt_problem(line:str, quads:bool) -> str:
+    "What is wrong with an N-Triples line that does not parse, and how to fix it."
+    rest = line.strip()
+    if rest.startswith('"'): return 'a literal cannot be a subject; the subject must be an <IRI> or a _:blank node'
+    for what, pat in (('subject', _NODE), ('predicate', _IRI), ('object', f'{_NODE}|{_LITERAL}')):
+        m = re.match(f'(?:{pat})[ \\t]*', rest)
+        if m is None:
+            kinds = {'subject': 'an <IRI> or a _:blank node', 'predicate': 'an <IRI>',
+                     'object': 'an <IRI>, a _:blank node or a "literal" (quotes inside escaped as \\")'}[what]
+            return f'the {what} must be {kinds}, found {rest[:40]!r}'
+        rest = rest[m.end():]
+    if quads and re.match(_NODE, rest): rest = rest[re.match(f'{_NODE}[ \\t]*', rest).end():]
+    if not rest.startswith('.'):
+        extra = (' (a 4th term: is this N-Quads? name the file .nq)' if re.match(_NODE, rest) else
+                 ' (a quote inside a literal must be escaped as \\")' if '"' in rest else '')
+        return f"expected ' .' to end the triple, found {rest[:40]!r}{extra}"
+    return f'unexpected text after the final dot: {rest[1:40]!r}; comments start with #'
+
+# %% ../nbs/00_graph.ipynb #f303325c
+def _check_nt_lines(text:str, path, line0:int, quads:bool, skip:bool, bad:list) -> list:
+    "Match `text` line by line (the slow path): rows as `findall` gives them; a bad line raises naming `file:line`, or with `skip` is recorded in `bad` and left empty."
+    one, rows = _NT_LINE[quads][1], []
+    for i, line in enumerate(text.split('\n')):
+        m = one.match(line)
+        if m is None:
+            msg = f'{where(path, line0 + i)}: {_nt_problem(line, quads)}'
+            if not skip: raise KMInputError(msg + "; fix the line, or pass bad_lines='skip' to skip malformed lines")
+            bad.append(msg); rows.append(('', '', '', ''))
+        else: rows.append(tuple(g or '' for g in m.groups()))
+    return rows
+
+# %% ../nbs/00_graph.ipynb #98be411d
+def read_ntriples(path, quads:bool|None=None, # N-Quads (a 4th term, ignored); None: from the extension
+                  bad_lines:str='raise', # 'raise', or 'skip' malformed lines (a warning counts them)
+                  block:int=1<<22): # bytes read at a time
+    "Stream an N-Triples/N-Quads file (`.gz` too) as blocks of (line_number, rows); row i of a block is its line `line_number + i`: (s, p, o, g) terms as written, all '' for blank and comment lines."
+    import gzip, warnings
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f'{path}: no such RDF file')
+    if path.is_dir(): raise KMInputError(f'{path} is a folder; pass an .nt or .nq file')
+    if bad_lines not in ('raise', 'skip'): raise KMInputError(f"bad_lines must be 'raise' or 'skip', got {bad_lines!r}")
+    quads = rdf_format(path) == 'nquads' if quads is None else quads
+    many, bad, line0, rest = _NT_LINE[quads][0], [], 1, b''
+    with (gzip.open if path.suffix.lower() == '.gz' else open)(path, 'rb') as f:
+        while True:
+            chunk = f.read(block)
+            data = rest + chunk
+            cut = len(data) if not chunk else data.rfind(b'\n') + 1
+            if chunk and not cut: rest = data; continue  # no line end yet: read on
+            if line0 == 1 and data.startswith(b'\xef\xbb\xbf'): data, cut = data[3:], cut - 3
+            raw, rest = data[:cut], data[cut:]
+            try: text = raw.decode('utf-8')
+            except UnicodeDecodeError as e:
+                n = line0 + raw.count(b"\n", 0, e.start)
+                raise KMInputError(f"{where(path, n)}: invalid UTF-8; re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+            if text.endswith('\n'): text = text[:-1]
+            if text or chunk:
+                rows = many.findall(text)
+                if len(rows) != text.count('\n') + 1: rows = _check_nt_lines(text, path, line0, quads, bad_lines == 'skip', bad)
+                yield line0, rows
+                line0 += len(rows)
+            if not chunk: break
+    if bad: warnings.warn(f'{path}: skipped {len(bad):,} malformed lines; the first: {bad[0]}')
+
+# %% ../nbs/00_graph.ipynb #6d5ac27c
+_RDFS_LABEL = '<http://www.w3.org/2000/01/rdf-schema#label>'
+_SKOS_PREF_LABEL = '<http://www.w3.org/2004/02/skos/core#prefLabel>'
+
+def _canon_term(t:str, loc:str) -> str:
+    "One form per RDF term: escapes decoded (literals re-escaped minimally: \\\\ \\\" \\n \\r)."
+    if t[0] == '<': return '<' + _unescape(t[1:-1], loc) + '>'
+    if t[0] != '"': return t
+    q = t.rindex('"')
+    lex, suffix = t[1:q], t[q + 1:]
+    if '\\' in lex: lex = _escape_literal(_unescape(lex, loc))
+    if '\\' in suffix: suffix = '^^' + _canon_term(suffix[2:], loc)
+    return f'"{lex}"{suffix}'
+
+def _literal_parts(t:str) -> tuple[str, str]:
+    "(lexical form, suffix: '@lang', '^^<datatype>' or '') of a canonical literal term."
+    q = t.rindex('"')
+    return _unescape(t[1:q], ''), t[q + 1:]
+
+# %% ../nbs/00_graph.ipynb #a6d7d8e0
+class _RDFCollector:
+    "Intern RDF term triples into ids as they stream by; label triples are set aside until names are decided."
+    def __init__(self, label_predicates=(), keep_literals:bool=False):
+        self.ents, self.rels = _Interner(), _Interner()
+        self.H, self.R, self.T = array('i'), array('i'), array('i')
+        self.label_predicates, self.keep = set(label_predicates), keep_literals
+        self.labels, self.dropped = {}, 0  # subject term -> [(predicate, literal)]; literal triples dropped
+    def add(self, rows, path=None, line0=None):
+        "Take a block of (s, p, o, g) rows (terms as written; rows with an empty predicate are skipped)."
+        H, R, T, lp, labels = self.H, self.R, self.T, self.label_predicates, self.labels
+        eids, rids = self.ents.ids, self.rels.ids  # the interners' dicts, used inline: a call per term costs a third of the time
+        eid, rid = eids.setdefault, rids.setdefault
+        for i, (s, p, o, _) in enumerate(rows):
+            if not p: continue
+            if '\\' in s or '\\' in p:
+                loc = where(path, line0 and line0 + i); s, p = _canon_term(s, loc), _canon_term(p, loc)
+            if o[0] == '"':
+                if '\\' in o: o = _canon_term(o, where(path, line0 and line0 + i))
+                if p in lp: labels.setdefault(s, []).append((p, o)); continue
+                if not self.keep: self.dropped += 1; continue
+            elif '\\' in o: o = _canon_term(o, where(path, line0 and line0 + i))
+            H.append(eid(s, len(eids))); R.append(rid(p, len(rids))); T.append(eid(o, len(eids)))
+
+# %% ../nbs/00_graph.ipynb #5804bcbf
+def _label_rank(literal:str, lang:str|None) -> int:
+    "How well a label's language fits `lang` (lower is better): the tag itself (any case), then a regional variant, then no tag, then any."
+    suffix = literal[literal.rindex('"') + 1:]
+    if not lang: return 0
+    if suffix[:1] != '@': return 2
+    tag = suffix[1:].lower()
+    return 0 if tag == lang else 1 if tag.split('-')[0] == lang.split('-')[0] else 3
+
+def _choose_labels(col:_RDFCollector, order:dict, lang:str|None) -> dict:
+    "Subject term -> the (predicate, literal) label that names it; the other label triples become literal edges (or are dropped)."
+    chosen, lang = {}, lang.lower() if lang else None
+    for s, cands in col.labels.items():
+        cands = list(dict.fromkeys(cands))  # a repeated triple is one triple
+        named = s in col.ents.ids or s in col.rels.ids  # a label of nothing in the graph is only a literal edge
+        usable = [c for c in cands if named and _literal_parts(c[1])[0].strip()]
+        best = min(usable, key=lambda c: (_label_rank(c[1], lang), order[c[0]], c[1])) if usable else None  # ties: not by file order
+        if best: chosen[s] = best
+        for p, o in cands:
+            if (p, o) == best: continue
+            if col.keep: col.H.append(col.ents(s)); col.R.append(col.rels(p)); col.T.append(col.ents(o))
+            else: col.dropped += 1
+    return chosen
+
+# %% ../nbs/00_graph.ipynb #92f2abed
+def _natural_name(term:str, base:str|None) -> str:
+    "The name of a term without a label: the IRI itself (under `base`, the decoded rest), a blank node as written, a literal's text."
+    if term[0] == '<':
+        iri = term[1:-1]
+        return unquote(iri[len(base):]) if base and iri.startswith(base) and len(iri) > len(base) else iri
+    if term[0] == '"':
+        lex = _literal_parts(term)[0]
+        return lex if lex.strip() else term
+    return term
+
+def _local_name(term:str, base:str|None) -> str:
+    "A relation's name without a label: the decoded part of its IRI after the last #, / or : (else the whole IRI)."
+    iri = term[1:-1]
+    name = unquote(iri[len(base):] if base and iri.startswith(base) else re.split('[#/:]', iri)[-1])
+    return name if name.strip() and not name.startswith('~') else iri
+
+def _hint(term:str) -> str:
+    "A short tag telling apart terms that share a name: an IRI's local part, a literal's language or datatype, a blank node."
+    if term[0] == '<': return unquote(re.split('[#/:]', term[1:-1])[-1]) or term[1:-1]
+    if term[0] == '"':
+        suffix = _literal_parts(term)[1]
+        return suffix[1:] if suffix[:1] == '@' else re.split('[#/:]', suffix[3:-1])[-1] if suffix else 'string'
+    return term
+
+# %% ../nbs/00_graph.ipynb #990ce6cb
+def _unique_names(names:list, terms:list) -> list:
+    "`names` made unique without merging terms: a shared name gets each term's hint in brackets, then the whole term, then a number."
+    count = Counter(names)
+    if len(count) == len(names): return names
+    out = [f'{n} ({_hint(t)})' if count[n] > 1 else n for n, t in zip(names, terms)]
+    again = Counter(out)
+    out = [f'{n} ({t[1:-1] if t[0] == "<" else t})' if again[o] > 1 and count[n] > 1 else o for n, o, t in zip(names, out, terms)]
+    seen, final = set(), []
+    for n in out:
+        m, k = n, 2
+        while m in seen: m, k = f'{n} #{k}', k + 1
+        seen.add(m); final.append(m)
+    return final
+
+# %% ../nbs/00_graph.ipynb #ae749a0a
+@dataclass
+class RDFTerms:
+    "How a graph read from RDF maps back to RDF (`kg.rdf`): each name's term, and the label triples names came from."
+    entities: dict  # entity name -> N-Triples term: '<iri>', '_:b0' or a literal '"text"@en'
+    relations: dict  # relation name -> '<iri>'
+    labels: dict  # subject term -> (predicate, literal): the label triple that named it
+
+
+def _rdf_graph(cls, col:_RDFCollector, order:dict, lang, base, inverse:bool, threads:int):
+    "The graph of a finished collection: labels chosen, names made unique, terms kept in `kg.rdf`."
+    chosen = _choose_labels(col, order, lang)
+    def name(t, natural): return _literal_parts(chosen[t][1])[0] if t in chosen else natural(t, base)
+    eterms, rterms = col.ents.names, col.rels.names
+    enames = _unique_names([name(t, _natural_name) for t in eterms], eterms)
+    rnames = _unique_names([name(t, _local_name) for t in rterms], rterms)
+    kg = cls._from_ids(enames, rnames, col.H, col.R, col.T, inverse=inverse, threads=threads)
+    kg.rdf = RDFTerms(dict(zip(enames, eterms)), dict(zip(rnames, rterms)), chosen)
+    return kg
+
+# %% ../nbs/00_graph.ipynb #e028fb34
+def _rdflib_blocks(path:Path, fmt:str):
+    "Parse a whole RDF file with rdflib; yield its triples, sorted, as one block of (s, p, o, '') terms (blank nodes numbered _:b0, _:b1 ... in that order)."
+    import gzip
+    try: import rdflib
+    except ImportError: raise ImportError("reading Turtle or RDF/XML needs rdflib: pip install 'knowledge-mixer[rdf]'") from None
+    if not path.exists(): raise FileNotFoundError(f'{path}: no such RDF file')
+    g = rdflib.Dataset() if fmt == 'nquads' else rdflib.Graph()
+    with (gzip.open if path.suffix.lower() == '.gz' else open)(path, 'rb') as f:
+        try: g.parse(source=f, format=fmt)
+        except Exception as e: raise KMInputError(f'{path}: rdflib cannot parse it as {fmt}: {e}') from None
+    blanks = {}
+    def term(x):
+        if isinstance(x, rdflib.BNode): return blanks.setdefault(x, f'_:b{len(blanks)}')
+        if not isinstance(x, rdflib.Literal): return f'<{x}>'
+        suffix = f'@{x.language}' if x.language else f'^^<{x.datatype}>' if x.datatype else ''
+        return f'"{_escape_literal(str(x))}"{suffix}'
+    quads = g.quads() if fmt == 'nquads' else ((s, p, o, None) for s, p, o in g)
+    def key(q): return tuple('' if isinstance(x, rdflib.BNode) else x.n3() for x in q[:3])  # rdflib's order varies between runs
+    yield None, [(term(s), term(p), term(o), '') for s, p, o, _ in sorted(quads, key=key)]
+
+# %% ../nbs/00_graph.ipynb #0024a473
+def _label_predicates(labels) -> list:
+    "The label predicates as terms, in order of preference: True gives skos:prefLabel then rdfs:label; False none."
+    if labels is True: return [_SKOS_PREF_LABEL, _RDFS_LABEL]
+    if not labels: return []
+    if isinstance(labels, str): labels = [labels]
+    return [p if p.startswith('<') else f'<{p}>' for p in labels]
+
+@patch(cls_method=True)
+def from_rdf(cls:KnowledgeGraph,
+             path, # RDF file: .nt, .nq, .ttl, .rdf/.owl/.xml, each optionally .gz
+             format:str='auto', # 'auto' (from the extension) or one of 'nt', 'nquads', 'turtle', 'xml'
+             labels=True, # name things by rdfs:label / skos:prefLabel (True), by these predicate IRIs (a list), or not (False)
+             lang:str|None='en', # preferred label language: this tag, a regional variant, no tag, then any (None: first seen)
+             literals:str='drop', # 'drop' triples whose object is a literal, or 'keep' them as edges to the literal's text
+             inverse:bool=True, # also store `~relation` edges
+             reader:str='auto', # 'stream' (ours; N-Triples and N-Quads), 'rdflib', or 'auto': stream where it can
+             bad_lines:str='raise', # stream reader: 'raise' on a malformed line, or 'skip' it (a warning counts them)
+             base:str|None='urn:km:', # IRIs under this namespace are named by their decoded rest (what `to_rdf` writes)
+             threads:int=1):
+    "Read an RDF file into a graph: names from labels, every term kept in `kg.rdf` so `to_rdf` writes the same triples."
+    path = Path(path)
+    fmt = rdf_format(path) if format == 'auto' else format
+    if fmt not in RDF_FORMATS:
+        raise KMInputError(f'{path}: cannot tell the RDF format; use .nt, .nq, .ttl, .rdf, .owl or .xml (optionally .gz) '
+                           f'or pass format= one of {RDF_FORMATS}')
+    if literals not in ('drop', 'keep'): raise KMInputError(f"literals must be 'drop' or 'keep', got {literals!r}")
+    if reader not in ('auto', 'stream', 'rdflib'): raise KMInputError(f"reader must be 'auto', 'stream' or 'rdflib', got {reader!r}")
+    stream = fmt in ('nt', 'nquads')
+    if reader == 'stream' and not stream: raise KMInputError(f"the stream reader reads N-Triples and N-Quads; {path} is {fmt}: use reader='rdflib'")
+    preds = _label_predicates(labels)
+    col = _RDFCollector(preds, literals == 'keep')
+    blocks = read_ntriples(path, fmt == 'nquads', bad_lines) if stream and reader != 'rdflib' else _rdflib_blocks(path, fmt)
+    bar = progress(desc=f'reading {path.name}', unit=' lines', unit_scale=True)
+    for line0, rows in blocks: col.add(rows, path, line0); bar.update(len(rows))
+    bar.close()
+    return _rdf_graph(cls, col, {p: i for i, p in enumerate(preds)}, lang, base, inverse, threads)
+
+# %% ../nbs/00_graph.ipynb #215e5d8e
+_IRI_NAME = re.compile(r'[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>"{}|^`\\]+')
+_BNODE_NAME = re.compile(_BNODE)
+
+def _name_term(name:str, base:str) -> str:
+    "The term for a name `kg.rdf` does not know: a blank node or an IRI as itself, any other name an IRI under `base`."
+    if _BNODE_NAME.fullmatch(name): return name
+    if _IRI_NAME.fullmatch(name) and not name.startswith(base): return f'<{name}>'
+    return f'<{base}{quote(name, safe="")}>'
+
+def _nt_term(t:str) -> str:
+    "A term as N-Triples writes it: characters IRIs may not hold escaped (literals are kept escaped already)."
+    if t[0] == '<': return f'<{_escape_iri(t[1:-1])}>'
+    if t[0] == '"' and t.endswith('>'):
+        q = t.rindex('"'); return t[:q + 3] + _nt_term(t[q + 3:])
+    return t
+
+# %% ../nbs/00_graph.ipynb #090fc27e
+@patch
+def to_rdf(self:KnowledgeGraph,
+           path, # output: .nt, or .nt.gz (compressed)
+           base:str='urn:km:'): # namespace of the IRIs made for names that are neither IRIs nor known to `kg.rdf`
+    "Write the forward triples as N-Triples, atomically: terms from `kg.rdf` where known, plus the label triples names came from."
+    import gzip
+    path, rdf = Path(path), self.rdf or RDFTerms({}, {}, {})
+    E = [rdf.entities.get(n) or _name_term(n, base) for n in self.entities]
+    R = [rdf.relations.get(n) or _name_term(n, base) for n in self.relations]
+    heads = [_nt_term(t if t[0] != '"' else _name_term(n, base)) for t, n in zip(E, self.entities)]  # a literal is never a subject
+    H, Rel, T = self.triple_ids()
+    Ew, Rw = [_nt_term(t) for t in E], [_nt_term(t) for t in R]
+    with atomic_path(path) as tmp, (gzip.open if path.suffix.lower() == '.gz' else open)(tmp, 'wt', encoding='utf-8', newline='\n') as f:
+        for h, r, t in zip(H.tolist(), Rel.tolist(), T.tolist()): f.write(f'{heads[h]} {Rw[r]} {Ew[t]} .\n')
+        present = set(E) | set(R)
+        for s, (p, o) in rdf.labels.items():
+            if s in present: f.write(f'{_nt_term(s)} {_nt_term(p)} {_nt_term(o)} .\n')
+    return path
+
 # %% ../nbs/00_graph.ipynb #115aabc6
-def load_graph(path, format:str='auto', inverse:bool=True, threads:int=1) -> KnowledgeGraph:
-    "A saved `.npz` graph (`KnowledgeGraph.load`) or a triples file (`KnowledgeGraph.from_file`)."
-    return KnowledgeGraph.load(path) if str(path).endswith('.npz') else KnowledgeGraph.from_file(path, format, inverse, threads=threads)
+def load_graph(path, format:str='auto', inverse:bool=True, threads:int=1, literals:str='drop') -> KnowledgeGraph:
+    "A saved `.npz` graph (`KnowledgeGraph.load`), an RDF file (`from_rdf`, by extension or format) or a triples file (`from_file`)."
+    if str(path).endswith('.npz'): return KnowledgeGraph.load(path)
+    if format in RDF_FORMATS or (format == 'auto' and rdf_format(path)):
+        return KnowledgeGraph.from_rdf(path, format, literals=literals, inverse=inverse, threads=threads)
+    return KnowledgeGraph.from_file(path, format, inverse, threads=threads)
 
 def write_triples(kg:KnowledgeGraph, path, format:str='auto'):
     "Write the forward triples as TSV, pipe or JSONL (by extension when `format='auto'`), atomically."
     path = Path(path)
     fmt = format if format != 'auto' else {'.jsonl': 'jsonl', '.tsv': 'tsv', '.txt': 'pipe'}.get(path.suffix.lower())
     if fmt not in ('tsv', 'pipe', 'jsonl'):
-        raise KMInputError(f"{path}: cannot tell the output format from the extension; use .tsv, .txt (pipe) or .jsonl, or format=")
+        raise KMInputError(f"{path}: cannot tell the output format from the extension; use .tsv, .txt (pipe) or .jsonl, or format= "
+                           "(N-Triples: kg.to_rdf)")
     sep = '\t' if fmt == 'tsv' else '|'
     with atomic_path(path) as tmp, open(tmp, 'w', encoding='utf-8', newline='\n') as f:
         for h, r, t in kg.triples():
@@ -755,9 +1097,10 @@ from .core import check_action, km_command, save_config
 class GraphConfig:
     "Settings of `km_graph`."
     action: str  # 'stats' (print statistics) or 'convert' (write the graph to --out)
-    path: str  # triples file (pipe, TSV, CSV, JSONL) or a saved .npz graph
-    out: str|None = None  # convert: output path (.npz, .tsv, .txt for pipe, .jsonl)
-    format: str = 'auto'  # input format: auto, pipe, tsv, csv, jsonl
+    path: str  # triples file (pipe, TSV, CSV, JSONL), RDF file (.nt .nq .ttl .rdf .owl .xml, optionally .gz) or a saved .npz graph
+    out: str|None = None  # convert: output path (.npz, .tsv, .txt for pipe, .jsonl, .nt or .nt.gz for N-Triples)
+    format: str = 'auto'  # input format: auto, pipe, tsv, csv, jsonl, nt, nquads, turtle, xml
+    literals: str = 'drop'  # RDF input: 'drop' triples whose object is a literal, or 'keep' them as edges
     inverse: bool = field(default=True, metadata={'flag_help': 'do not store inverse ~relation edges'})  # store inverse ~relation edges
     json: bool = False  # stats: print JSON
 
@@ -776,11 +1119,13 @@ def _print_stats(name:str, kg:KnowledgeGraph, as_json:bool=False):
 def _graph_main(cfg:GraphConfig):
     "`km_graph`'s work: print the statistics of `cfg.path`, or convert it to `cfg.out` (its config saved beside)."
     check_action(cfg.action, ('stats', 'convert'))
-    kg = load_graph(cfg.path, cfg.format, inverse=cfg.inverse)
+    kg = load_graph(cfg.path, cfg.format, inverse=cfg.inverse, literals=cfg.literals)
     if cfg.action == 'stats': return _print_stats(cfg.path, kg, cfg.json)
     out = cfg.out
-    if not out: raise KMInputError('convert needs --out (a .npz, .tsv, .txt or .jsonl path)')
+    if not out: raise KMInputError('convert needs --out (a .npz, .tsv, .txt, .jsonl or .nt path)')
     if str(out).endswith('.npz'): kg.save(out)
+    elif rdf_format(out) == 'nt': kg.to_rdf(out)
+    elif rdf_format(out): raise KMInputError(f'{out}: RDF is written as N-Triples only; use .nt or .nt.gz')
     else: write_triples(kg, out)
     save_config(cfg, f'{out}.config.json')  # the exact settings, beside the output
     print(f'wrote {out} ({kg.n_triples:,} triples)')
@@ -793,5 +1138,7 @@ def km_graph(cfg:GraphConfig, debug:bool=False):
     Examples:
       km_graph stats ../shared/data/metaqa/kb.txt
       km_graph convert kb.txt --out kb.npz
+      km_graph convert kb.txt --out kb.nt      # N-Triples (RDF); .nt.gz compresses
+      km_graph stats kb.nt --literals keep     # RDF in: .nt .nq .ttl .rdf .owl .xml, optionally .gz
     """
     run_cli('km_graph', _graph_main, cfg, debug=debug)
