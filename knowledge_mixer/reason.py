@@ -17,6 +17,7 @@ import numpy as np
 
 from .core import (KMInputError, KMNotFound, atomic_path, check_int, generating, km_command, progress, run_cli,
                                   save_config, sectioned)
+from .engine import EngineSettings, check_engine, ordered_map, stop_ray
 from .graph import KnowledgeGraph, load_graph
 from .paths import batch_retrieve, relation_paths_from
 from .text import (parse_relation_paths, path_to_text, planning_messages, planning_prompt, reasoning_prompt,
@@ -28,7 +29,7 @@ from .model import adapter_base
 __all__ = ['PLANNERS', 'RUNTIMES', 'PLAN_DTYPES', 'TokenTrie', 'path_token_trie', 'Plan', 'mark_valid', 'candidate_paths',
            'PathTrie', 'plan', 'Prediction', 'answer', 'gold_path_answers', 'parse_answers', 'ReasonConfig',
            'LLMEndpoint', 'llm_endpoint', 'chat_replies', 'check_endpoint', 'reason', 'predict', 'write_predictions',
-           'load_planner', 'PredictConfig', 'km_predict']
+           'load_planner', 'PredictConfig', 'plan_all', 'km_predict']
 
 # %% ../nbs/07_reason.ipynb #c3196f9c
 class TokenTrie:
@@ -726,17 +727,41 @@ class PredictConfig:
     batch_size: int = 32  # questions planned together (one batch of the exact search, or one generate call)
     chat: bool = False  # prompt through the chat template
     limit: int = 0  # only the first N questions (0: all)
+    compute: EngineSettings = field(default_factory=EngineSettings)  # where questions are planned: here, or (--engine ray) in chunks on Ray workers
 
 # %% ../nbs/07_reason.ipynb #a1d8e768
-def _plan_all(m, tok, recs, graph, cfg:PredictConfig):
-    "Plans for all `recs`, a few batches at a time under a progress bar."
-    r, batch_size, plans = cfg.reason, cfg.batch_size, []
-    bar = progress(total=len(recs), desc='planning')
-    for i in range(0, len(recs), batch_size * 4):
-        plans += plan(m, tok, recs[i:i + batch_size * 4], graph, r.beams, r.constrained, r.max_hops, batch_size, chat=cfg.chat,
-                      method=r.planner)
-        bar.update(len(recs[i:i + batch_size * 4]))
-    bar.close()
+_PLANNERS = {}  # the planner this process loaded for plan tasks, by (folder, runtime, dtype): a Ray worker loads it once, not per slice
+
+def _task_planner(key:tuple):
+    "The (model, tokenizer) of `key` = (folder, runtime, dtype), loaded on first use in this process."
+    if key not in _PLANNERS: _PLANNERS.clear(); _PLANNERS[key] = load_planner(*key)
+    return _PLANNERS[key]
+
+def _plan_task(job:dict, recs:list) -> list[list[Plan]]:
+    "Plans for one slice of questions, in whatever process runs it."
+    m, tok = job['loaded'] or _task_planner(job['planner'])
+    r = job['reason']
+    return plan(m, tok, recs, job['kg'], r.beams, r.constrained, r.max_hops, job['batch_size'], chat=job['chat'], method=r.planner)
+
+def plan_all(planner, # a planner folder (any engine), or a loaded (model, tokenizer) (engine 'local' only)
+             kg:KnowledgeGraph, questions:list, reason:ReasonConfig, # the graph, the questions, the planning settings
+             batch_size:int=32, # questions planned together
+             group:int=0, # questions per slice: per progress step and per Ray task (0: 4 batches)
+             chat:bool=False, # prompt through the chat template
+             run:EngineSettings|None=None # where slices are planned (None: here)
+            ) -> list[list[Plan]]:
+    "`plan` for every question, a slice at a time under a progress bar: here, or as Ray tasks that load the planner once per worker."
+    run, folder = check_engine(run or EngineSettings()), isinstance(planner, (str, Path))
+    if run.engine == 'ray' and not folder:
+        raise KMInputError("engine='ray' loads the planner in every worker: pass its folder, not a loaded model")
+    key = (str(Path(planner).resolve()), reason.runtime, reason.plan_dtype) if folder else None
+    loaded = None if run.engine == 'ray' else load_planner(*key) if folder else planner
+    job = dict(loaded=loaded, planner=key, kg=kg, reason=reason, batch_size=batch_size, chat=chat)
+    group = check_int('group', group, 0) or 4 * batch_size
+    plans = []
+    with progress(total=len(questions), desc='planning') as bar:
+        for ps in ordered_map(_plan_task, [questions[i:i + group] for i in range(0, len(questions), group)], job, run):
+            plans += ps; bar.update(len(ps))
     return plans
 
 # %% ../nbs/07_reason.ipynb #83444675
@@ -744,8 +769,8 @@ def _predict_main(cfg:PredictConfig):
     ep = check_endpoint(llm_endpoint(cfg.reason)) if cfg.llm else None  # fail fast: before the planner loads
     graph = load_graph(cfg.kg)
     recs = read_questions(cfg.questions, kg=graph)[:cfg.limit or None]
-    m, tok = load_planner(cfg.model, cfg.runtime, cfg.plan_dtype)
-    plans = _plan_all(m, tok, recs, graph, cfg)
+    try: plans = plan_all(cfg.model, graph, recs, cfg.reason, cfg.batch_size, chat=cfg.chat, run=cfg.compute)
+    finally: stop_ray()  # a local Ray cluster this command started
     preds = predict(graph, recs, plans, cfg.reason, ep)
     write_predictions(preds, cfg.out, cfg.format)
     save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the predictions (a key is never one)
