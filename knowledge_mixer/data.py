@@ -8,8 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +24,14 @@ from .text import (planning_messages, planning_prompt, reasoning_messages, reaso
                                   relation_path_to_text, verbalize_relation)
 
 # %% auto #0
-__all__ = ['METAQA_RELATIONS', 'GENRES', 'LANGUAGES', 'TAGS', 'MOVIE_PHRASES', 'QUESTION_FRAMES', 'METAQA_QTYPES', 'QARecord',
-           'metaqa_relation_path', 'parse_question_line', 'SkipLog', 'metaqa_variant', 'load_metaqa',
-           'movie_world_triples', 'movie_world', 'load_rog', 'parse_entity_path', 'load_questions', 'split_key',
-           'split_records', 'save_jsonl', 'load_jsonl', 'read_questions', 'frequent_relation_paths', 'relation_phrase',
-           'path_question', 'build_questions', 'movie_questions', 'plot_questions', 'planning_dataset',
-           'reasoning_dataset', 'dpo_dataset', 'save_dataset', 'load_dataset_dir', 'DatasetConfig', 'km_dataset']
+__all__ = ['METAQA_RELATIONS', 'GENRES', 'LANGUAGES', 'TAGS', 'MOVIE_PHRASES', 'QUESTION_FRAMES', 'METAQA_QTYPES', 'ROG_FIELDS',
+           'ROG_FORMATS', 'QARecord', 'metaqa_relation_path', 'parse_question_line', 'SkipLog', 'metaqa_variant',
+           'load_metaqa', 'movie_world_triples', 'movie_world', 'load_rog', 'parse_entity_path', 'load_questions',
+           'split_key', 'split_records', 'save_jsonl', 'load_jsonl', 'read_questions', 'frequent_relation_paths',
+           'relation_phrase', 'path_question', 'build_questions', 'movie_questions', 'plot_questions',
+           'planning_dataset', 'reasoning_dataset', 'dpo_dataset', 'save_dataset', 'load_dataset_dir',
+           'question_subgraph', 'rog_report', 'export_rog', 'rog_namespace', 'plain_name', 'rog_namespaced',
+           'rog_graph', 'on_own_graph', 'DatasetConfig', 'km_dataset']
 
 # %% ../nbs/04_data.ipynb #ec48402b
 @dataclass
@@ -295,7 +299,8 @@ def _rog_record(row:dict, loc:str) -> QARecord:
     ans = list(row['answer']) if isinstance(row['answer'], (list, tuple)) else [row['answer']]
     if not ans: raise KMInputError(f'{loc}: empty answer list')
     return QARecord(str(row['id']), row['question'], [str(a) for a in ans], list(row['q_entity']),
-                    list(row.get('a_entity') or []), graph=[list(t) for t in row['graph']] if row.get('graph') else None)
+                    list(row.get('a_entity') or []), hops=row.get('hops'), relation_path=list(row['relation_path']) if row.get('relation_path') else None,
+                    qtype=row.get('qtype'), graph=[list(t) for t in row['graph']] if row.get('graph') is not None else None)
 
 # %% ../nbs/04_data.ipynb #6ca4b0e0
 def _rog_rows(files):
@@ -676,21 +681,262 @@ def load_dataset_dir(path):
     if not restore_dir(path).exists(): raise FileNotFoundError(f'{path}: no saved dataset here (build one with km_dataset)')
     return datasets.load_from_disk(str(path))
 
+# %% ../nbs/04_data.ipynb #c338caf7
+def _forward(kg:KnowledgeGraph, src:np.ndarray, edges:np.ndarray) -> tuple:
+    "Stored edges (indices into the CSR, leaving entities `src`) as forward triples (heads, base relations, tails): a `~r` edge is its triple read backwards."
+    rel, dst = kg.rel[edges], kg.dst[edges]
+    inv = (rel & 1).astype(bool)
+    return np.where(inv, dst, src), rel >> 1, np.where(inv, src, dst)
+
+def _triple_keys(kg:KnowledgeGraph, H, R, T) -> np.ndarray:
+    "One int64 per triple, equal for equal triples (what deduplication compares)."
+    return (np.asarray(H, np.int64) * kg.n_relations + R) * kg.n_entities + T
+
+# %% ../nbs/04_data.ipynb #f4faa889
+def _ring(kg:KnowledgeGraph, frontier:np.ndarray, want:int) -> tuple:
+    "The edges leaving `frontier` as (source ids, edge indices), lowest-degree entities first, only the rows needed for `want` edges; and whether every row was taken."
+    lo, hi = kg.indptr[frontier], kg.indptr[frontier + 1]
+    order = np.argsort(hi - lo, kind='stable')
+    frontier, lo, n = frontier[order], lo[order], (hi - lo)[order]
+    k = int(np.searchsorted(np.cumsum(n), want)) + 1  # rows up to the one that reaches `want`
+    frontier, lo, n = frontier[:k], lo[:k], n[:k]
+    ends = np.cumsum(n)
+    edges = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) + np.repeat(lo - (ends - n), n)
+    return np.repeat(frontier, n), edges, k >= len(order)
+
+# %% ../nbs/04_data.ipynb #136eb380
+def _subgraph_ids(kg:KnowledgeGraph, seeds:np.ndarray, truth:tuple, hops:int, max_triples:int) -> tuple:
+    "The capped neighbourhood of `seeds` as id arrays (H, R, T) in priority order: `truth` triples, then ring by ring (lowest-degree entities first)."
+    keys = _triple_keys(kg, *truth)
+    first = np.sort(np.unique(keys, return_index=True)[1])[:max_triples]  # each truth triple once, in path order
+    parts, keys = [tuple(a[first] for a in truth)], keys[first]
+    seen = frontier = np.unique(np.asarray(seeds, np.int32))
+    for _ in range(hops):
+        room = max_triples - len(keys)
+        if room <= 0 or not len(frontier): break
+        src, edges, whole = _ring(kg, frontier, 2 * room + len(keys))  # enough rows for `room` new triples after deduplication
+        h, r, t = _forward(kg, src, edges)
+        k = _triple_keys(kg, h, r, t)
+        new = np.sort(np.unique(k, return_index=True)[1])
+        new = new[~np.isin(k[new], keys)][:room]
+        parts.append((h[new], r[new], t[new])); keys = np.concatenate([keys, k[new]])
+        if not whole or len(new) == room: break
+        frontier = np.setdiff1d(kg.dst[edges], seen); seen = np.union1d(seen, frontier)
+    return tuple(np.concatenate(x).astype(np.int32) for x in zip(*parts))
+
+# %% ../nbs/04_data.ipynb #af345d04
+def _path_triples(batch, q:int, answers:set|None=None) -> tuple:
+    "The forward triples on question q's paths in `batch` (only paths ending in `answers` when given), path by path, as id arrays."
+    hs, rs, ts = [], [], []
+    for nodes, rels in batch.path_ids(q):
+        if answers is not None and int(nodes[-1]) not in answers: continue
+        inv = (rels & 1).astype(bool)
+        hs.append(np.where(inv, nodes[1:], nodes[:-1])); rs.append(rels >> 1); ts.append(np.where(inv, nodes[:-1], nodes[1:]))
+    if not hs: return (np.zeros(0, np.int32),) * 3
+    return tuple(np.concatenate(x) for x in (hs, rs, ts))
+
+def _truth_triples(kg:KnowledgeGraph, jobs:list, hops:int, max_paths:int, threads:int) -> list[tuple]:
+    "Per job (topic ids, answer ids, gold relation path or None): the triples on its shortest paths within `hops`, then on its gold path's paths that end at an answer."
+    sp = batch_shortest_paths(kg, [(s, a) for s, a, _ in jobs], max_hops=hops, max_paths=max_paths, threads=threads)
+    gold = [i for i, (s, a, g) in enumerate(jobs) if g and len(g) <= hops and len(a) and len(s)]
+    rt = batch_retrieve(kg, [(jobs[i][0], jobs[i][2]) for i in gold], max_paths=max_paths, threads=threads) if gold else None
+    out = [_path_triples(sp, q) for q in range(len(jobs))]
+    for j, i in enumerate(gold):
+        extra = _path_triples(rt, j, set(jobs[i][1].tolist()))
+        out[i] = tuple(np.concatenate([a, b]) for a, b in zip(out[i], extra))
+    return out
+
+# %% ../nbs/04_data.ipynb #daef8708
+def _rog_job(kg:KnowledgeGraph, rec:QARecord) -> tuple:
+    "(topic ids, answer ids, gold relation path or None) of a record; names the graph lacks are left out."
+    ids = lambda names: np.unique(np.array([kg.entity_id(n) for n in names if kg.has_entity(n)], np.int32))
+    gold = rec.relation_path if rec.relation_path and all(r.lstrip('~') in kg.relations for r in rec.relation_path) else None
+    return ids(rec.q_entity), ids(rec.a_entity), gold
+
+def _subgraphs(kg:KnowledgeGraph, recs:list, hops:int, max_triples:int, max_paths:int=100, threads:int=1) -> list[tuple]:
+    "For each record: its capped subgraph as id arrays (H, R, T), its job (`_rog_job`) and its number of distinct truth triples."
+    jobs = [_rog_job(kg, r) for r in recs]
+    truth = _truth_triples(kg, jobs, hops, max_paths, threads)
+    return [(_subgraph_ids(kg, j[0], t, hops, max_triples), j, len(np.unique(_triple_keys(kg, *t)))) for j, t in zip(jobs, truth)]
+
+def question_subgraph(kg:KnowledgeGraph, # the whole KG
+                      rec:QARecord, # the question (its q_entity, a_entity and relation_path are used)
+                      hops:int=2, # neighbourhood radius around the topic entities
+                      max_triples:int=2000, # cap on triples (truth-path triples are kept first)
+                      max_paths:int=100 # shortest (and gold) paths per question the truth triples come from
+                     ) -> list[list[str]]:
+    "A question's own subgraph as [h, r, t] name triples: its topic entities' `hops`-hop neighbourhood, capped at `max_triples`, truth paths first."
+    (H, R, T), *_ = _subgraphs(kg, [rec], hops, max_triples, max_paths)[0]
+    E, Rn = kg.entities, kg.relations
+    return [[E[h], Rn[r], E[t]] for h, r, t in zip(H.tolist(), R.tolist(), T.tolist())]
+
+# %% ../nbs/04_data.ipynb #677cd4f2
+ROG_FIELDS = ('id', 'question', 'answer', 'q_entity', 'a_entity', 'graph')  # RoG's schema; our hops, relation_path and qtype follow
+
+def _rog_table(vocab, n_entities:int, recs:list, subs:list):
+    "A batch of records and their subgraphs as a pyarrow table in RoG's schema (names taken in bulk from `vocab`: entities, then relations)."
+    import pyarrow as pa
+    H, R, T = (np.concatenate([s[0][i] for s in subs]) if subs else np.zeros(0, np.int32) for i in range(3))
+    flat = vocab.take(pa.array(np.stack([H, R.astype(np.int64) + n_entities, T], 1).ravel().astype(np.int64)))
+    triples = pa.ListArray.from_arrays(pa.array(np.arange(0, 3 * len(H) + 1, 3, dtype=np.int32)), flat)
+    offsets = pa.array(np.concatenate([[0], np.cumsum([len(s[0][0]) for s in subs], dtype=np.int64)]).astype(np.int32))
+    names = lambda k: pa.array([list(getattr(r, k)) for r in recs], pa.list_(pa.string()))
+    return pa.table({'id': pa.array([r.id for r in recs], pa.string()), 'question': pa.array([r.question for r in recs], pa.string()),
+                     'answer': names('answer'), 'q_entity': names('q_entity'), 'a_entity': names('a_entity'),
+                     'graph': pa.ListArray.from_arrays(offsets, triples), 'hops': pa.array([r.hops for r in recs], pa.int32()),
+                     'relation_path': pa.array([r.relation_path for r in recs], pa.list_(pa.string())),
+                     'qtype': pa.array([r.qtype for r in recs], pa.string())})
+
+# %% ../nbs/04_data.ipynb #f775f2f8
+def _question_stats(sub:tuple, rec:QARecord) -> tuple:
+    "(triples, answers inside the subgraph, distinct answer names, truth triples, topic found, hops or -1) of one exported question."
+    (H, R, T), job, n_truth = sub
+    inside = int(np.isin(job[1], np.concatenate([H, T])).sum())
+    return len(H), inside, len(set(rec.a_entity)), n_truth, int(len(job[0]) > 0), rec.hops or -1
+
+def _coverage(a:np.ndarray) -> dict:
+    "Answer coverage of the `_question_stats` rows `a`."
+    n = max(len(a), 1)
+    return dict(all_in_graph=round(float((a[:, 1] == a[:, 2]).sum() / n), 4), any_in_graph=round(float((a[:, 1] > 0).sum() / n), 4),
+                answer_recall=round(float(a[:, 1].sum() / max(a[:, 2].sum(), 1)), 4))
+
+def rog_report(stats:list, hops:int, max_triples:int, seconds:float) -> dict:
+    "Subgraph sizes (triples per question) and answer coverage of an export (overall and by hops), from each question's `_question_stats`."
+    a = np.array(stats, np.int64).reshape(-1, 6)
+    size = a[:, 0] if len(a) else np.zeros(1, np.int64)
+    by = {int(h): dict(questions=int((a[:, 5] == h).sum()), **_coverage(a[a[:, 5] == h])) for h in np.unique(a[:, 5]) if h >= 0}
+    return dict(questions=len(a), hops=hops, max_triples=max_triples,
+                triples=dict(mean=round(float(size.mean()), 1), median=float(np.median(size)), p95=round(float(np.percentile(size, 95)), 1),
+                             max=int(size.max()), total=int(a[:, 0].sum()), at_cap=round(float((a[:, 0] >= max_triples).mean()), 4) if len(a) else 0.0),
+                answers=_coverage(a), by_hops=by, truth_path=round(float((a[:, 3] > 0).mean()), 4) if len(a) else 0.0,
+                no_topic=int((a[:, 4] == 0).sum()), seconds=round(seconds, 3), questions_per_s=round(len(a) / seconds, 1) if seconds > 0 else None)
+
+# %% ../nbs/04_data.ipynb #a6ca65a8
+ROG_FORMATS = ('parquet', 'jsonl')
+
+def _rog_path(path, format:str) -> Path:
+    "The output file: `path` with the format's suffix (added when missing); a conflicting suffix or an unknown format raises."
+    if format not in ROG_FORMATS: raise KMInputError(f"format must be 'parquet' or 'jsonl', got {format!r}")
+    path = Path(path)
+    if path.suffix in ('.parquet', '.jsonl', '.json') and path.suffix != f'.{format}':
+        raise KMInputError(f'{path}: the file name says {path.suffix[1:]} but format is {format!r}; use a .{format} name or the other format')
+    return path if path.suffix == f'.{format}' else path.with_name(path.name + f'.{format}')
+
+class _RogWriter:
+    "Appends batches of rows to an open file: a parquet row group each, or JSON lines."
+    def __init__(self, kg:KnowledgeGraph, f, format:str):
+        import pyarrow as pa
+        self.kg, self.f, self.format, self.pq = kg, f, format, None
+        self.vocab = pa.array(kg.entities + kg.relations, pa.string())
+    def write(self, recs:list, subs:list):
+        t = _rog_table(self.vocab, self.kg.n_entities, recs, subs)
+        if self.format == 'jsonl':
+            for row in t.to_pylist(): self.f.write(json.dumps({k: v for k, v in row.items() if v is not None}, ensure_ascii=False) + '\n')
+            return
+        import pyarrow.parquet as pq
+        if self.pq is None: self.pq = pq.ParquetWriter(self.f, t.schema)
+        if len(t): self.pq.write_table(t)  # an empty dataset is the schema with no row group
+    def close(self):
+        if self.pq is not None: self.pq.close()
+
+# %% ../nbs/04_data.ipynb #fbe537fb
+def export_rog(kg:KnowledgeGraph, # the whole KG
+               records, # QARecords (a list or any iterator: read batch by batch)
+               path, # output file (.parquet or .jsonl; the suffix is added when missing)
+               hops:int=2, # each subgraph is the topic entities' neighbourhood within this many hops
+               max_triples:int=2000, # cap on triples per question (truth-path triples first)
+               format:str='parquet', # 'parquet' (a row group per batch) or 'jsonl'
+               batch_size:int=512, # questions built and written at a time (memory is flat in the number of questions)
+               max_paths:int=100, # shortest (and gold) paths per question the truth triples come from
+               threads:int=1 # worker threads of the path kernels
+              ) -> dict:
+    "Write `records` with their own capped subgraphs as a RoG-schema dataset file, streamed in batches; returns the report, also saved beside it as JSON."
+    path = _rog_path(path, format)
+    if hops < 0 or max_triples < 0 or batch_size < 1: raise KMInputError(f'hops and max_triples must be >= 0 and batch_size >= 1, got {hops}, {max_triples}, {batch_size}')
+    it, stats, t0 = iter(records), [], time.perf_counter()
+    with atomic_path(path) as tmp, open(tmp, 'w' if format == 'jsonl' else 'wb', **({'encoding': 'utf-8'} if format == 'jsonl' else {})) as f:
+        w = _RogWriter(kg, f, format)
+        while batch := list(islice(it, batch_size)):
+            subs = _subgraphs(kg, batch, hops, max_triples, max_paths, threads)
+            w.write(batch, subs)
+            stats += [_question_stats(s, r) for s, r in zip(subs, batch)]
+        if not stats: w.write([], [])  # an empty dataset still has its schema
+        w.close()
+    report = rog_report(stats, hops, max_triples, time.perf_counter() - t0)
+    with atomic_path(path.with_suffix('.report.json')) as tmp: tmp.write_text(json.dumps(report, indent=1))
+    return report
+
+# %% ../nbs/04_data.ipynb #f7fadc4b
+_NAMESPACE = re.compile(r'^q\d+::')
+
+def rog_namespace(k:int) -> str:
+    "The prefix that keeps the entities of the k-th question's own graph apart from every other question's: `q{k}::`."
+    return f'q{k}::'
+
+def plain_name(name:str) -> str:
+    "An entity name without its question's namespace (a name without one is returned as it is)."
+    return _NAMESPACE.sub('', name, count=1)
+
+# %% ../nbs/04_data.ipynb #bc5f7b49
+def _own_triples(rec:QARecord, ns:str):
+    "The record's graph triples with entity names in namespace `ns`; a malformed triple names the record."
+    for j, t in enumerate(rec.graph or []):
+        if len(t) != 3 or not all(isinstance(x, str) and x.strip() for x in t):
+            raise KMInputError(f'record {rec.id!r}: graph triple {j} is {t!r}; each must be [head, relation, tail], three non-empty names')
+        yield ns + t[0], t[1], ns + t[2]
+
+def rog_namespaced(records:list[QARecord]) -> list[QARecord]:
+    "The records with topic and answer entities in their question's namespace (answers keep plain names) and no graph: what a run on the union plans and scores."
+    return [replace(r, q_entity=[ns + e for e in r.q_entity], a_entity=[ns + a for a in r.a_entity], graph=None)
+            for k, r in enumerate(records) for ns in [rog_namespace(k)]]
+
+# %% ../nbs/04_data.ipynb #1726c95e
+def rog_graph(records:list[QARecord], threads:int=1) -> tuple[KnowledgeGraph, dict]:
+    "The disjoint union of the records' own graphs (entities namespaced per question), and what it held: sizes, duplicates, empty graphs, missing topics, answer coverage."
+    if records and all(r.graph is None for r in records):
+        raise KMInputError('these records carry no per-question graph (no "graph" column); a RoG dataset for --rog needs one per question '
+                           '(write one with export_rog / km_dataset rog), or run on one KG with --kg and --questions')
+    kg = KnowledgeGraph.from_triples((t for k, r in enumerate(records) for t in _own_triples(r, rog_namespace(k))), threads=threads)
+    sizes, dups, no_topic, all_in, any_in = [], 0, [], 0, 0
+    for k, r in enumerate(records):
+        ns, g = rog_namespace(k), r.graph or []
+        sizes.append(len(g)); dups += len(g) - len({tuple(t) for t in g})
+        if not any(kg.has_entity(ns + e) for e in r.q_entity): no_topic.append(r.id)
+        inside = [kg.has_entity(ns + a) for a in r.a_entity]
+        all_in += all(inside); any_in += any(inside)
+    n = max(len(records), 1)
+    return kg, dict(questions=len(records), triples=int(sum(sizes)), mean_triples=round(float(np.mean(sizes)), 1) if sizes else 0.0,
+                    max_triples=int(max(sizes, default=0)), empty_graphs=sum(s == 0 for s in sizes), duplicate_triples=dups,
+                    no_topic=len(no_topic), no_topic_ids=no_topic[:20], answers_all_in_graph=round(all_in / n, 4), answers_any_in_graph=round(any_in / n, 4))
+
+def on_own_graph(kg:KnowledgeGraph, records:list[QARecord], need_answer:bool=False) -> tuple[list[QARecord], list[QARecord]]:
+    "(usable, skipped): the records whose topic entities (and with `need_answer`, answers) are in `kg`, restricted to those present; the rest."
+    usable, skipped = [], []
+    for r in records:
+        q, a = [e for e in r.q_entity if kg.has_entity(e)], [e for e in r.a_entity if kg.has_entity(e)]
+        if q and (a or not need_answer): usable.append(replace(r, q_entity=q, a_entity=a or r.a_entity))
+        else: skipped.append(r)
+    return usable, skipped
+
 # %% ../nbs/04_data.ipynb #4e13d0a7
 from .core import check_action, km_command, save_config
 
 @dataclass
 class DatasetConfig:
-    "Settings of `km_dataset`: questions from a KG, or SFT/DPO training sets from questions."
-    action: str  # 'questions' (build KGQA questions from a KG) or 'sft' (training examples from questions)
-    out: str  # output: a .jsonl file (questions) or a dataset folder (sft)
+    "Settings of `km_dataset`: questions from a KG, SFT/DPO training sets from questions, or a RoG-format dataset."
+    action: str  # 'questions' (build KGQA questions from a KG), 'sft' (training examples from questions) or 'rog' (a RoG-format dataset: each question with its own subgraph)
+    out: str  # output: a .jsonl file (questions), a dataset folder (sft), or a folder for train/validation/test files and their reports (rog)
     kg: str|None = None  # triples file or .npz graph (default: the embedded movie world)
-    questions: str|None = None  # sft: questions JSONL
+    questions: str|None = None  # sft: questions JSONL; rog: questions JSONL or question<TAB>answers text (default: built from the KG, as the questions action does)
     kind: str = 'planning'  # sft: planning, reasoning or dpo
     source: str = 'gold'  # planning targets: 'gold' (the record's path) or 'shortest' (all shortest relation paths)
     per_type: int = 20  # questions per relation-path type
     n_movies: int = 2500  # size of the embedded movie world
     chat: bool = False  # chat-messages form instead of plain prompt/completion
+    split: str = '0.8,0.1,0.1'  # train/valid/test fractions (grouped by topic entity and path type)
+    hops: int = 2  # rog: each question's subgraph is its topic entities' neighbourhood within this many hops
+    max_triples: int = 2000  # rog: cap on triples per question's subgraph (truth-path triples are kept first)
+    format: str = 'parquet'  # rog: 'parquet' or 'jsonl'
     seed: int = 0  # random seed
     threads: int = 1  # worker threads
 
@@ -713,20 +959,33 @@ def _write_sft(cfg:DatasetConfig, graph:KnowledgeGraph):
     save_dataset(ds, cfg.out)
     print(f'wrote {len(ds):,} {cfg.kind} examples to {cfg.out}')
 
+def _write_rog(cfg:DatasetConfig, graph:KnowledgeGraph):
+    "`km_dataset rog`: the questions (given or built) split into train/validation/test, each written with its own subgraphs, and a report per split."
+    if cfg.questions: recs = read_questions(cfg.questions, kg=graph)
+    else: recs = movie_questions(graph, cfg.per_type, cfg.seed) if not cfg.kg else build_questions(graph, per_type=cfg.per_type, seed=cfg.seed, threads=cfg.threads)
+    fr = [float(x) for x in str(cfg.split).split(',')]
+    for name, part in split_records(recs, fr, cfg.seed, names=('train', 'validation', 'test')).items():
+        rep = export_rog(graph, part, Path(cfg.out)/name, cfg.hops, cfg.max_triples, cfg.format, threads=cfg.threads)
+        a = rep['answers']
+        print(f"{name}: {rep['questions']:,} questions, {rep['triples']['mean']:.0f} triples each on average (max {rep['triples']['max']:,}); "
+              f"answers all inside {a['all_in_graph']:.1%}, any {a['any_in_graph']:.1%}")
+    print(f'wrote a RoG-format dataset to {cfg.out}/ (load it with datasets.load_dataset({cfg.format!r}, ...) or load_rog)')
+
 # %% ../nbs/04_data.ipynb #99aa29d1
 def _dataset_main(cfg:DatasetConfig):
-    check_action(cfg.action, ('questions', 'sft'))
+    write = {'questions': _write_questions, 'sft': _write_sft, 'rog': _write_rog}[check_action(cfg.action, ('questions', 'sft', 'rog'))]
     graph = load_graph(cfg.kg) if cfg.kg else movie_world(cfg.n_movies, seed=cfg.seed)
-    (_write_questions if cfg.action == 'questions' else _write_sft)(cfg, graph)
+    write(cfg, graph)
     save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the output
 
 @km_command(DatasetConfig)
 def km_dataset(cfg:DatasetConfig, debug:bool=False):
-    """Build KGQA questions from a KG, and SFT/DPO training sets from questions.
+    """Build KGQA questions from a KG, SFT/DPO training sets from questions, and RoG-format datasets (a subgraph per question).
 
     Examples:
       km_dataset questions runs/data/questions.jsonl                       # MetaQA-shaped, embedded movie world
       km_dataset questions q.jsonl --kg my_kg.tsv --per_type 50            # any KG: frequent path types
       km_dataset sft runs/data/planning --questions runs/data/questions.jsonl --kind planning
+      km_dataset rog runs/rog --kg kb.txt --questions my_questions.jsonl --hops 2 --max_triples 2000   # RoG's schema: train/validation/test.parquet + reports
     """
     run_cli('km_dataset', _dataset_main, cfg, debug=debug)

@@ -15,16 +15,17 @@ import numpy as np
 from .core import (KMInputError, atomic_path, config_fields, config_to_flat, data_dir, progress, run_cli, save_figure, sectioned,
                                   seed_everything, settings_from)
 from .graph import KnowledgeGraph, load_graph
-from .data import (DatasetConfig, load_jsonl, load_metaqa, load_questions, metaqa_variant, movie_questions, movie_world,
-                                  planning_dataset, save_dataset, save_jsonl, split_records)
+from .data import (DatasetConfig, QARecord, load_jsonl, load_metaqa, load_questions, load_rog, metaqa_variant, movie_questions,
+                                  movie_world, on_own_graph, plain_name, planning_dataset, rog_graph, rog_namespaced, save_dataset, save_jsonl,
+                                  split_records)
 from .inject import CORPUS_KINDS, InjectConfig
 from .reason import ReasonConfig, llm_endpoint
 from .train import TrainConfig
 
 # %% auto #0
-__all__ = ['PARAPHRASES', 'STAGES', 'QuestionsConfig', 'PlannerConfig', 'InjectStageConfig', 'PipelineConfig', 'claim_run_folder',
-           'run_stage', 'degree_plot', 'stage_graph', 'stage_questions', 'stage_sft_data', 'stage_train',
-           'stage_predict', 'stage_eval', 'stage_inject', 'write_report', 'run_pipeline', 'km_pipeline']
+__all__ = ['PARAPHRASES', 'ROG_SPLITS', 'STAGES', 'QuestionsConfig', 'PlannerConfig', 'InjectStageConfig', 'PipelineConfig',
+           'claim_run_folder', 'run_stage', 'degree_plot', 'stage_graph', 'stage_questions', 'stage_sft_data',
+           'stage_train', 'stage_predict', 'stage_eval', 'stage_inject', 'write_report', 'run_pipeline', 'km_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #ac581aa4
 @dataclass
@@ -38,7 +39,8 @@ class QuestionsConfig:
     hops: str = '1,2,3'  # MetaQA hop sets
     n_movies = ...
     per_type = ...
-    split: str = '0.8,0.1,0.1'  # train/valid/test fractions (grouped by topic entity and path type)
+    split = ...
+    rog: str|None = None  # a RoG-format dataset (a folder of train/validation/test parquet or JSONL files, or one file split by --split): each question planned and answered on its own subgraph
     max_train: int = 0  # cap on training questions (0: all), sampled evenly over path types
     max_test: int = 0  # cap on test questions (0: all)
     paraphrases: str = 'off'  # MetaQA's 1-hop NTM paraphrases: 'off'; 'test' (those of the held-out questions, scored apart); 'train' (in every part, trained on too)
@@ -113,6 +115,8 @@ class PipelineConfig:
         if self.paraphrases != 'off' and (self.dataset != 'metaqa' or self.questions or '1' not in [h.strip() for h in str(self.hops).split(',')]):
             raise KMInputError(f'paraphrases={self.paraphrases!r} adds MetaQA\'s 1-hop NTM questions: it needs --dataset metaqa with 1 in --hops '
                                '(and no --questions file)')
+        if self.rog and (self.kg or self.questions or self.dataset or self.inject or self.paraphrases != 'off'):
+            raise KMInputError('--rog brings its own questions, each with its own graph: drop --kg, --questions, --dataset, --paraphrases and --inject')
         if self.inject is not None and self.inject not in CORPUS_KINDS:
             raise KMInputError(f'inject={self.inject!r} is not a corpus kind: use one of {", ".join(CORPUS_KINDS)} (or leave it unset: no inject stage)')
         if self.inject is not None:
@@ -207,14 +211,42 @@ def _load_kg(cfg:PipelineConfig) -> KnowledgeGraph:
 
 # %% ../nbs/09_pipeline.ipynb #910dccec
 def stage_graph(cfg:PipelineConfig, out:Path) -> dict:
-    "Load or build the KG; save it as `kg.npz` with its statistics and degree plot."
-    kg = _load_kg(cfg)
+    "Load or build the KG (with `rog`: the union of the questions' own graphs); save it as `kg.npz` with its statistics and degree plot."
+    kg, info = _rog_kg(cfg, out) if cfg.rog else (_load_kg(cfg), {})
     kg.save(out/'kg.npz')
     stats = kg.stats()
+    if cfg.rog: stats['hubs'] = {plain_name(e): d for e, d in stats['hubs'].items()}  # the namespaces stay inside
     with atomic_path(out/'graph_stats.json') as tmp: tmp.write_text(json.dumps(stats, indent=1, ensure_ascii=False))
     degree_plot(kg, out/'degree.png')
     print(f'  {kg}; hubs: ' + ', '.join(list(stats['hubs'])[:3]), flush=True)
-    return {k: stats[k] for k in ('entities', 'relations', 'triples', 'max_degree')}
+    return {k: stats[k] for k in ('entities', 'relations', 'triples', 'max_degree')} | info
+
+# %% ../nbs/09_pipeline.ipynb #e889937c
+ROG_SPLITS = {'train': ('train',), 'valid': ('validation', 'valid', 'dev'), 'test': ('test',)}  # our part -> the split names looked for
+
+def _has_split(folder:Path, name:str) -> bool:
+    return any(p for pat in (f'**/{name}*.parquet', f'**/{name}*.jsonl', f'**/{name}*.json') for p in folder.glob(pat) if not p.name.endswith('.report.json'))
+
+def _rog_parts(cfg:PipelineConfig) -> dict[str, list[QARecord]]:
+    "The RoG dataset's records by part (train, valid, test): the folder's split files, or one file split by `split`."
+    p = Path(cfg.rog)
+    if p.is_file(): return split_records(load_rog(p), cfg.split_fractions(), seed=cfg.seed)
+    if not p.is_dir(): raise FileNotFoundError(f'{p}: no such RoG dataset file or folder')
+    found = {part: next((n for n in names if _has_split(p, n)), None) for part, names in ROG_SPLITS.items()}
+    if not found['train'] or not found['test']:
+        raise KMInputError(f'{p}: a RoG dataset folder needs train and test files (train*.parquet or train*.jsonl, and the same for test); '
+                           'or pass one file, to be split by --split')
+    return {part: load_rog(p, name) if name else [] for part, name in found.items()}
+
+# %% ../nbs/09_pipeline.ipynb #9e428ac5
+def _rog_kg(cfg:PipelineConfig, out:Path) -> tuple[KnowledgeGraph, dict]:
+    "The union of the RoG questions' own graphs, and what it held (saved as `rog_import.json`)."
+    kg, info = rog_graph([r for rs in _rog_parts(cfg).values() for r in rs], threads=cfg.threads)
+    with atomic_path(out/'rog_import.json') as tmp: tmp.write_text(json.dumps(info, indent=1, ensure_ascii=False))
+    print(f"  {info['questions']:,} questions with their own graphs ({info['mean_triples']:.0f} triples on average); {info['empty_graphs']} empty, "
+          f"{info['duplicate_triples']} duplicate triples kept once; {info['no_topic']} without their topic entity in their graph "
+          f"(answered with nothing); answers all inside {info['answers_all_in_graph']:.1%}", flush=True)
+    return kg, {k: info[k] for k in ('questions', 'empty_graphs', 'duplicate_triples', 'no_topic', 'answers_all_in_graph')}
 
 # %% ../nbs/09_pipeline.ipynb #a1b0c5ce
 def _questions(cfg:PipelineConfig, kg:KnowledgeGraph) -> list:
@@ -247,8 +279,14 @@ def _even_sample(records, n, seed):
 # %% ../nbs/09_pipeline.ipynb #f7c34de9
 def stage_questions(cfg:PipelineConfig, out:Path) -> dict:
     "Load or build the questions, split them (grouped) and save train/valid/test JSONL."
-    recs = _questions(cfg, KnowledgeGraph.load(out/'kg.npz'))
-    parts = split_records(recs, cfg.split_fractions(), seed=cfg.seed)  # a paraphrase shares its template's group, so its part
+    if cfg.rog:  # the dataset's own parts, namespaced in the order the graph stage read them
+        rparts = _rog_parts(cfg)
+        flat = iter(rog_namespaced([r for rs in rparts.values() for r in rs]))
+        parts = {name: [next(flat) for _ in rs] for name, rs in rparts.items()}
+        recs = [r for rs in parts.values() for r in rs]
+    else:
+        recs = _questions(cfg, KnowledgeGraph.load(out/'kg.npz'))
+        parts = split_records(recs, cfg.split_fractions(), seed=cfg.seed)  # a paraphrase shares its template's group, so its part
     if cfg.paraphrases == 'test':
         for name in ('train', 'valid'): parts[name] = [r for r in parts[name] if metaqa_variant(r.id) == 'vanilla']
     parts['train'] = _even_sample(parts['train'], cfg.max_train, cfg.seed)
@@ -265,6 +303,7 @@ def stage_sft_data(cfg:PipelineConfig, out:Path) -> dict:
     sizes = {}
     for name in ('train', 'valid'):
         recs = load_jsonl(out/'questions'/f'{name}.jsonl')
+        if cfg.rog: recs = on_own_graph(kg, recs, need_answer=True)[0]  # a question with no topic or answer in its graph has no target
         if not recs: continue
         source = 'gold' if all(r.relation_path for r in recs) else 'shortest'
         ds = planning_dataset(kg, recs, source=source, max_hops=cfg.max_hops)
@@ -328,6 +367,21 @@ def _plan_questions(cfg:PipelineConfig, model, tok, questions:list, kg:Knowledge
                       batch_size=32)
     return plans
 
+# %% ../nbs/09_pipeline.ipynb #b0626355
+def _plain_prediction(p, ns:str):
+    "Prediction `p` of a question in namespace `ns` with plain entity names in its answers and paths."
+    p.prediction = [plain_name(e) for e in p.prediction]
+    p.paths = [t.replace(ns, '') for t in p.paths]
+    if p.gold_path_answers is not None: p.gold_path_answers = [plain_name(e) for e in p.gold_path_answers]
+    return p
+
+def _rog_predictions(preds:list, usable:list, skipped:list, order:list) -> list:
+    "With `rog`: the predictions with plain names, plus an empty one per skipped question (no topic entity in its graph), in the test file's order."
+    from knowledge_mixer.reason import Prediction
+    by_id = {r.id: _plain_prediction(p, r.q_entity[0].split('::', 1)[0] + '::') for p, r in zip(preds, usable)}
+    by_id |= {r.id: Prediction(r.id, r.question, [], [], ground_truth=list(r.answer), hops=r.hops, qtype=r.qtype) for r in skipped}
+    return [by_id[r.id] for r in order]
+
 # %% ../nbs/09_pipeline.ipynb #cc4044ed
 def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
     "KG-constrained planning (with `runtime='onnx'`: on onnxruntime), retrieval and answers for the test questions (by an OpenAI-compatible LLM with `llm`)."
@@ -341,13 +395,16 @@ def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
         from knowledge_mixer.export import export_onnx
         model, tok = load_planner(export_onnx(out, out/'onnx'), 'onnx')
     else: model, tok = load_planner(out/'train'/'model', dtype=cfg.plan_dtype)
+    test, skipped = on_own_graph(kg, test) if cfg.rog else (test, [])  # rog: a question whose topic is not in its graph gets no answer
     plans = _plan_questions(cfg, model, tok, test, kg)
     preds = predict(kg, test, plans, cfg.reason, ep)
     for p, reach in zip(preds, gold_path_answers(kg, test)): p.gold_path_answers = reach  # for the eval's Hits@1 ceiling
+    if cfg.rog: preds = _rog_predictions(preds, test, skipped, load_jsonl(out/'questions'/'test.jsonl'))
     write_predictions(preds, out/'predictions.jsonl')
     write_predictions(preds, out/'predictions_rog.jsonl', 'rog')
     valid = [p.valid for ps in plans for p in ps]
-    return dict(questions=len(test), plans=len(valid), valid_plans=float(np.mean(valid)) if valid else 0.0, **({'llm': ep.model} if ep else {}))
+    return dict(questions=len(preds), plans=len(valid), valid_plans=float(np.mean(valid)) if valid else 0.0, **({'llm': ep.model} if ep else {}),
+                **({'no_topic': len(skipped)} if cfg.rog else {}))
 
 # %% ../nbs/09_pipeline.ipynb #48f1d7d6
 def stage_eval(cfg:PipelineConfig, out:Path) -> dict:
@@ -501,6 +558,8 @@ def km_pipeline(cfg:PipelineConfig, debug:bool=False):
       km_pipeline --dataset metaqa --out runs/metaqa --steps 5000 --batch_size 32 --threads 2   # ~30 min on 2 cores
       km_pipeline --dataset metaqa --paraphrases test --out runs/metaqa_ntm --steps 5000 --batch_size 32 --threads 2   # + held-out NTM paraphrases
       km_pipeline --kg my_kg.tsv --out runs/mine                     # questions built from any KG
+      km_dataset rog runs/rog_data --n_movies 300 --per_type 5        # a RoG-format dataset (see km_dataset) ...
+      km_pipeline --rog runs/rog_data --out runs/rog                 # ... or RoG's WebQSP/CWQ as they are: each question on its own subgraph
       km_pipeline --num_processes 8 --deepspeed_stage 3              # multi-GPU training through accelerate/torchrun
     """
     run_cli('km_pipeline', run_pipeline, cfg, debug=debug)
