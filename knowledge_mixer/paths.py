@@ -395,10 +395,11 @@ def _chunk_results(kg, batch, offset, ps, questions, lines) -> list[dict]:
     return res
 
 # %% ../nbs/02_paths.ipynb #f5e2c17f
-def _paths_task(job:dict, task:tuple) -> list[dict]:
-    "Chunk `task` = (questions, offset, their file lines) of a streamed path job, in whatever process runs it."
+def _paths_task(job:dict, task:tuple) -> tuple[str, int]:
+    "Chunk `task` = (questions, offset, their file lines) of a streamed path job, in whatever process runs it: its JSONL text and count."
     batch, offset, lines = task
-    return _chunk_results(job['kg'], batch, offset, job['ps'], job['source'], lines)
+    res = _chunk_results(job['kg'], batch, offset, job['ps'], job['source'], lines)
+    return ''.join(json.dumps(o, ensure_ascii=False) + '\n' for o in res), len(res)  # serialised where it was computed
 
 def _path_tasks(qs, lines, chunk):
     "(questions, offset, their file lines) chunks of `chunk` questions, read lazily from `qs`."
@@ -428,9 +429,9 @@ def write_paths(kg:KnowledgeGraph, # the graph
     n = 0
     with atomic_path(out, suffix=Path(out).suffix) as tmp, open(tmp, 'w', encoding='utf-8') as f, \
          progress(desc='questions', unit=' questions', unit_scale=True) as bar:  # a count: the file is read lazily
-        for res in ordered_map(_paths_task, _path_tasks(qs, lines, chunk), job, run):
-            for o in res: f.write(json.dumps(o, ensure_ascii=False) + '\n')
-            n += len(res); bar.update(len(res))
+        for text, k in ordered_map(_paths_task, _path_tasks(qs, lines, chunk), job, run):
+            f.write(text)
+            n += k; bar.update(k)
     return n
 
 # %% ../nbs/02_paths.ipynb #02310c99
