@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, KMNotFound, atomic_path, parse_json, read_lines, run_cli, where
+from .core import KMInputError, KMNotFound, atomic_path, parse_json, read_lines, run_cli, spread_settings, where
+from .engine import EngineSettings, ordered_map, stop_ray
 from .graph import KnowledgeGraph, load_graph
 from .link import EntityLinker, linker_for, mark_mentions
 from .paths import batch_retrieve, batch_shortest_paths, relation_paths_from
@@ -822,24 +823,31 @@ def _rog_path(path, format:str) -> Path:
         raise KMInputError(f'{path}: the file name says {path.suffix[1:]} but format is {format!r}; use a .{format} name or the other format')
     return path if path.suffix == f'.{format}' else path.with_name(path.name + f'.{format}')
 
+def _rog_piece(job:dict, recs:list, subs:list):
+    "A batch written out, where it was built: a pyarrow table (parquet) or its JSON lines as UTF-8 bytes (jsonl)."
+    t = _rog_table(job['vocab'], job['n_entities'], recs, subs)
+    if job['format'] == 'parquet': return t
+    rows = (json.dumps({k: v for k, v in row.items() if v is not None}, ensure_ascii=False) + '\n' for row in t.to_pylist())
+    return ''.join(rows).encode('utf-8')
+
 class _RogWriter:
-    "Appends batches of rows to an open file: a parquet row group each, or JSON lines."
-    def __init__(self, kg:KnowledgeGraph, f, format:str):
-        import pyarrow as pa
-        self.kg, self.f, self.format, self.pq = kg, f, format, None
-        self.vocab = pa.array(kg.entities + kg.relations, pa.string())
-    def write(self, recs:list, subs:list):
-        t = _rog_table(self.vocab, self.kg.n_entities, recs, subs)
-        if self.format == 'jsonl':
-            for row in t.to_pylist(): self.f.write(json.dumps({k: v for k, v in row.items() if v is not None}, ensure_ascii=False) + '\n')
-            return
+    "Appends written-out batches (`_rog_piece`) to an open binary file: a parquet row group per table, or JSON-lines bytes."
+    def __init__(self, f, format:str): self.f, self.format, self.pq = f, format, None
+    def write(self, piece):
+        if self.format == 'jsonl': return self.f.write(piece)
         import pyarrow.parquet as pq
-        if self.pq is None: self.pq = pq.ParquetWriter(self.f, t.schema)
-        if len(t): self.pq.write_table(t)  # an empty dataset is the schema with no row group
+        if self.pq is None: self.pq = pq.ParquetWriter(self.f, piece.schema)
+        if len(piece): self.pq.write_table(piece)  # an empty dataset is the schema with no row group
     def close(self):
         if self.pq is not None: self.pq.close()
 
 # %% ../nbs/04_data.ipynb #fbe537fb
+def _rog_task(job:dict, batch:list) -> tuple:
+    "One batch of a RoG export, in whatever process runs it: the batch written out (`_rog_piece`) and each question's statistics."
+    subs = _subgraphs(job['kg'], batch, *job['args'])
+    return _rog_piece(job, batch, subs), [_question_stats(s, r) for s, r in zip(subs, batch)]
+
+@spread_settings(EngineSettings)
 def export_rog(kg:KnowledgeGraph, # the whole KG
                records, # QARecords (a list or any iterator: read batch by batch)
                path, # output file (.parquet or .jsonl; the suffix is added when missing)
@@ -848,19 +856,23 @@ def export_rog(kg:KnowledgeGraph, # the whole KG
                format:str='parquet', # 'parquet' (a row group per batch) or 'jsonl'
                batch_size:int=512, # questions built and written at a time (memory is flat in the number of questions)
                max_paths:int=100, # shortest (and gold) paths per question the truth triples come from
-               threads:int=1 # worker threads of the path kernels
+               threads:int=1, # worker threads of the path kernels
+               run:EngineSettings=None # where batches are built: each setting of `EngineSettings` (engine, workers) is a parameter of its own
               ) -> dict:
     "Write `records` with their own capped subgraphs as a RoG-schema dataset file, streamed in batches; returns the report, also saved beside it as JSON."
     path = _rog_path(path, format)
     if hops < 0 or max_triples < 0 or batch_size < 1: raise KMInputError(f'hops and max_triples must be >= 0 and batch_size >= 1, got {hops}, {max_triples}, {batch_size}')
+    import pyarrow as pa
     it, stats, t0 = iter(records), [], time.perf_counter()
-    with atomic_path(path) as tmp, open(tmp, 'w' if format == 'jsonl' else 'wb', **({'encoding': 'utf-8'} if format == 'jsonl' else {})) as f:
-        w = _RogWriter(kg, f, format)
-        while batch := list(islice(it, batch_size)):
-            subs = _subgraphs(kg, batch, hops, max_triples, max_paths, threads)
-            w.write(batch, subs)
-            stats += [_question_stats(s, r) for s, r in zip(subs, batch)]
-        if not stats: w.write([], [])  # an empty dataset still has its schema
+    job = dict(kg=kg, vocab=pa.array(kg.entities + kg.relations, pa.string()), n_entities=kg.n_entities, format=format,
+               args=(hops, max_triples, max_paths, 1 if run.engine == 'ray' else threads))  # a Ray task holds one CPU
+    def batches():
+        while batch := list(islice(it, batch_size)): yield batch
+    with atomic_path(path) as tmp, open(tmp, 'wb') as f:
+        w = _RogWriter(f, format)
+        for piece, st in ordered_map(_rog_task, batches(), job, run):  # built and written out by the engine's workers
+            w.write(piece); stats += st
+        if not stats: w.write(_rog_piece(job, [], []))  # an empty dataset still has its schema
         w.close()
     report = rog_report(stats, hops, max_triples, time.perf_counter() - t0)
     with atomic_path(path.with_suffix('.report.json')) as tmp: tmp.write_text(json.dumps(report, indent=1))
@@ -922,6 +934,7 @@ def on_own_graph(kg:KnowledgeGraph, records:list[QARecord], need_answer:bool=Fal
 from .core import check_action, km_command, save_config
 
 @dataclass
+@spread_settings(EngineSettings)
 class DatasetConfig:
     "Settings of `km_dataset`: questions from a KG, SFT/DPO training sets from questions, or a RoG-format dataset."
     action: str  # 'questions' (build KGQA questions from a KG), 'sft' (training examples from questions) or 'rog' (a RoG-format dataset: each question with its own subgraph)
@@ -939,6 +952,7 @@ class DatasetConfig:
     format: str = 'parquet'  # rog: 'parquet' or 'jsonl'
     seed: int = 0  # random seed
     threads: int = 1  # worker threads
+    run: EngineSettings  # rog: where subgraph batches are built (--engine ray: on Ray workers)
 
 # %% ../nbs/04_data.ipynb #c6b9489e
 def _write_questions(cfg:DatasetConfig, graph:KnowledgeGraph):
@@ -965,7 +979,9 @@ def _write_rog(cfg:DatasetConfig, graph:KnowledgeGraph):
     else: recs = movie_questions(graph, cfg.per_type, cfg.seed) if not cfg.kg else build_questions(graph, per_type=cfg.per_type, seed=cfg.seed, threads=cfg.threads)
     fr = [float(x) for x in str(cfg.split).split(',')]
     for name, part in split_records(recs, fr, cfg.seed, names=('train', 'validation', 'test')).items():
-        rep = export_rog(graph, part, Path(cfg.out)/name, cfg.hops, cfg.max_triples, cfg.format, threads=cfg.threads)
+        try: rep = export_rog(graph, part, Path(cfg.out)/name, cfg.hops, cfg.max_triples, cfg.format, threads=cfg.threads,
+                              engine=cfg.engine, workers=cfg.workers)
+        finally: stop_ray()  # a local Ray cluster this command started
         a = rep['answers']
         print(f"{name}: {rep['questions']:,} questions, {rep['triples']['mean']:.0f} triples each on average (max {rep['triples']['max']:,}); "
               f"answers all inside {a['all_in_graph']:.1%}, any {a['any_in_graph']:.1%}")

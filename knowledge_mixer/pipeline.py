@@ -14,6 +14,7 @@ import numpy as np
 
 from .core import (KMInputError, atomic_path, config_fields, config_to_flat, data_dir, progress, run_cli, save_figure, sectioned,
                                   seed_everything, settings_from)
+from .engine import EngineSettings, stop_ray
 from .graph import KnowledgeGraph, load_graph
 from .data import (DatasetConfig, QARecord, load_jsonl, load_metaqa, load_questions, load_rog, metaqa_variant, movie_questions,
                                   movie_world, on_own_graph, plain_name, planning_dataset, rog_graph, rog_namespaced, save_dataset, save_jsonl,
@@ -99,6 +100,7 @@ class PipelineConfig:
     train: PlannerConfig = field(default_factory=PlannerConfig)  # the planner's training
     reason: ReasonConfig = field(default_factory=ReasonConfig)  # planning and answering, as in km_predict
     injection: InjectStageConfig = field(default_factory=InjectStageConfig)  # the inject stage (off unless `inject` is set)
+    compute: EngineSettings = field(default_factory=EngineSettings)  # where the test questions are planned: here, or (--engine ray) on Ray workers
     seed: int = 0  # random seed for every stage
     force: bool = False  # re-run finished stages (and accept a changed config)
 
@@ -130,7 +132,8 @@ class PipelineConfig:
 # %% ../nbs/09_pipeline.ipynb #bc492463
 _NOT_IDENTITY = ('out', 'eval_steps', 'threads', 'num_processes', 'deepspeed_stage', 'force', 'inject_save_steps',  # may change between runs of a folder
                  'llm_base_url', 'llm_api_key_env', 'llm_concurrency', 'llm_timeout', 'llm_retries',
-                 'runtime')  # the ONNX export plans as the torch planner does (float32)
+                 'runtime',  # the ONNX export plans as the torch planner does (float32)
+                 'engine', 'workers')  # Ray workers plan as this process does
 
 def _flat_json(d:dict) -> dict:
     "A saved config.json as flat settings: the nested sections of this version, or the flat file of earlier ones."
@@ -358,14 +361,10 @@ def stage_train(cfg:PipelineConfig, out:Path) -> dict:
     return {k: (round(m[k], 4) if isinstance(m.get(k), float) else m.get(k)) for k in keep if k in m}
 
 # %% ../nbs/09_pipeline.ipynb #22206c36
-def _plan_questions(cfg:PipelineConfig, model, tok, questions:list, kg:KnowledgeGraph, step:int=256) -> list:
-    "`reason.plan` for every question, `step` questions at a time under a progress bar."
-    from knowledge_mixer.reason import plan
-    plans = []
-    for i in progress(range(0, len(questions), step), desc='planning'):
-        plans += plan(model, tok, questions[i:i + step], kg, beams=cfg.beams, constrained=cfg.constrained, max_hops=cfg.max_hops, method=cfg.planner,
-                      batch_size=32)
-    return plans
+def _plan_questions(cfg:PipelineConfig, planner, questions:list, kg:KnowledgeGraph, step:int=256) -> list:
+    "`reason.plan_all` for every question, `step` questions a slice (a progress step; on Ray, a task), batches of 32."
+    from knowledge_mixer.reason import plan_all
+    return plan_all(planner, kg, questions, cfg.reason, batch_size=32, group=step, run=cfg.compute)
 
 # %% ../nbs/09_pipeline.ipynb #b0626355
 def _plain_prediction(p, ns:str):
@@ -385,7 +384,7 @@ def _rog_predictions(preds:list, usable:list, skipped:list, order:list) -> list:
 # %% ../nbs/09_pipeline.ipynb #cc4044ed
 def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
     "KG-constrained planning (with `runtime='onnx'`: on onnxruntime), retrieval and answers for the test questions (by an OpenAI-compatible LLM with `llm`)."
-    from knowledge_mixer.reason import check_endpoint, gold_path_answers, load_planner, predict, write_predictions
+    from knowledge_mixer.reason import check_endpoint, gold_path_answers, predict, write_predictions
     import torch
     ep = check_endpoint(llm_endpoint(cfg.reason)) if cfg.llm else None  # a wrong URL or key fails before planning
     if cfg.threads: torch.set_num_threads(cfg.threads)
@@ -393,10 +392,11 @@ def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
     test = load_jsonl(out/'questions'/'test.jsonl')
     if cfg.runtime == 'onnx':  # plan with the planner's ONNX export, made now (the trained planner may be new)
         from knowledge_mixer.export import export_onnx
-        model, tok = load_planner(export_onnx(out, out/'onnx'), 'onnx')
-    else: model, tok = load_planner(out/'train'/'model', dtype=cfg.plan_dtype)
+        planner = export_onnx(out, out/'onnx')
+    else: planner = out/'train'/'model'  # loaded here, or once per Ray worker
     test, skipped = on_own_graph(kg, test) if cfg.rog else (test, [])  # rog: a question whose topic is not in its graph gets no answer
-    plans = _plan_questions(cfg, model, tok, test, kg)
+    try: plans = _plan_questions(cfg, planner, test, kg)
+    finally: stop_ray()  # a local Ray cluster this stage started
     preds = predict(kg, test, plans, cfg.reason, ep)
     for p, reach in zip(preds, gold_path_answers(kg, test)): p.gold_path_answers = reach  # for the eval's Hits@1 ceiling
     if cfg.rog: preds = _rog_predictions(preds, test, skipped, load_jsonl(out/'questions'/'test.jsonl'))

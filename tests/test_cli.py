@@ -71,6 +71,11 @@ def test_km_pipeline_small_world(tmp_path):
             '--out', 'preds.jsonl', '--beams', '2', cwd=elsewhere)
     assert p.returncode == 0, p.stderr
     assert (elsewhere / 'preds.jsonl').read_text().count('\n') == len((run_dir / 'questions' / 'test.jsonl').read_text().splitlines())
+    # on a local Ray cluster of 2 workers (started and stopped by the command): the same predictions
+    p = run('km_predict', str(run_dir / 'train' / 'model'), str(run_dir / 'kg.npz'), str(run_dir / 'questions' / 'test.jsonl'),
+            '--out', 'preds_ray.jsonl', '--beams', '2', '--engine', 'ray', '--workers', '2', cwd=elsewhere)
+    assert p.returncode == 0, p.stderr
+    assert (elsewhere / 'preds_ray.jsonl').read_bytes() == (elsewhere / 'preds.jsonl').read_bytes()
     again = run('km_pipeline', '--out', str(tmp_path / 'run'), *small)
     assert 'already done' in again.stdout
     other = run('km_pipeline', '--out', str(tmp_path / 'run'), *small[:-2], '--threads', '2', '--seed', '3')
