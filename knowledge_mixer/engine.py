@@ -49,7 +49,7 @@ def start_ray(workers:int=0): # CPUs of a local cluster (0: all of this machine)
     os.environ.setdefault('RAY_USAGE_STATS_ENABLED', '0')
     common = dict(include_dashboard=False, configure_logging=False, log_to_driver=False)
     if os.environ.get('RAY_ADDRESS'): ray.init(address=os.environ['RAY_ADDRESS'], **common)
-    else: ray.init(num_cpus=workers or os.cpu_count(), _node_ip_address='127.0.0.1', **common)
+    else: ray.init(num_cpus=workers or os.cpu_count(), **common)
     _STARTED.append(ray)
     return ray
 

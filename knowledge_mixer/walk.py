@@ -272,16 +272,15 @@ class WalkFile:
 
 # %% ../nbs/01_walk.ipynb #895d8e32
 def _walk_task(job:dict, task:tuple):
-    "Chunk `task` = (first, count) of a streamed walk `job`, in whatever process runs it: (nodes, relations), or for text (UTF-8 text as a uint8 array, steps, lines)."
+    "Chunk `task` = (first, count) of a streamed walk `job`, in whatever process runs it: (nodes, relations), or for text (text pieces, steps, lines)."
     first, count = task
     nodes, rels = _kernel_walks(job['arrays'], job['starts'], job['ws'], first=first, count=count)
     if job['names'] is None: return nodes, rels
     pieces, n_lines = [], 0
-    for i in range(0, len(nodes), 4096):  # Python strings for 4096 walks at a time; the chunk is kept as UTF-8 bytes
+    for i in range(0, len(nodes), 4096):  # Python strings for 4096 walks at a time; the chunk is kept as joined text
         lines = _walk_lines(*job['names'], nodes[i:i + 4096], rels[i:i + 4096], job['sep'])
-        pieces.append(''.join(l + '\n' for l in lines).encode('utf-8')); n_lines += len(lines)
-    text = np.frombuffer(b''.join(pieces), np.uint8)  # an array: Ray hands it to the writer zero-copy, unlike bytes
-    return text, int(np.count_nonzero(rels != -1)), n_lines
+        pieces.append(''.join(l + '\n' for l in lines)); n_lines += len(lines)
+    return pieces, int(np.count_nonzero(rels != -1)), n_lines
 
 def _walk_chunks(kg, s, ws, chunk, run:EngineSettings, sep:str|None=None):
     "The chunks of `random_walks(kg, s, ...)`, `chunk` walks each, computed by `run`'s engine: arrays, or with `sep` text, in order."
@@ -321,13 +320,13 @@ def _write_npz(path:Path, chunks, shape, n_walks) -> int:
 
 # %% ../nbs/01_walk.ipynb #a297ea29
 def _write_text(path:Path, chunks) -> tuple[int, int]:
-    "Write the (UTF-8 text, steps, lines) `chunks` of a text walk job, atomically; returns (steps taken, lines written)."
+    "Write the (text pieces, steps, lines) `chunks` of a text walk job, atomically; returns (steps taken, lines written)."
     steps = lines = 0
-    with atomic_path(path) as tmp, open(tmp, 'wb') as f:
-        for text, n_steps, n_lines in chunks:
-            f.write(text)
+    with atomic_path(path) as tmp, open(tmp, 'w', encoding='utf-8') as f:
+        for pieces, n_steps, n_lines in chunks:
+            f.writelines(pieces)
             steps += n_steps; lines += n_lines
-            del text  # free this chunk's text before the next arrives
+            del pieces  # free this chunk's text before the next arrives
     return steps, lines
 
 # %% ../nbs/01_walk.ipynb #8cc71c54
