@@ -90,7 +90,7 @@ BENCH_SMOKE = {  # tiny parameters: each benchmark notebook runs top to bottom i
     'export': ['-p', 'dataset', 'movies', '-p', 'steps', '3', '-p', 'n_questions', '8', '-p', 'threads', '1'],
     'rdf': ['-p', 'n_triples', '5000'],
     'engine': ['-p', 'n_walks', '20000', '-p', 'chunk', '5000', '-p', 'n_questions', '400', '-p', 'q_chunk', '100', '-p', 'per_type', '4',
-               '-p', 'rog_batch', '64'],
+               '-p', 'rog_batch', '64', '-p', 'repeats', '1'],
 }
 OUT_PARAM = {'load': 'out_dir', 'walks': 'out_dir', 'paths': 'out_dir', 'train': 'out', 'reason': 'out_json', 'inject': 'out_dir', 'serve': 'out_dir',
              'link': 'out_dir', 'export': 'out_dir', 'rdf': 'out_dir', 'engine': 'out_dir'}
