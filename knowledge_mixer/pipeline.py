@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import (KMInputError, atomic_path, config_fields, config_to_flat, data_dir, progress, run_cli, save_figure, sectioned,
+from .core import (KMInputError, atomic_path, config_fields, config_to_flat, data_dir, run_cli, save_figure, sectioned,
                                   seed_everything, settings_from)
 from .engine import EngineSettings, stop_ray
 from .graph import KnowledgeGraph, load_graph

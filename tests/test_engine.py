@@ -18,7 +18,7 @@ psutil = pytest.importorskip('psutil')
 
 from knowledge_mixer.core import KMInputError
 from knowledge_mixer.engine import EngineSettings, ordered_map, start_ray, stop_ray
-from knowledge_mixer.graph import KnowledgeGraph, random_kg
+from knowledge_mixer.graph import random_kg
 from knowledge_mixer.paths import write_paths
 from knowledge_mixer.walk import write_walks
 
