@@ -596,9 +596,10 @@ def _spread_fields(cls, settings):
     for k, t in cls.__annotations__.items():
         if t not in (settings, settings.__name__): ann[k] = t; continue
         if k in vars(cls): delattr(cls, k)
+        docs = _field_docs(settings)  # carried in each field: a class can spread several settings, `__delwrap__` names only one
         for g in dataclasses.fields(settings):
             ann[g.name] = g.type
-            setattr(cls, g.name, _setting_field(g))
+            setattr(cls, g.name, _setting_field(g, help=g.metadata.get('help') or docs.get(g.name) or None))
     if ann.keys() == cls.__annotations__.keys(): raise TypeError(f'{cls.__name__} has no field annotated {settings.__name__}')
     cls.__annotations__, cls.__delwrap__ = ann, settings
     return cls
