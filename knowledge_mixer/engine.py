@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from .core import KMInputError, KMNotFound, check_int
 
 # %% auto #0
-__all__ = ['ENGINES', 'TASK_RETRIES', 'EngineSettings', 'check_engine', 'start_ray', 'stop_ray', 'ray_cpus', 'ordered_map']
+__all__ = ['ENGINES', 'TASK_RETRIES', 'START_TRIES', 'EngineSettings', 'check_engine', 'start_ray', 'stop_ray', 'ray_cpus',
+           'ordered_map']
 
 # %% ../nbs/00_engine.ipynb #fde85f73
 ENGINES = ('local', 'ray')
@@ -33,6 +34,7 @@ def check_engine(settings:EngineSettings) -> EngineSettings:
 
 # %% ../nbs/00_engine.ipynb #244223c5
 _STARTED = []  # the Ray connection start_ray opened (closed by stop_ray); empty when none or when it was already open
+START_TRIES = 3  # attempts to start a local cluster
 
 def _ray_module():
     "The `ray` module, or a KMInputError saying how to install it."
@@ -49,7 +51,14 @@ def start_ray(workers:int=0): # CPUs of a local cluster (0: all of this machine)
     os.environ.setdefault('RAY_USAGE_STATS_ENABLED', '0')
     common = dict(include_dashboard=False, configure_logging=False, log_to_driver=False)
     if os.environ.get('RAY_ADDRESS'): ray.init(address=os.environ['RAY_ADDRESS'], **common)
-    else: ray.init(num_cpus=workers or os.cpu_count(), **common)
+    else:
+        for attempt in range(START_TRIES):  # Ray gives its raylet a fixed 30 s to register: an overloaded machine can miss it
+            try: ray.init(num_cpus=workers or os.cpu_count(), **common); break
+            except Exception as e:
+                if ray.is_initialized(): ray.shutdown()
+                if attempt == START_TRIES - 1:
+                    raise RuntimeError(f'a local Ray cluster did not start in {START_TRIES} tries ({e}); the machine may be overloaded: '
+                                       "retry when it is quieter, or use engine='local'") from e
     _STARTED.append(ray)
     return ray
 
