@@ -21,7 +21,7 @@ from . import _core
 from .core import (KMInputError, KMNotFound, atomic_path, check_int, km_command, progress, read_lines, run_cli,
                                   save_config, spread_settings)
 from .engine import EngineSettings, ordered_map, stop_ray
-from .graph import KnowledgeGraph
+from .graph import KnowledgeGraph, load_graph
 
 # %% auto #0
 __all__ = ['RESTART', 'MODES', 'Walks', 'WalkSettings', 'random_walks', 'walks_to_text', 'WalkFile', 'write_walks', 'WalkConfig',
@@ -375,7 +375,8 @@ class WalkConfig:
 def _load_graph(path, weighted=False):
     path = Path(path)
     if not path.exists(): raise KMInputError(f'{path}: no such graph file; pass a .npz from KnowledgeGraph.save or a triples file')
-    return KnowledgeGraph.load(path) if path.suffix == '.npz' else KnowledgeGraph.from_file(path, weighted=weighted)
+    if weighted and path.suffix != '.npz': return KnowledgeGraph.from_file(path, weighted=True)  # a 4th weight column
+    return load_graph(path)  # .npz, RDF or a triples file
 
 def _read_starts(starts):
     if starts is None: return None
