@@ -25,8 +25,9 @@ from .train import TrainConfig
 
 # %% auto #0
 __all__ = ['PARAPHRASES', 'ROG_SPLITS', 'STAGES', 'QuestionsConfig', 'PlannerConfig', 'InjectStageConfig', 'PipelineConfig',
-           'claim_run_folder', 'run_stage', 'degree_plot', 'stage_graph', 'stage_questions', 'stage_sft_data',
-           'stage_train', 'stage_predict', 'stage_eval', 'stage_inject', 'write_report', 'run_pipeline', 'km_pipeline']
+           'claim_run_folder', 'run_stage', 'degree_plot', 'stage_graph', 'given_split', 'stage_questions',
+           'stage_sft_data', 'stage_train', 'stage_predict', 'stage_eval', 'stage_inject', 'write_report',
+           'run_pipeline', 'km_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #ac581aa4
 @dataclass
@@ -34,7 +35,7 @@ __all__ = ['PARAPHRASES', 'ROG_SPLITS', 'STAGES', 'QuestionsConfig', 'PlannerCon
 class QuestionsConfig:
     "Where the main job's graph and questions come from, and how the questions are split."
     kg: str|None = None  # triples file or saved .npz graph; None: MetaQA's kb.txt with --dataset metaqa, else the movie world
-    questions: str|None = None  # questions JSONL (or question<TAB>answers text); None: built from the KG / the dataset
+    questions: str|None = None  # questions JSONL (or question<TAB>answers text), or a folder of train.jsonl, valid.jsonl (optional) and test.jsonl used as the split; None: built from the KG / the dataset
     dataset: str|None = None  # 'metaqa' to use MetaQA's dev questions (found in data_dir)
     data_dir: str|None = None  # MetaQA folder (default: $KM_DATA/metaqa)
     hops: str = '1,2,3'  # MetaQA hop sets
@@ -264,6 +265,16 @@ def _questions(cfg:PipelineConfig, kg:KnowledgeGraph) -> list:
         return build_questions(kg, per_type=cfg.per_type, seed=cfg.seed)
     return movie_questions(kg, per_type=cfg.per_type, seed=cfg.seed)
 
+# %% ../nbs/09_pipeline.ipynb #3b5177cd
+def given_split(folder, kg:KnowledgeGraph|None=None) -> dict[str, list]:
+    "The parts of a questions folder that holds its own split: train.jsonl and test.jsonl, valid.jsonl optional."
+    folder = Path(folder)
+    files = {name: folder/f'{name}.jsonl' for name in ('train', 'valid', 'test')}
+    miss = [n for n in ('train', 'test') if not files[n].is_file()]
+    if miss: raise KMInputError(f'{folder}: a questions folder holds its own split; it needs ' + ' and '.join(f'{n}.jsonl' for n in miss)
+                                + ' (valid.jsonl is optional)')
+    return {name: load_jsonl(f, kg=kg) if f.is_file() else [] for name, f in files.items()}
+
 # %% ../nbs/09_pipeline.ipynb #5c2587f4
 def _even_sample(records, n, seed):
     "At most n records, spread evenly over question types (deterministic)."
@@ -281,11 +292,14 @@ def _even_sample(records, n, seed):
 
 # %% ../nbs/09_pipeline.ipynb #f7c34de9
 def stage_questions(cfg:PipelineConfig, out:Path) -> dict:
-    "Load or build the questions, split them (grouped) and save train/valid/test JSONL."
+    "Load or build the questions, split them (grouped; a `questions` folder brings its own split) and save train/valid/test JSONL."
     if cfg.rog:  # the dataset's own parts, namespaced in the order the graph stage read them
         rparts = _rog_parts(cfg)
         flat = iter(rog_namespaced([r for rs in rparts.values() for r in rs]))
         parts = {name: [next(flat) for _ in rs] for name, rs in rparts.items()}
+        recs = [r for rs in parts.values() for r in rs]
+    elif cfg.questions and Path(cfg.questions).is_dir():  # the user's own split, kept as it is
+        parts = given_split(cfg.questions, KnowledgeGraph.load(out/'kg.npz'))
         recs = [r for rs in parts.values() for r in rs]
     else:
         recs = _questions(cfg, KnowledgeGraph.load(out/'kg.npz'))
