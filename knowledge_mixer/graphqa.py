@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, atomic_dir, atomic_path, check_action, km_command, read_jsonl, run_cli, save_figure, spread_settings
+from .core import KMInputError, atomic_dir, atomic_path, check_action, km_command, read_jsonl, run_cli, spread_settings
 from .data import (METAQA_QTYPES, METAQA_RELATIONS, QARecord, export_rog, frequent_relation_paths, metaqa_relation_path, movie_world,
                                   relation_phrase, save_jsonl)
 from .eval import strict_normalize
@@ -205,21 +205,14 @@ def _item(b:_Build, task:str, family:str, topics:list[int], slots:dict, answers:
                 answer=answers, answer_type=ANSWER_TYPES[task], relation_paths=[list(p) for p in relation_paths],
                 entity_paths=entity_paths, program=program, _slots=slots)
 
-def _path_items(b:_Build, families) -> list[dict]:
-    E, out = b.kg.entities, []
-    for path in families:
+def _path_items(b:_Build, families, task:str='path') -> list[dict]:
+    "Relation-path questions: their answers (`task='path'`), or how many there are (`'count'`, on 1-2-hop paths)."
+    E, out, count = b.kg.entities, [], task == 'count'
+    for path in [f for f in families if not count or len(f) <= 2]:
         for v, ends in _answered(b, path, b.cfg.per_family):
-            out.append(_item(b, 'path', '/'.join(path), [v], dict(x=_phrase(path, E[v])), sorted(E[e] for e in ends),
-                             dict(op='follow', start=E[v], path=list(path), rule=b.cfg.path_rule), [path],
-                             _gold_paths(b, v, path, ends), len(path)))
-    return out
-
-def _count_items(b:_Build, families) -> list[dict]:
-    E, out = b.kg.entities, []
-    for path in [f for f in families if len(f) <= 2]:
-        for v, ends in _answered(b, path, b.cfg.per_family):
-            out.append(_item(b, 'count', 'count:' + '/'.join(path), [v], dict(x=_phrase(path, E[v])), [str(len(ends))],
-                             dict(op='count', start=E[v], path=list(path), rule=b.cfg.path_rule), [path],
+            out.append(_item(b, task, ('count:' if count else '') + '/'.join(path), [v], dict(x=_phrase(path, E[v])),
+                             [str(len(ends))] if count else sorted(E[e] for e in ends),
+                             dict(op='count' if count else 'follow', start=E[v], path=list(path), rule=b.cfg.path_rule), [path],
                              _gold_paths(b, v, path, ends), len(path)))
     return out
 
@@ -402,7 +395,7 @@ def _raw_items(kg:KnowledgeGraph, cfg:BenchmarkConfig) -> list[dict]:
     b = _build_state(kg, cfg)
     tasks = _check_graph(kg, cfg.task_list())
     fams = _path_families(b) if {'path', 'count', 'compare'} & set(tasks) else []
-    make = dict(path=lambda: _path_items(b, fams), intersection=lambda: _intersection_items(b), count=lambda: _count_items(b, fams),
+    make = dict(path=lambda: _path_items(b, fams), intersection=lambda: _intersection_items(b), count=lambda: _path_items(b, fams, 'count'),
                 compare=lambda: _compare_items(b, fams), edge=lambda: _edge_items(b), degree=lambda: _degree_items(b),
                 distance=lambda: _distance_items(b), reach=lambda: _reach_items(b))
     items = [it for t in TASKS if t in tasks for it in make[t]()]
@@ -576,8 +569,7 @@ _NUMBER_WORDS = {w: i for i, w in enumerate('zero one two three four five six se
 
 def _norm_answer(text, answer_type:str, topics=()) -> str:
     "One answer as the scorer compares it ('' when it says nothing of that type); a number is looked for outside the topic names."
-    s = strict_normalize(text)
-    if s in ABSTAIN: return ''
+    s = strict_normalize(text) or str(text).strip()  # a name of punctuation only (".") is compared as it is
     if answer_type == 'number':
         for t in sorted((strict_normalize(t) for t in topics), key=len, reverse=True):
             if t: s = re.sub(rf'(?<!\w){re.escape(t)}(?!\w)', ' ', s)  # "the actors of [Heat 2] are 3" is 3, not 2
@@ -599,8 +591,9 @@ def _pred_list(pred) -> list[str]:
 def score_item(item:dict, prediction, names:set|None=None) -> dict:
     "One item's label (correct / missing / hallucinated, with its kind) and Hits@1, F1; `names`: the graph's normalised entity names."
     at = item['answer_type']
-    pred = list(dict.fromkeys(n for n in (_norm_answer(p, at, item.get('topic', ())) for p in _pred_list(prediction)) if n))
     gold = {_norm_answer(g, at) for g in item['answer']} - {''}
+    pred = [n for n in (_norm_answer(p, at, item.get('topic', ())) for p in _pred_list(prediction)) if n and (n in gold or n not in ABSTAIN)]
+    pred = list(dict.fromkeys(pred))  # "unknown" abstains, unless an entity of that name is the gold answer
     if not gold: raise KMInputError(f"item {item['id']}: its gold answers {item['answer']} normalise to nothing; the benchmark file is damaged")
     hit = [p in gold for p in pred]
     tp = len(gold & set(pred))

@@ -9,7 +9,7 @@ import pytest
 
 from knowledge_mixer.data import load_rog, movie_world
 from knowledge_mixer.graph import KnowledgeGraph, write_triples
-from knowledge_mixer.graphqa import (ANSWER_TYPES, SPLITS, TASKS, TEMPLATES, Benchmark, BenchmarkConfig, build_benchmark, execute,
+from knowledge_mixer.graphqa import (ANSWER_TYPES, SPLITS, TASKS, TEMPLATES, BenchmarkConfig, build_benchmark, execute,
                                      export_benchmark_rog, export_questions, graph_hash, load_benchmark, oracle_answers, popularity_buckets,
                                      random_answers, save_benchmark, score_benchmark, to_dataset, verify_item)
 from knowledge_mixer.pipeline import given_split
