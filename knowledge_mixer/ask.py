@@ -75,6 +75,7 @@ class AskSettings:
     planner = None  # 'exact' (score the KG-constrained set) or 'beam' (beam search) (default: the run's)
     max_hops = None  # longest plan (default: the run's)
     top_plans = None  # valid plans whose end entities are answers (default: the run's)
+    max_candidates = None  # most relation paths in one question's menu; beyond it the longest are cut (default: the run's)
     runtime = None  # where the planner runs: 'torch', or 'onnx' (the run's export in RUN/onnx, made by km_export RUN) (default: the run's)
     plan_dtype = None  # the planner's weights on torch: 'float32', or 'bfloat16' (faster on CPUs with AMX or AVX512-BF16) (default: the run's)
     paths_per_answer: int = 2  # supporting paths kept per answer
@@ -90,7 +91,7 @@ def _resolve(settings:dict, saved:dict|None=None) -> AskSettings:
     s = AskSettings(**settings)
     for f in fields(ReasonConfig):  # the reasoning settings AskSettings takes (not the LLM reasoner's)
         if f.name in known and getattr(s, f.name) is None: setattr(s, f.name, (saved or {}).get(f.name, f.default))
-    for k, lo in (('beams', 1), ('max_hops', 1), ('top_plans', 1), ('paths_per_answer', 0), ('max_paths', 0), ('threads', 0)):
+    for k, lo in (('beams', 1), ('max_hops', 1), ('top_plans', 1), ('max_candidates', 1), ('paths_per_answer', 0), ('max_paths', 0), ('threads', 0)):
         check_int(k, getattr(s, k), lo)
     ReasonConfig(planner=s.planner, runtime=s.runtime, plan_dtype=s.plan_dtype).check()  # the same rules as km_predict's
     return s
@@ -266,7 +267,8 @@ def ask_many(self:Reasoner, questions:list[str], # questions: topic entities in 
     asked = [i for i, m in enumerate(topics) if m]
     recs = [dict(id=str(i), question=_marked(qs[i], topics[i]), answer=[], q_entity=[m['entity'] for m in topics[i]]) for i in asked]
     for i, rec in zip(asked, recs): _check_length(self.tokenizer, self.model, rec['question'], i if len(qs) > 1 else None)
-    plans = plan(self.model, self.tokenizer, recs, self.kg, s.beams, s.constrained, s.max_hops, batch_size, method=s.planner) if recs else []
+    plans = (plan(self.model, self.tokenizer, recs, self.kg, s.beams, s.constrained, s.max_hops, batch_size, method=s.planner,
+                 max_candidates=s.max_candidates) if recs else [])
     followed = dict(zip(asked, _follow(self.kg, recs, plans, s.top_plans)))
     plans = dict(zip(asked, plans))
     share = (time.perf_counter() - t0) / max(len(qs), 1)

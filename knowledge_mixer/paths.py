@@ -257,21 +257,26 @@ def enumerate_paths(kg:KnowledgeGraph, # the graph
 class RelationPaths:
     "The relation sequences that exist from some entities."
     paths: dict # relation path (tuple of names) -> number of distinct entities it reaches; prefix order
-    truncated: bool = False # more than `max_paths` sequences exist
+    truncated: bool = False # more than `max_paths` sequences exist: the longest ones were cut, never a shorter one
 
 def relation_paths_from(kg:KnowledgeGraph, # the graph
                         sources, # entities (a name/id or a list)
                         max_hops:int=2, # longest sequence listed
                         max_paths:int=100_000 # sequences kept
                        ) -> RelationPaths:
-    "The distinct relation sequences of 1..max_hops relations that can be followed from `sources`."
+    "The distinct relation sequences of 1..max_hops relations that can be followed from `sources`; over `max_paths`, only the longest are cut."
     max_hops = check_int('max_hops', max_hops, 0, MAX_HOPS)
     max_paths = check_int('max_paths', max_paths, 0)
     S = _entity_array(kg, sources, 'source')
     d = _core.relation_paths_from(kg.indptr, kg.dst, kg.rel, S, max_hops, max_paths)
     R, rptr = kg.relation_names, d['rptr']
     paths = {tuple(R[r] for r in d['rels'][rptr[i]:rptr[i + 1]].tolist()): int(n) for i, n in enumerate(d['n_ends'].tolist())}
-    return RelationPaths(paths, bool(d['truncated']))
+    if not d['truncated'] or max_hops <= 1: return RelationPaths(paths, bool(d['truncated']))
+    # the engine lists depth first, so its cut falls anywhere; keep every shorter sequence and fill up with the longest
+    short = relation_paths_from(kg, sources, max_hops - 1, max_paths)
+    if short.truncated: return short
+    longest = [(p, n) for p, n in paths.items() if len(p) == max_hops][:max_paths - len(short.paths)]
+    return RelationPaths(short.paths | dict(longest), True)
 
 # %% ../nbs/02_paths.ipynb #a2130bb4
 def draw_paths(paths, # `KGPath`s (from shortest_paths, retrieve_paths, enumerate_paths)

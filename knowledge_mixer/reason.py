@@ -26,10 +26,10 @@ from .data import QARecord, read_questions
 from .model import adapter_base
 
 # %% auto #0
-__all__ = ['PLANNERS', 'RUNTIMES', 'PLAN_DTYPES', 'TokenTrie', 'path_token_trie', 'Plan', 'mark_valid', 'candidate_paths',
-           'PathTrie', 'plan', 'Prediction', 'answer', 'gold_path_answers', 'parse_answers', 'ReasonConfig',
-           'LLMEndpoint', 'llm_endpoint', 'chat_replies', 'check_endpoint', 'reason', 'predict', 'write_predictions',
-           'load_planner', 'PredictConfig', 'plan_all', 'km_predict']
+__all__ = ['MAX_CANDIDATES', 'PLANNERS', 'RUNTIMES', 'PLAN_DTYPES', 'TokenTrie', 'path_token_trie', 'Plan', 'mark_valid',
+           'candidate_paths', 'PathTrie', 'CappedMenuWarning', 'plan', 'Prediction', 'answer', 'gold_path_answers',
+           'parse_answers', 'ReasonConfig', 'LLMEndpoint', 'llm_endpoint', 'chat_replies', 'check_endpoint', 'reason',
+           'predict', 'write_predictions', 'load_planner', 'PredictConfig', 'plan_all', 'km_predict']
 
 # %% ../nbs/07_reason.ipynb #c3196f9c
 class TokenTrie:
@@ -63,7 +63,8 @@ class Plan:
     path: tuple
     score: float
     valid: bool = False
-    def to_dict(self): return dict(path=list(self.path), score=round(float(self.score), 5), valid=bool(self.valid))
+    capped: bool = False  # chosen from a menu the `max_candidates` cap cut (its longest paths), so a longer gold path may have been missing
+    def to_dict(self): return dict(path=list(self.path), score=round(float(self.score), 5), valid=bool(self.valid)) | ({'capped': True} if self.capped else {})
 
 # %% ../nbs/07_reason.ipynb #188812ee
 def _question_of(r):
@@ -105,10 +106,12 @@ def _prompt_text(tokenizer, question, chat):
     return planning_prompt(question)
 
 # %% ../nbs/07_reason.ipynb #c44d6a4e
-def _kg_constraint(tokenizer, kg, entities_per_q, prompt_len, max_hops):
+MAX_CANDIDATES = 100_000  # default cap on one question's menu of relation paths (`relation_paths_from` keeps the shortest)
+
+def _kg_constraint(tokenizer, kg, entities_per_q, prompt_len, max_hops, max_candidates:int=MAX_CANDIDATES):
     "The `prefix_allowed_tokens_fn` that keeps every beam of question i on a relation path from its entities."
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-    tries = [path_token_trie(tokenizer, relation_paths_from(kg, ents, max_hops=max_hops).paths, eos) for ents in entities_per_q]
+    tries = [path_token_trie(tokenizer, relation_paths_from(kg, ents, max_hops, max_candidates).paths, eos) for ents in entities_per_q]
     def allowed(batch_id, sent):
         nxt = tries[batch_id].allowed(sent[prompt_len:].tolist())
         return nxt or [eos if eos is not None else pad]  # finished (or no path at all): only end
@@ -127,11 +130,11 @@ def _plans_from_beams(texts, scores, n_questions, beams):
     return out
 
 # %% ../nbs/07_reason.ipynb #3a7eda0e
-def _plan_batch(model, tokenizer, kg, chunk, beams, constrained, max_hops, max_new_tokens, chat):
+def _plan_batch(model, tokenizer, kg, chunk, beams, constrained, max_hops, max_new_tokens, chat, max_candidates:int=MAX_CANDIDATES):
     "Plans for one batch of (question, topic entities); call inside `generating(model, tokenizer)`."
     enc = tokenizer([_prompt_text(tokenizer, q, chat) for q, _ in chunk], return_tensors='pt', padding=True).to(model.device)
     L = enc['input_ids'].shape[1]
-    kw = {'prefix_allowed_tokens_fn': _kg_constraint(tokenizer, kg, [e for _, e in chunk], L, max_hops)} if constrained else {}
+    kw = {'prefix_allowed_tokens_fn': _kg_constraint(tokenizer, kg, [e for _, e in chunk], L, max_hops, max_candidates)} if constrained else {}
     g = model.generate(**enc, num_beams=beams, num_return_sequences=beams, max_new_tokens=max_new_tokens,
                        do_sample=False, output_scores=True, return_dict_in_generate=True,
                        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **kw)
@@ -140,23 +143,24 @@ def _plan_batch(model, tokenizer, kg, chunk, beams, constrained, max_hops, max_n
     return _plans_from_beams(texts, scores, len(chunk), beams)
 
 # %% ../nbs/07_reason.ipynb #4dc26adc
-def _candidate_entry(kg:KnowledgeGraph, tokenizer, entities, max_hops:int) -> list:
-    "The cached [paths, token ids, trie or None] of the KG-constrained set from `entities` (kept on `kg`, rebuilt when the graph or tokenizer changes)."
+def _candidate_entry(kg:KnowledgeGraph, tokenizer, entities, max_hops:int, max_candidates:int=MAX_CANDIDATES) -> list:
+    "The cached [paths, token ids, trie or None, capped] of the KG-constrained set from `entities` (kept on `kg`, rebuilt when the graph or tokenizer changes)."
     c = kg.cache.get('plan')
     if c is None or c['dst'] is not kg.dst or c['tok'] is not tokenizer or len(c['sets']) >= 200_000:
         c = kg.cache['plan'] = {'dst': kg.dst, 'tok': tokenizer, 'ids': {}, 'sets': {}}  # a changed graph or tokenizer (or a full cache) starts afresh
-    key = (tuple(entities), max_hops)
+    key = (tuple(entities), max_hops, max_candidates)
     got = c['sets'].get(key)
     if got is None:
-        paths, ids, eos = list(relation_paths_from(kg, list(entities), max_hops=max_hops).paths), c['ids'], tokenizer.eos_token_id
+        menu, ids, eos = relation_paths_from(kg, list(entities), max_hops, max_candidates), c['ids'], tokenizer.eos_token_id
+        paths = list(menu.paths)
         for p in paths:
             if p not in ids: ids[p] = tokenizer(relation_path_to_text(p), add_special_tokens=False)['input_ids'] + [eos]
-        got = c['sets'][key] = [paths, [ids[p] for p in paths], None]
+        got = c['sets'][key] = [paths, [ids[p] for p in paths], None, menu.truncated]
     return got
 
-def candidate_paths(kg:KnowledgeGraph, tokenizer, entities, max_hops:int=3) -> tuple[list, list]:
+def candidate_paths(kg:KnowledgeGraph, tokenizer, entities, max_hops:int=3, max_candidates:int=MAX_CANDIDATES) -> tuple[list, list]:
     "The relation paths that exist from `entities` (the KG-constrained set) and their token ids as the planner writes them, eos last; cached on `kg`."
-    paths, ids, _ = _candidate_entry(kg, tokenizer, entities, max_hops)
+    paths, ids, _, _ = _candidate_entry(kg, tokenizer, entities, max_hops, max_candidates)
     return paths, ids
 
 # %% ../nbs/07_reason.ipynb #8c6d25b3
@@ -177,11 +181,27 @@ class PathTrie:
             self.rest[n] = max((1 + self.rest[c] for c in self.children[n].values()), default=0)
 
 # %% ../nbs/07_reason.ipynb #2e055433
-def _candidate_trie(kg:KnowledgeGraph, tokenizer, entities, max_hops:int) -> tuple[list, PathTrie]:
+def _candidate_trie(kg:KnowledgeGraph, tokenizer, entities, max_hops:int, max_candidates:int=MAX_CANDIDATES) -> tuple[list, PathTrie]:
     "The KG-constrained paths from `entities` and their token trie, both cached on `kg`."
-    e = _candidate_entry(kg, tokenizer, entities, max_hops)
+    e = _candidate_entry(kg, tokenizer, entities, max_hops, max_candidates)
     if e[2] is None: e[2] = PathTrie(e[1])
     return e[0], e[2]
+
+# %% ../nbs/07_reason.ipynb #f57a5a73
+class CappedMenuWarning(UserWarning):
+    "Some questions were planned from a menu of relation paths that `max_candidates` cut."
+
+def _mark_capped(kg:KnowledgeGraph, tokenizer, qs:list, plans_per_q:list[list[Plan]], max_hops:int, max_candidates:int):
+    "Flag the plans of each question whose menu the cap cut, and warn once naming how many questions and what to change."
+    import warnings
+    capped = [_candidate_entry(kg, tokenizer, ents, max_hops, max_candidates)[3] for _, ents in qs]
+    for c, plans in zip(capped, plans_per_q):
+        for p in plans: p.capped = c
+    if any(capped):
+        warnings.warn(f'{sum(capped):,} of {len(qs):,} questions have more than {max_candidates:,} relation paths of up to {max_hops} hops '
+                      f'from their topic entities: their plans were chosen from the {max_candidates:,} shortest, so a longer gold path may '
+                      'have been left out (their plans and predictions say "capped"); raise max_candidates (--max_candidates) or lower max_hops',
+                      CappedMenuWarning, stacklevel=3)
 
 # %% ../nbs/07_reason.ipynb #7d59ee62
 def _new_cache(kvs, config):
@@ -364,9 +384,9 @@ def _tree_attention(model):
     finally:
         if swap: cfg._attn_implementation = 'sdpa'
 
-def _score_batch(model, tokenizer, kg, chunk, top, max_hops, chat, prefix=None):
+def _score_batch(model, tokenizer, kg, chunk, top, max_hops, chat, prefix=None, max_candidates:int=MAX_CANDIDATES):
     "The exact top `top` KG-constrained plans for one batch of (question, topic entities), after the shared `prefix`; call inside `generating(model, tokenizer)`."
-    sets = [_candidate_trie(kg, tokenizer, ents, max_hops) for _, ents in chunk]
+    sets = [_candidate_trie(kg, tokenizer, ents, max_hops, max_candidates) for _, ents in chunk]
     first_lp, cache, mask = _prompt_pass(model, tokenizer, [_prompt_text(tokenizer, q, chat) for q, _ in chunk], prefix)
     with _tree_attention(model) as packed:  # other models take the search that needs only a 2D mask
         res = (_best_first if packed else _best_first_rows)(model, [t for _, t in sets], first_lp, cache, mask, top)
@@ -386,10 +406,12 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
          chat:bool=False, # prompts through the chat template (for chat-form training sets)
          threads:int=1,
          method:str='exact', # 'exact': the exact top `beams` of the constrained set; 'beam': beam search (the only way unconstrained)
-         exclude_topic:bool=True # a plan is valid only if it reaches an entity other than the question's (as `answer` counts)
+         exclude_topic:bool=True, # a plan is valid only if it reaches an entity other than the question's (as `answer` counts)
+         max_candidates:int=MAX_CANDIDATES # most relation paths in one question's KG-constrained menu (beyond it the longest are cut, and its plans say `capped`)
         ) -> list[list[Plan]]:
     "Top-`beams` relation paths per question with scores (mean token log-probability), best first; KG-constrained unless asked."
     if beams < 1: raise KMInputError(f'beams must be >= 1, got {beams}')
+    check_int('max_candidates', max_candidates, 1)
     if method not in PLANNERS: raise KMInputError(f"planner must be one of {', '.join(map(repr, PLANNERS))}, got {method!r}")
     if method == 'exact' and not constrained:
         raise KMInputError("the exact planner scores the KG-constrained set; unconstrained plans come from beam search: "
@@ -397,17 +419,18 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
     qs = [_question_of(r) for r in questions]
     _check_topics(kg, questions, qs)
     # exact: batch questions with tries of similar size together, so a round pads little (the order is restored below)
-    order = (sorted(range(len(qs)), key=lambda i: len(_candidate_trie(kg, tokenizer, qs[i][1], max_hops)[1].token)) if method == 'exact'
-             else list(range(len(qs))))
+    order = (sorted(range(len(qs)), key=lambda i: len(_candidate_trie(kg, tokenizer, qs[i][1], max_hops, max_candidates)[1].token))
+             if method == 'exact' else list(range(len(qs))))
     out = [None] * len(qs)
     with generating(model, tokenizer):
         prefix = _shared_prefix(model, tokenizer, chat) if method == 'exact' else None  # the instruction's cache, computed once per call
         for i in range(0, len(qs), batch_size):
             idx = order[i:i + batch_size]
             chunk = [qs[j] for j in idx]
-            got = (_score_batch(model, tokenizer, kg, chunk, beams, max_hops, chat, prefix) if method == 'exact' else
-                   _plan_batch(model, tokenizer, kg, chunk, beams, constrained, max_hops, max_new_tokens, chat))
+            got = (_score_batch(model, tokenizer, kg, chunk, beams, max_hops, chat, prefix, max_candidates) if method == 'exact' else
+                   _plan_batch(model, tokenizer, kg, chunk, beams, constrained, max_hops, max_new_tokens, chat, max_candidates))
             for j, ps in zip(idx, got): out[j] = ps
+    if constrained: _mark_capped(kg, tokenizer, qs, out, max_hops, max_candidates)
     return mark_valid(kg, [ents for _, ents in qs], out, threads, exclude_topic)
 
 # %% ../nbs/07_reason.ipynb #ec3745ff
@@ -426,13 +449,15 @@ class Prediction:
     linked: list|None = None  # the linked topic entity of a question without brackets ({span, entity, start, end, score})
     answered_by: list|None = None  # ranks (1: best score) of the plans whose end entities are the answers; [] when no plan was valid
     gold_path_answers: list|None = None  # what the gold relation path retrieves (`gold_path_answers`): all a perfect planner could answer
+    capped: bool|None = None  # True: the plans came from a menu the `max_candidates` cap cut, so a longer gold path may have been missing
     def to_dict(self): return {k: v for k, v in asdict(self).items() if v is not None}
 
 def _prediction(r, answers, plans, paths, ranks=None):
     "The `Prediction` for question `r` (a QARecord or a dict) with its answers, plans and sample paths."
     rec = r if isinstance(r, QARecord) else QARecord(**{'answer': []} | {k: r[k] for k in ('id', 'question', 'answer', 'q_entity', 'linked') if k in r})
     return Prediction(rec.id, rec.question, answers, [p.to_dict() for p in plans], paths, list(rec.answer),
-                      rec.hops, rec.qtype, [list(rec.relation_path)] if rec.relation_path else None, rec.linked, ranks)
+                      rec.hops, rec.qtype, [list(rec.relation_path)] if rec.relation_path else None, rec.linked, ranks,
+                      capped=True if any(p.capped for p in plans) else None)
 
 # %% ../nbs/07_reason.ipynb #a49914fa
 def _best_plans(kg, r, qi, plans, top_plans):
@@ -508,6 +533,7 @@ class ReasonConfig:
     max_hops: int = 3  # longest plan
     planner: str = 'exact'  # 'exact': score every relation path the KG allows and keep the exact top `beams` (fast, never worse); 'beam': KG-constrained beam search (needed with --unconstrained)
     top_plans: int = 1  # valid plans whose end entities are answers
+    max_candidates: int = MAX_CANDIDATES  # most relation paths in one question's KG-constrained menu: beyond it the longest are cut and the prediction says "capped"
     runtime: str = 'torch'  # where the planner runs: 'torch' (the trained model) or 'onnx' (its km_export folder, on onnxruntime)
     plan_dtype: str = 'float32'  # the planner's weights on torch: 'float32', or 'bfloat16' (matmuls ~3x faster on CPUs with AMX or AVX512-BF16; scores keep ~3 digits, so near-tied plans may swap)
     llm: bool = False  # reasoning step: an OpenAI-compatible chat LLM answers from each question's retrieved paths (RoG's prompt) instead of the plans' end entities
@@ -524,6 +550,7 @@ class ReasonConfig:
         "Refuse a planner, runtime or weights dtype that does not exist, or a runtime that cannot run in that dtype, before anything loads."
         for k, ok in (('planner', PLANNERS), ('runtime', RUNTIMES), ('plan_dtype', PLAN_DTYPES)):
             if getattr(self, k) not in ok: raise KMInputError(f"{k} must be one of {', '.join(map(repr, ok))}, got {getattr(self, k)!r}")
+        check_int('max_candidates', self.max_candidates, 1)
         if self.runtime == 'onnx' and self.plan_dtype != 'float32':
             raise KMInputError("an ONNX planner runs as exported (float32, or int8 with km_export --quantize): "
                                "drop --plan_dtype bfloat16, or plan with --runtime torch")
@@ -741,7 +768,8 @@ def _plan_task(job:dict, recs:list) -> list[list[Plan]]:
     "Plans for one slice of questions, in whatever process runs it."
     m, tok = job['loaded'] or _task_planner(job['planner'])
     r = job['reason']
-    return plan(m, tok, recs, job['kg'], r.beams, r.constrained, r.max_hops, job['batch_size'], chat=job['chat'], method=r.planner)
+    return plan(m, tok, recs, job['kg'], r.beams, r.constrained, r.max_hops, job['batch_size'], chat=job['chat'], method=r.planner,
+                max_candidates=r.max_candidates)
 
 def plan_all(planner, # a planner folder (any engine), or a loaded (model, tokenizer) (engine 'local' only)
              kg:KnowledgeGraph, questions:list, reason:ReasonConfig, # the graph, the questions, the planning settings
@@ -766,17 +794,24 @@ def plan_all(planner, # a planner folder (any engine), or a loaded (model, token
 
 # %% ../nbs/07_reason.ipynb #83444675
 def _predict_main(cfg:PredictConfig):
+    import warnings
+    cfg.reason.check()
     ep = check_endpoint(llm_endpoint(cfg.reason)) if cfg.llm else None  # fail fast: before the planner loads
     graph = load_graph(cfg.kg)
     recs = read_questions(cfg.questions, kg=graph)[:cfg.limit or None]
-    try: plans = plan_all(cfg.model, graph, recs, cfg.reason, cfg.batch_size, chat=cfg.chat, run=cfg.compute)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', CappedMenuWarning)  # the summary line below counts the capped questions
+            plans = plan_all(cfg.model, graph, recs, cfg.reason, cfg.batch_size, chat=cfg.chat, run=cfg.compute)
     finally: stop_ray()  # a local Ray cluster this command started
     preds = predict(graph, recs, plans, cfg.reason, ep)
     write_predictions(preds, cfg.out, cfg.format)
     save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the predictions (a key is never one)
     valid = [p.valid for ps in plans for p in ps]
     by = f'; answers by the LLM {ep.model!r}' if ep else ''
-    print(f'wrote {len(preds):,} predictions to {cfg.out}; {100 * np.mean(valid) if valid else 0:.1f}% of {len(valid):,} plans valid{by}')
+    capped = sum(bool(p.capped) for p in preds)
+    cut = f'; {capped:,} questions planned from a capped menu (see "capped" in {cfg.out}; raise --max_candidates)' if capped else ''
+    print(f'wrote {len(preds):,} predictions to {cfg.out}; {100 * np.mean(valid) if valid else 0:.1f}% of {len(valid):,} plans valid{by}{cut}')
 
 # %% ../nbs/07_reason.ipynb #19e098c7
 @km_command(PredictConfig)

@@ -149,6 +149,23 @@ def test_enumerate_and_relation_paths_match_networkx(ts, data):
     assert not rp.truncated
 
 
+@settings(max_examples=120, deadline=None)
+@given(triples_st, st.data())
+def test_relation_paths_cap_cuts_only_the_longest(ts, data):
+    "#20: over max_paths, every shorter sequence is kept (the engine's depth-first cut dropped late one-hop sequences), counts stay exact."
+    kg, _ = build(ts)
+    s = data.draw(st.sampled_from(kg.entities))
+    hops = data.draw(st.integers(1, 3))
+    full = relation_paths_from(kg, s, hops).paths
+    cap = data.draw(st.integers(0, len(full)))
+    got = relation_paths_from(kg, s, hops, max_paths=cap)
+    assert got.truncated == (cap < len(full)) and len(got.paths) == min(cap, len(full))
+    assert all(full[p] == n for p, n in got.paths.items())
+    kept = [len(p) for p in got.paths]
+    cut = [len(p) for p in full if p not in got.paths]
+    assert not cut or max(kept, default=0) <= min(cut)  # nothing shorter than a cut sequence is missing
+
+
 @settings(max_examples=40, deadline=None)
 @given(triples_st, st.data())
 def test_batches_equal_single_calls_for_any_thread_count(ts, data):

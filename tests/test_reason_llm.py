@@ -355,3 +355,25 @@ def test_pipeline_predict_stage_with_the_llm(fake, tiny_run, monkeypatch):
     assert m['llm'] == 'echo' and m['questions'] == 4 and len(fake.chats()) == 4
     rows = [json.loads(line) for line in (tiny_run / 'predictions.jsonl').read_text().splitlines()]
     assert all(sorted(r['prediction']) == sorted({p.rsplit(' -> ', 1)[1] for p in r['paths']}) for r in rows)
+
+
+def test_km_predict_reports_a_capped_menu(tiny_run, tmp_path):
+    "#20: a question whose menu of relation paths was cut by --max_candidates says so in its prediction and in the command's summary."
+    from knowledge_mixer.graph import KnowledgeGraph
+    from knowledge_mixer.paths import relation_paths_from
+    qs = [json.loads(line) for line in (tiny_run / 'questions' / 'test.jsonl').read_text().splitlines()]
+    kg = KnowledgeGraph.load(tiny_run / 'kg.npz')
+    menus = [len(relation_paths_from(kg, q['q_entity'], 3).paths) for q in qs]
+    cap = sorted(menus)[len(menus) // 2]  # cuts the larger menus only
+    base = [str(BIN / 'km_predict'), str(tiny_run / 'train' / 'model'), str(tiny_run / 'kg.npz'), str(tiny_run / 'questions' / 'test.jsonl'), '--beams', '1']
+    r = subprocess.run([*base, '--out', str(tmp_path / 'capped.jsonl'), '--max_candidates', str(cap)], capture_output=True, text=True,
+                       env=_clean_env(), timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [json.loads(line) for line in (tmp_path / 'capped.jsonl').read_text().splitlines()]
+    assert [row.get('capped', False) for row in rows] == [n > cap for n in menus]
+    assert all(p.get('capped', False) == (n > cap) for row, n in zip(rows, menus) for p in row['plans'])
+    assert f'{sum(n > cap for n in menus)} questions planned from a capped menu' in r.stdout and '--max_candidates' in r.stdout
+    r = subprocess.run([*base, '--out', str(tmp_path / 'full.jsonl')], capture_output=True, text=True, env=_clean_env(), timeout=300)
+    assert r.returncode == 0 and 'capped' not in r.stdout + (tmp_path / 'full.jsonl').read_text()
+    r = subprocess.run([*base, '--out', str(tmp_path / 'x.jsonl'), '--max_candidates', '0'], capture_output=True, text=True, env=_clean_env(), timeout=300)
+    assert r.returncode == 2 and 'max_candidates must be >= 1, got 0' in r.stderr and len(r.stderr.strip().splitlines()) == 1
