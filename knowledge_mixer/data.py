@@ -978,6 +978,7 @@ def _write_sft(cfg:DatasetConfig, graph:KnowledgeGraph):
 def _write_rog(cfg:DatasetConfig, graph:KnowledgeGraph):
     "`km_dataset rog`: the questions (given or built) split into train/validation/test, each written with its own subgraphs, and a report per split."
     from knowledge_mixer.core import mark_output_dir
+    _rog_path(Path(cfg.out)/'train', cfg.format)  # a wrong --format fails before the folder is made
     mark_output_dir(cfg.out, 'km_dataset')
     if cfg.questions: recs = read_questions(cfg.questions, kg=graph)
     else: recs = movie_questions(graph, cfg.per_type, cfg.seed) if not cfg.kg else build_questions(graph, per_type=cfg.per_type, seed=cfg.seed, threads=cfg.threads)
@@ -991,7 +992,7 @@ def _write_rog(cfg:DatasetConfig, graph:KnowledgeGraph):
               f"answers all inside {a['all_in_graph']:.1%}, any {a['any_in_graph']:.1%}")
     print(f'wrote a RoG-format dataset to {cfg.out}/ (load it with datasets.load_dataset({cfg.format!r}, ...) or load_rog)')
 
-# %% ../nbs/04_data.ipynb #0b201afd
+# %% ../nbs/04_data.ipynb #69ad09a7
 @contextlib.contextmanager
 def _dataset_folder(cfg:DatasetConfig):
     "For the actions that write a folder (sft, rog): hold it locked and checked as km_dataset's (one of an earlier version has `OUT.config.json` beside it)."

@@ -486,8 +486,10 @@ def _train_resuming(trainer, checkpoint:str|None):
                            'If you did not write it, it may have been tampered with: delete that checkpoint folder to resume from an '
                            'earlier one, or start again with resume=False') from None
 
-# %% ../nbs/06_train.ipynb #7075ad52
+# %% ../nbs/06_train.ipynb #d5cebc54
 _train_legacy = saved_settings('base', 'dataset', 'objective', 'method')  # a run folder of an earlier version
+
+def _is_worker() -> bool: return 'LOCAL_RANK' in os.environ and int(os.environ.get('WORLD_SIZE', '1')) > 1
 
 @contextlib.contextmanager
 def _run_folder(config:TrainConfig):
@@ -752,8 +754,6 @@ def launch(config:TrainConfig, train_ds=None, eval_ds=None, env:dict|None=None) 
     return TrainResult(run_dir, run_dir/'model', m['summary'], m['history'], m['summary'].get('best_checkpoint'))
 
 # %% ../nbs/06_train.ipynb #2887e2cb
-def _is_worker() -> bool: return 'LOCAL_RANK' in os.environ and int(os.environ.get('WORLD_SIZE', '1')) > 1
-
 def run_training(config:TrainConfig) -> TrainResult:
     "Load the datasets named in `config` and train (SFT or DPO), in this process or by launching N processes."
     config.check()
