@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fastcore.basics import patch
 
-from .core import (KMInputError, KMNotFound, check_int, km_command, parse_json, quiet_library_progress, restore_dir,
+from .core import (KMInputError, KMNotFound, check_int, current_dir, km_command, parse_json, quiet_library_progress,
                                   run_cli, settings_from)
 from .graph import KnowledgeGraph
 from .link import linker_for, mark_mentions
@@ -108,7 +108,7 @@ def _check_run(run) -> Path:
     if not (run/'config.json').is_file(): raise KMInputError(f'{run}: not a km_pipeline run folder (no config.json); {make}')
     finish = f'`km_pipeline --config {shlex.quote(str(run/"config.json"))} --out {shlex.quote(str(run))}` (finished stages are reused)'
     for stage, f in RUN_FILES.items():
-        if not restore_dir(run/f).exists(): raise KMNotFound(f'{run}: the {stage} stage has not finished (no {f}); finish the run with {finish}')
+        if not current_dir(run/f).exists(): raise KMNotFound(f'{run}: the {stage} stage has not finished (no {f}); finish the run with {finish}')
     return run
 
 # %% ../nbs/10_ask.ipynb #fa40ac1b

@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'read_lines', 'parse_json', 'read_jsonl', 'check_int',
-           'repo_root', 'data_dir', 'shared_data', 'atomic_path', 'restore_dir', 'replace_dir', 'atomic_dir',
-           'save_figure', 'seed_everything', 'generating', 'run_cli', 'check_action', 'progress_enabled', 'progress',
-           'quiet_library_progress', 'km_command', 'config_fields', 'config_to_flat', 'config_from_flat', 'sectioned',
-           'load_config_file', 'save_config', 'config_parser', 'parse_config', 'params_cell', 'spread_settings',
-           'settings_from']
+__all__ = ['MARKER', 'disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'read_lines', 'parse_json', 'read_jsonl',
+           'check_int', 'repo_root', 'data_dir', 'shared_data', 'sweep_temps', 'atomic_path', 'restore_dir',
+           'current_dir', 'replace_dir', 'atomic_dir', 'folder_maker', 'mark_output_dir', 'check_output_dir',
+           'saved_settings', 'folder_lock', 'output_dir', 'save_figure', 'seed_everything', 'generating', 'run_cli',
+           'check_action', 'progress_enabled', 'progress', 'quiet_library_progress', 'km_command', 'config_fields',
+           'config_to_flat', 'config_from_flat', 'sectioned', 'load_config_file', 'save_config', 'config_parser',
+           'parse_config', 'params_cell', 'spread_settings', 'settings_from']
 
 # %% ../nbs/00_core.ipynb #eb73292a
 def disable_telemetry():
@@ -137,13 +138,43 @@ def _fsync(path):
         finally: os.close(fd)
     except OSError: pass  # some filesystems cannot fsync folders
 
+# %% ../nbs/00_core.ipynb #c4a44f07
+def _writer_tag() -> str:
+    "The part of a temporary name that names its writer: `km<pid>-<host hash>-`."
+    import hashlib, socket
+    return f'km{os.getpid()}-{hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]}-'
+
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass  # another user's process: alive
+    return True
+
+# %% ../nbs/00_core.ipynb #24fb7b2c
+def sweep_temps(folder) -> list[Path]:
+    "Remove the temporary files and folders that dead writers on this host left in `folder`; returns what was removed."
+    import re, shutil
+    host = _writer_tag().split('-')[1]
+    gone = []
+    try: entries = list(os.scandir(folder))
+    except OSError: return gone
+    for e in entries:
+        m = re.fullmatch(r'\..+\.km(\d+)-([0-9a-f]{8})-.*', e.name)
+        if not m or m.group(2) != host or _alive(int(m.group(1))): continue
+        p = Path(e.path)
+        try: shutil.rmtree(p) if e.is_dir(follow_symlinks=False) else p.unlink()
+        except FileNotFoundError: continue  # another writer swept it first
+        gone.append(p)
+    return gone
+
 # %% ../nbs/00_core.ipynb #e43784b8
 @contextlib.contextmanager
 def atomic_path(path, suffix:str=''):
     "Yield a temp path beside `path`; on success flush it to disk and rename it over `path`, on error delete it."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix or '.tmp', dir=path.parent)
+    sweep_temps(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.{_writer_tag()}', suffix=suffix or '.tmp', dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -169,12 +200,23 @@ def _exchange(a, b) -> bool:
 
 # %% ../nbs/00_core.ipynb #3780b280
 def _old_name(path:Path) -> Path: return path.with_name(f'.{path.name}.old')
+def _old_tag(path:Path) -> Path: return path.with_name(f'.{path.name}.old.km')  # says the set-aside folder is ours
+
+def _set_aside(path:Path) -> Path|None:
+    "The previous version of `path` that `replace_dir` set aside, when a kill left `path` missing; else None."
+    old = _old_name(path)
+    return old if not path.exists() and old.is_dir() and _old_tag(path).exists() else None
 
 def restore_dir(path) -> Path:
-    "Finish an interrupted `replace_dir`: if `path` is missing but its previous version was set aside, put it back."
-    path = Path(path); old = _old_name(path)
-    if not path.exists() and old.is_dir(): os.replace(old, path)
+    "For writers: finish an interrupted `replace_dir` (`path` missing, its previous version set aside by us): put it back."
+    path = Path(path)
+    if (old := _set_aside(path)) is not None: os.replace(old, path); _old_tag(path).unlink()
     return path
+
+def current_dir(path) -> Path:
+    "For readers: the folder to read for `path`, the set-aside previous version (read in place) while a replace was interrupted."
+    path = Path(path)
+    return _set_aside(path) or path
 
 # %% ../nbs/00_core.ipynb #35be117e
 def replace_dir(src, dst) -> Path:
@@ -187,25 +229,122 @@ def replace_dir(src, dst) -> Path:
     if not dst.exists(): os.replace(src, dst)
     elif _exchange(src, dst): shutil.rmtree(src)  # src now holds the old version
     else:
-        old = _old_name(dst)
-        if old.exists(): shutil.rmtree(old)  # left by a kill during the last step below
-        os.replace(dst, old); os.replace(src, dst); shutil.rmtree(old)
+        old, tag = _old_name(dst), _old_tag(dst)
+        if old.exists():
+            if not tag.exists(): raise KMInputError(f'{old} is in the way: {dst} is set aside under that name while it is replaced; rename or move {old}')
+            shutil.rmtree(old)  # ours, left by a kill during the last step below
+        tag.touch(); _fsync(dst.parent)
+        os.replace(dst, old); os.replace(src, dst); shutil.rmtree(old); tag.unlink()
     _fsync(dst.parent)
     return dst
 
 # %% ../nbs/00_core.ipynb #abf92f1d
 @contextlib.contextmanager
-def atomic_dir(path):
+def atomic_dir(path, kind:str|None=None): # the command whose output folder it is (its marker goes in), or None
     "Yield an empty temp folder beside `path`; on success it replaces `path` whole (`replace_dir`), on error it is deleted."
     import shutil
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', dir=path.parent))
+    sweep_temps(path.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.{_writer_tag()}', dir=path.parent))
     try:
         os.chmod(tmp, _file_mode(path, dir=True))
         yield tmp
+        if kind: mark_output_dir(tmp, kind)
         replace_dir(tmp, path)
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
+
+# %% ../nbs/00_core.ipynb #1a51496f
+MARKER = '.knowledge-mixer.json'  # in every folder a command writes: which command made it
+
+def folder_maker(path) -> str|None:
+    "The command that made the folder `path` (from its `MARKER`), or None."
+    try: return json.loads((Path(path)/MARKER).read_text(encoding='utf-8'))['made_by']
+    except (OSError, ValueError, KeyError, TypeError): return None
+
+def mark_output_dir(path, kind:str) -> Path:
+    "Create the folder `path` (if missing) with the marker saying the command `kind` made it."
+    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    if folder_maker(path) != kind:
+        with atomic_path(path/MARKER) as tmp: tmp.write_text(json.dumps({'made_by': kind}) + '\n', encoding='utf-8')
+    return path
+
+# %% ../nbs/00_core.ipynb #6e2fa31b
+def check_output_dir(path, kind:str, # the command that writes it, e.g. 'km_train'
+                     legacy=None, # callable(path) -> True for a folder that an earlier version of `kind` made (without a marker)
+                     flag:str='--out') -> Path: # the option that names the folder, for the advice
+    "Refuse (`KMInputError`) to write the folder `path` unless it is missing, empty, or was made by `kind`."
+    path = Path(path)
+    if not path.exists(): return path
+    if not path.is_dir(): raise KMInputError(f'{path} exists and is not a folder; choose a new {flag}')
+    items = sorted(p.name for p in path.iterdir())
+    maker = folder_maker(path)
+    if not items or maker == kind or (maker is None and legacy is not None and legacy(path)): return path
+    shown = ', '.join(items[:6]) + (f', ... ({len(items)} entries)' if len(items) > 6 else '')
+    raise KMInputError(f'{path} is not empty and was not made by {kind}{f" (but by {maker})" if maker else ""} (it holds {shown}); '
+                       f'choose a new {flag} or empty it')
+
+# %% ../nbs/00_core.ipynb #ddd56dc1
+def saved_settings(*keys:str):
+    "A `legacy` test for `check_output_dir`: the folder's config.json is a mapping holding all of `keys` (settings an earlier version saved)."
+    def test(path) -> bool:
+        try: d = json.loads((Path(path)/'config.json').read_text(encoding='utf-8'))
+        except (OSError, ValueError): return False
+        return isinstance(d, dict) and set(keys) <= d.keys()
+    return test
+
+# %% ../nbs/00_core.ipynb #d765edae
+_HELD = {}  # lock file -> how many times this process holds it
+
+def _lock_holder(lock:Path) -> str:
+    "Who holds `lock`, from what it wrote into it."
+    try: h = json.loads(lock.read_text(encoding='utf-8'))
+    except (OSError, ValueError): return 'another process'
+    return f"pid {h.get('pid')} (started at {h.get('started')}, command {h.get('command')})"
+
+def _try_lock(lock:Path) -> int|None:
+    "An fd holding an exclusive flock on `lock` (created if missing), or None if another process holds it."
+    import fcntl
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError: os.close(fd); return None
+        try:
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino: return fd
+        except FileNotFoundError: pass
+        os.close(fd)  # the holder removed the file as we opened it: lock the new one
+
+# %% ../nbs/00_core.ipynb #f862482a
+@contextlib.contextmanager
+def folder_lock(path, flag:str='--out'): # the option that names the folder, for the advice
+    "Hold an exclusive lock on the output folder `path` (`.NAME.lock` beside it); another holder makes it fail at once, naming that process."
+    import shlex, sys, time
+    path = Path(path).absolute(); path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f'.{path.name}.lock')
+    if _HELD.get(lock):
+        _HELD[lock] += 1
+        try: yield Path(path)
+        finally: _HELD[lock] -= 1
+        return
+    fd = _try_lock(lock)
+    if fd is None: raise KMInputError(f'{path} is in use by {_lock_holder(lock)}; wait for it or use another {flag}')
+    who = dict(pid=os.getpid(), started=time.strftime('%Y-%m-%d %H:%M:%S'), command=shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))
+    os.ftruncate(fd, 0); os.write(fd, json.dumps(who).encode())
+    _HELD[lock] = 1
+    try: yield Path(path)
+    finally:
+        del _HELD[lock]
+        lock.unlink(missing_ok=True); os.close(fd)  # unlink first: a waiter that opened the old file retries on the new one
+
+# %% ../nbs/00_core.ipynb #f79b97be
+@contextlib.contextmanager
+def output_dir(path, kind:str, # the command that writes it
+               legacy=None, # callable(path) -> True for a folder an earlier version of `kind` made
+               flag:str='--out'): # the option that names the folder
+    "Lock the output folder `path` (`folder_lock`), refuse it unless ours to write (`check_output_dir`), create it with its marker; yields it."
+    with folder_lock(path, flag):
+        check_output_dir(path, kind, legacy, flag)
+        yield mark_output_dir(path, kind)
 
 # %% ../nbs/00_core.ipynb #a510232e
 def save_figure(fig, path, dpi:int=110) -> Path:

@@ -705,16 +705,18 @@ def _summary(stats:dict, out) -> str:
 
 # %% ../nbs/05_corpus.ipynb #44287bfd
 def _corpus_main(cfg:CorpusConfig):
-    from knowledge_mixer.core import atomic_dir, save_config
-    kg, recs, tpl, tok = _cli_inputs(cfg)
-    ds = _build(cfg, kg, recs, tpl)
-    if cfg.dedup: ds = dedup(ds)
-    if cfg.max_tokens: ds = budget(ds, cfg.max_tokens, tok, cfg.on_over, cfg.seed)
-    stats = corpus_stats(ds, kg, tok)
-    with atomic_dir(cfg.out) as tmp:  # the dataset, its statistics and settings appear together or not at all
-        ds.save_to_disk(str(tmp))
-        (tmp / 'stats.json').write_text(json.dumps(stats, indent=1) + '\n')
-        save_config(cfg, tmp / 'config.json')
+    from knowledge_mixer.core import atomic_dir, check_output_dir, folder_lock, save_config, saved_settings
+    with folder_lock(cfg.out):  # checked before the corpus is built: the folder is replaced whole
+        check_output_dir(cfg.out, 'km_corpus', legacy=saved_settings('action', 'graph', 'phrasings'))
+        kg, recs, tpl, tok = _cli_inputs(cfg)
+        ds = _build(cfg, kg, recs, tpl)
+        if cfg.dedup: ds = dedup(ds)
+        if cfg.max_tokens: ds = budget(ds, cfg.max_tokens, tok, cfg.on_over, cfg.seed)
+        stats = corpus_stats(ds, kg, tok)
+        with atomic_dir(cfg.out, 'km_corpus') as tmp:  # the dataset, its statistics and settings appear together or not at all
+            ds.save_to_disk(str(tmp))
+            (tmp / 'stats.json').write_text(json.dumps(stats, indent=1) + '\n')
+            save_config(cfg, tmp / 'config.json')
     print(_summary(stats, cfg.out))
     return stats
 

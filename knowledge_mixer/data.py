@@ -5,6 +5,7 @@
 # %% ../nbs/04_data.ipynb #fbd6cfe9
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -669,18 +670,19 @@ def dpo_dataset(kg:KnowledgeGraph, records:list[QARecord], rejected_per_question
     return _dataset(rows)
 
 # %% ../nbs/04_data.ipynb #06e6eb6f
-def save_dataset(ds, path):
+def save_dataset(ds, path, kind:str|None=None): # the command whose output it is (its marker goes in), or None
     "Save a `datasets.Dataset` to `path` atomically: an interrupted save leaves the previous version, whole."
     from knowledge_mixer.core import atomic_dir
-    with atomic_dir(path) as tmp: ds.save_to_disk(str(tmp))
+    with atomic_dir(path, kind) as tmp: ds.save_to_disk(str(tmp))
     return Path(path)
 
 def load_dataset_dir(path):
     "Load a dataset saved by `save_dataset`."
     import datasets
-    from knowledge_mixer.core import restore_dir
-    if not restore_dir(path).exists(): raise FileNotFoundError(f'{path}: no saved dataset here (build one with km_dataset)')
-    return datasets.load_from_disk(str(path))
+    from knowledge_mixer.core import current_dir
+    p = current_dir(path)  # reading never moves a folder
+    if not p.exists(): raise FileNotFoundError(f'{path}: no saved dataset here (build one with km_dataset)')
+    return datasets.load_from_disk(str(p))
 
 # %% ../nbs/04_data.ipynb #c338caf7
 def _forward(kg:KnowledgeGraph, src:np.ndarray, edges:np.ndarray) -> tuple:
@@ -970,11 +972,14 @@ def _write_sft(cfg:DatasetConfig, graph:KnowledgeGraph):
     elif cfg.kind == 'reasoning': ds = reasoning_dataset(graph, recs, chat=cfg.chat, threads=cfg.threads)
     elif cfg.kind == 'dpo': ds = dpo_dataset(graph, recs, seed=cfg.seed, chat=cfg.chat)
     else: raise KMInputError(f"--kind must be planning, reasoning or dpo, got {cfg.kind!r}")
-    save_dataset(ds, cfg.out)
+    save_dataset(ds, cfg.out, 'km_dataset')
     print(f'wrote {len(ds):,} {cfg.kind} examples to {cfg.out}')
 
 def _write_rog(cfg:DatasetConfig, graph:KnowledgeGraph):
     "`km_dataset rog`: the questions (given or built) split into train/validation/test, each written with its own subgraphs, and a report per split."
+    from knowledge_mixer.core import mark_output_dir
+    _rog_path(Path(cfg.out)/'train', cfg.format)  # a wrong --format fails before the folder is made
+    mark_output_dir(cfg.out, 'km_dataset')
     if cfg.questions: recs = read_questions(cfg.questions, kg=graph)
     else: recs = movie_questions(graph, cfg.per_type, cfg.seed) if not cfg.kg else build_questions(graph, per_type=cfg.per_type, seed=cfg.seed, threads=cfg.threads)
     fr = [float(x) for x in str(cfg.split).split(',')]
@@ -987,11 +992,22 @@ def _write_rog(cfg:DatasetConfig, graph:KnowledgeGraph):
               f"answers all inside {a['all_in_graph']:.1%}, any {a['any_in_graph']:.1%}")
     print(f'wrote a RoG-format dataset to {cfg.out}/ (load it with datasets.load_dataset({cfg.format!r}, ...) or load_rog)')
 
+# %% ../nbs/04_data.ipynb #69ad09a7
+@contextlib.contextmanager
+def _dataset_folder(cfg:DatasetConfig):
+    "For the actions that write a folder (sft, rog): hold it locked and checked as km_dataset's (one of an earlier version has `OUT.config.json` beside it)."
+    from knowledge_mixer.core import check_output_dir, folder_lock
+    if cfg.action not in ('sft', 'rog'): yield; return
+    with folder_lock(cfg.out):
+        check_output_dir(cfg.out, 'km_dataset', legacy=lambda p: Path(f'{p}.config.json').is_file())
+        yield
+
 # %% ../nbs/04_data.ipynb #99aa29d1
 def _dataset_main(cfg:DatasetConfig):
     write = {'questions': _write_questions, 'sft': _write_sft, 'rog': _write_rog}[check_action(cfg.action, ('questions', 'sft', 'rog'))]
-    graph = load_graph(cfg.kg) if cfg.kg else movie_world(cfg.n_movies, seed=cfg.seed)
-    write(cfg, graph)
+    with _dataset_folder(cfg):
+        graph = load_graph(cfg.kg) if cfg.kg else movie_world(cfg.n_movies, seed=cfg.seed)
+        write(cfg, graph)
     save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the output
 
 @km_command(DatasetConfig)

@@ -17,7 +17,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .core import KMInputError, KMNotFound, atomic_dir, km_command, quiet_library_progress, restore_dir, run_cli
+from .core import (KMInputError, KMNotFound, atomic_dir, check_output_dir, current_dir, folder_lock, km_command, quiet_library_progress,
+                                  run_cli)
 from .text import planning_prompt
 
 # %% auto #0
@@ -48,14 +49,14 @@ def _is_planner(p:Path) -> bool:
 # %% ../nbs/07_export.ipynb #9f49593e
 def planner_folder(source) -> tuple[Path, Path|None]:
     "The planner folder `source` names (a km_pipeline or km_train run folder, or a planner folder) and its run folder (None)."
-    p = restore_dir(Path(source).expanduser())
+    p = current_dir(Path(source).expanduser())
     what = 'pass a km_pipeline run folder (it holds train/model), a km_train run folder (model/) or a planner folder'
     if not p.exists(): raise KMNotFound(f'{p}: no such folder; {what}')
     if not p.is_dir(): raise KMInputError(f'{p}: not a folder; {what}')
     if (p/MANIFEST).is_file(): raise KMInputError(f'{p} is an ONNX export already; export the run or planner folder it was made from')
     if _is_planner(p): return p, None
     for sub in PLANNER_IN_RUN:
-        if _is_planner(restore_dir(p/sub)): return p/sub, p
+        if _is_planner(current_dir(p/sub)): return current_dir(p/sub), p
     if (p/'stages').is_dir() or (p/'kg.npz').is_file() or (p/'config.json').is_file():
         raise KMNotFound(f'{p}: a run folder without a trained planner (no train/model or model/): its training has not finished; '
                          f'finish it (km_pipeline --config {p}/config.json --out {p} reuses the finished stages)')
@@ -291,11 +292,7 @@ def _merged_planner(planner:Path, work:Path):
 # %% ../nbs/07_export.ipynb #6259d864
 def _check_target(out:Path):
     "Refuse to replace `out` unless it is missing, empty, or an export (atomic_dir replaces the folder whole)."
-    out = restore_dir(out)
-    if out.exists() and not out.is_dir(): raise KMInputError(f'{out} exists and is not a folder; choose another --onnx folder')
-    if out.is_dir() and any(out.iterdir()) and not (out/MANIFEST).is_file():
-        raise KMInputError(f'{out} is a folder with other files in it (no {MANIFEST}); an export replaces its folder whole, '
-                           'so choose a new or empty folder (e.g. RUN/onnx)')
+    check_output_dir(out, 'km_export', legacy=lambda p: (p/MANIFEST).is_file(), flag='--onnx')  # an export of an earlier version
 
 # %% ../nbs/07_export.ipynb #00ed33ef
 def export_onnx(source, # km_pipeline run folder, km_train run folder or planner folder (LoRA adapter or merged model)
@@ -310,7 +307,7 @@ def export_onnx(source, # km_pipeline run folder, km_train run folder or planner
     out = Path(out) if out is not None else run/'onnx'
     _check_target(out)
     for mod in ('onnx', 'onnxscript', 'onnxruntime'): _need(mod, 'the ONNX export')
-    with atomic_dir(out) as tmp:
+    with folder_lock(out, '--onnx'), atomic_dir(out, kind='km_export') as tmp:
         model, tok = _merged_planner(planner, tmp/'.merged')
         shutil.rmtree(tmp/'.merged', ignore_errors=True)
         export_graph(model, tmp/MODEL_FILE, opset)
@@ -332,7 +329,7 @@ def export_onnx(source, # km_pipeline run folder, km_train run folder or planner
 def check_export(folder, # an export folder written by `export_onnx` / km_export
                  hashes:bool=False) -> dict: # also compare every file's SHA-256 (reads every byte)
     "The manifest of the ONNX export `folder`, after checking it is one, of this format, with its files intact."
-    p = restore_dir(Path(folder).expanduser())
+    p = current_dir(Path(folder).expanduser())
     make = f'make one with `km_export RUN --onnx {p}`'
     if not p.is_dir(): raise KMNotFound(f'{p}: no such ONNX export folder; {make}')
     if not (p/MANIFEST).is_file():
@@ -355,7 +352,7 @@ def load_onnx_planner(folder, # an export folder (`export_onnx`, km_export)
                       threads:int=0): # onnxruntime intra-op threads (0: torch's thread count)
     "An exported planner on onnxruntime (an `OnnxCausalLM`: the causal-LM call and `generate`) and its tokenizer."
     m = check_export(folder)
-    p = restore_dir(Path(folder).expanduser())
+    p = current_dir(Path(folder).expanduser())
     from transformers import AutoConfig, AutoTokenizer, GenerationConfig
     model = _runtime_class()(AutoConfig.from_pretrained(p, local_files_only=True), onnx_session(p/MODEL_FILE, threads), p, m)
     if (p/'generation_config.json').is_file(): model.generation_config = GenerationConfig.from_pretrained(p, local_files_only=True)

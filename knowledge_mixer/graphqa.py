@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import KMInputError, atomic_dir, atomic_path, check_action, km_command, read_jsonl, run_cli, spread_settings
+from .core import (KMInputError, atomic_dir, atomic_path, check_action, check_output_dir, folder_lock, km_command,
+                                  mark_output_dir, read_jsonl, run_cli, spread_settings)
 from .data import (METAQA_QTYPES, METAQA_RELATIONS, QARecord, export_rog, frequent_relation_paths, metaqa_relation_path, movie_world,
                                   relation_phrase, save_jsonl)
 from .eval import strict_normalize
@@ -539,12 +540,14 @@ def benchmark_card(bench:Benchmark) -> str:
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/08_graphqa.ipynb #829e49ec
+def _benchmark_legacy(p:Path) -> bool:
+    "A folder an earlier km_benchmark wrote (no marker): a benchmark, a score, or an export of one."
+    return any((p/f).is_file() for f in ('benchmark.json', 'score.json', 'state.json', 'test.jsonl', 'test.parquet', 'test.jsonl.report.json'))
+
 def save_benchmark(bench:Benchmark, out) -> Path:
     "Write `items.jsonl`, `benchmark.json` and `card.md` to the folder `out`, replacing a previous benchmark there whole."
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out/'benchmark.json').exists())):
-        raise KMInputError(f'{out} exists and is not a benchmark folder (no benchmark.json); use a new or empty folder, so that no file of yours is overwritten')
-    with atomic_dir(out) as tmp:
+    out = check_output_dir(out, 'km_benchmark', legacy=_benchmark_legacy)
+    with folder_lock(out), atomic_dir(out, 'km_benchmark') as tmp:
         (tmp/'items.jsonl').write_bytes(_items_bytes(bench.items))
         (tmp/'benchmark.json').write_text(json.dumps(bench.meta, indent=1, ensure_ascii=False, sort_keys=True) + '\n', encoding='utf-8')
         (tmp/'card.md').write_text(benchmark_card(bench), encoding='utf-8')
@@ -739,7 +742,7 @@ def _score_cmd(cfg:BenchmarkCommand):
     b = load_benchmark(cfg.source)
     kg = _graph_for(cfg, b, required=False)
     rep = score_benchmark(b, read_benchmark_predictions(cfg.predictions), kg)
-    Path(cfg.out).mkdir(parents=True, exist_ok=True)
+    mark_output_dir(cfg.out, 'km_benchmark')
     with atomic_path(Path(cfg.out)/'score.json') as tmp: tmp.write_text(json.dumps(rep, indent=1))
     with atomic_path(Path(cfg.out)/'score.md') as tmp: tmp.write_text(score_markdown(rep))
     o = rep['overall']
@@ -757,6 +760,7 @@ def _verify_cmd(cfg:BenchmarkCommand):
 
 def _export_cmd(cfg:BenchmarkCommand):
     b = load_benchmark(cfg.source)
+    mark_output_dir(cfg.out, 'km_benchmark')
     if cfg.format == 'hf': to_dataset(b).save_to_disk(cfg.out); print(f'wrote a datasets folder to {cfg.out} (datasets.load_from_disk)'); return
     if cfg.format == 'questions': print(f'wrote {export_questions(b, cfg.out)} relation-path questions to {cfg.out}/ (km_pipeline --questions {cfg.out})'); return
     if cfg.format != 'rog': raise KMInputError(f"--format must be 'rog', 'hf' or 'questions', got {cfg.format!r}")
@@ -779,7 +783,11 @@ def _benchmark_main(cfg:BenchmarkCommand):
     act = check_action(cfg.action, tuple(ACTIONS))
     miss = [k for k in ACTIONS[act] if not getattr(cfg, k)]
     if miss: raise KMInputError(f'{act} needs ' + ' and '.join('the benchmark folder (km_benchmark ' + act + ' BENCH ...)' if k == 'source' else f'--{k}' for k in miss))
-    dict(build=_build_cmd, score=_score_cmd, verify=_verify_cmd, baseline=_baseline_cmd, export=_export_cmd)[act](cfg)
+    run = dict(build=_build_cmd, score=_score_cmd, verify=_verify_cmd, baseline=_baseline_cmd, export=_export_cmd)[act]
+    if act not in ('score', 'export'): return run(cfg)
+    with folder_lock(cfg.out):  # folders it writes into, marked once its inputs have loaded
+        check_output_dir(cfg.out, 'km_benchmark', legacy=_benchmark_legacy)
+        return run(cfg)
 
 @km_command(BenchmarkCommand)
 def km_benchmark(cfg:BenchmarkCommand, debug:bool=False):

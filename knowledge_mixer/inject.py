@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import (KMInputError, atomic_path, check_action, check_int, generating, km_command, run_cli, save_config,
-                                  save_figure, settings_from)
+from .core import (KMInputError, atomic_path, check_action, check_int, generating, km_command, output_dir, run_cli,
+                                  save_config, save_figure, saved_settings, settings_from)
 from .corpus import (closed_book_questions, corpus_stats, dedup, fact_corpus, held_out_phrasing, mix, parse_answers,
                                     path_corpus, planning_text, popularity_buckets, qa_corpus, qa_sft, qa_prompt, relation_templates, walk_corpus)
 from .data import (QARecord, build_questions, load_dataset_dir, movie_questions, movie_world, planning_dataset,
@@ -584,7 +584,12 @@ def _inject_main(cfg:InjectConfig) -> dict:
     t0, out = time.time(), Path(cfg.out)
     cfg.check()  # nothing is written for settings that would fail
     if cfg.threads: torch.set_num_threads(cfg.threads)
-    out.mkdir(parents=True, exist_ok=True); save_config(cfg, out/'config.json')
+    with output_dir(out, 'km_inject', legacy=saved_settings('corpus', 'graph', 'phrasings')):
+        save_config(cfg, out/'config.json')
+        return _inject_written(cfg, out, t0)
+
+def _inject_written(cfg:InjectConfig, out:Path, t0:float) -> dict:
+    "The rest of `_inject_main`, in its locked folder: train, ask closed-book, write the reports."
     kg, stats, res, rep, summary = _inject_run(cfg, out)
     if res.metrics.get('curve'): curve_plot(res.metrics['curve'], out/'closed_book_curve.png', f'{cfg.corpus} corpus, {cfg.base} base')
     summary['minutes'] = round((time.time() - t0) / 60, 2)

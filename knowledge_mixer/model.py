@@ -63,8 +63,8 @@ def model_path(name_or_path:str) -> Path:
         out = cache_dir()/sub
         if not (out/'config.json').exists(): convert_gguf(find(), out)
         return out
-    from knowledge_mixer.core import restore_dir
-    p = restore_dir(Path(name_or_path).expanduser())
+    from knowledge_mixer.core import current_dir
+    p = current_dir(Path(name_or_path).expanduser())  # reading never moves a folder
     if (p/'config.json').exists(): return p
     if p.exists(): raise KMInputError(f'{p}: not a model folder (no config.json); point to a folder saved with save_pretrained')
     raise KMNotFound(f'model {name_or_path!r} is neither a local folder nor a known name {sorted(KNOWN_MODELS)}; '

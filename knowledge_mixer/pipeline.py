@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import (KMInputError, atomic_path, config_fields, config_to_flat, data_dir, run_cli, save_figure, sectioned,
-                                  seed_everything, settings_from)
+from .core import (KMInputError, atomic_path, check_output_dir, config_fields, config_to_flat, data_dir, folder_lock,
+                                  mark_output_dir, run_cli, save_figure, saved_settings, sectioned, seed_everything, settings_from)
 from .engine import EngineSettings, stop_ray
 from .graph import KnowledgeGraph, load_graph
 from .data import (DatasetConfig, QARecord, load_jsonl, load_metaqa, load_questions, load_rog, metaqa_variant, movie_questions,
@@ -162,31 +162,85 @@ def _check_same_run(out:Path, cfg:PipelineConfig):
         raise KMInputError(f'{out} holds a run made with other settings ({", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())}); '
                            'use another --out, or --force to redo it')
 
+_run_settings = saved_settings('out', 'seed', 'force')
+def _earlier_run(p:Path) -> bool: return _run_settings(p) or (p/'stages').is_dir()  # a run of an earlier version (no marker)
+
 def claim_run_folder(cfg:PipelineConfig) -> Path:
-    "Create the run folder, or check that an existing one was made with the same settings (else refuse, unless force)."
-    out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
+    "Create the run folder, or check that it is a run (`check_output_dir`) made with the same settings (else refuse; force accepts other settings)."
+    out = check_output_dir(cfg.out, 'km_pipeline', legacy=_earlier_run)
     f = out/'config.json'
-    if not f.exists() and not cfg.force and any(p.name not in ('stages',) for p in out.iterdir()):
-        raise KMInputError(f'{out} is not empty and is not a knowledge-mixer run folder (no config.json), so the run could overwrite '
-                           'files in it; use a new or empty --out, or --force to write into it anyway')
     if f.exists() and not cfg.force: _check_same_run(out, cfg)
+    mark_output_dir(out, 'km_pipeline')
     with atomic_path(f) as tmp: tmp.write_text(json.dumps(asdict(cfg), indent=1))
     return out
+
+# %% ../nbs/09_pipeline.ipynb #df812bb3
+_STAGE_OUTPUTS = {'graph': ('kg.npz',), 'questions': ('questions/train.jsonl', 'questions/test.jsonl'), 'sft_data': ('data/planning_train',),
+                  'train': ('train/model',), 'predict': ('predictions.jsonl',), 'eval': ('eval_report.md',),
+                  'inject': ('inject/closed_book.json',)}  # what a finished stage leaves, which the later ones read
+
+def _stage_inputs(cfg:PipelineConfig, stage:str) -> list[Path]:
+    "The user's files (or folders) `stage` reads."
+    if stage == 'graph': return [Path(p) for p in (cfg.kg, cfg.rog) if p] or ([_metaqa_dir(cfg)/'kb.txt'] if cfg.dataset == 'metaqa' else [])
+    if stage == 'questions': return [Path(p) for p in (cfg.questions, cfg.rog) if p] or ([_metaqa_dir(cfg)] if cfg.dataset == 'metaqa' else [])
+    return []
+
+# %% ../nbs/09_pipeline.ipynb #7ddf37f8
+def _sha256(path:Path, cache:dict) -> str:
+    "SHA-256 of a file, or of a folder's files and their relative names; `cache` maps 'path' -> [size, mtime_ns, hash] of the files."
+    import hashlib
+    if path.is_dir():
+        h = hashlib.sha256()
+        for f in sorted(p for p in path.rglob('*') if p.is_file()): h.update(f'{f.relative_to(path)}\0{_sha256(f, cache)}\n'.encode())
+        return h.hexdigest()
+    st, key = path.stat(), str(path.resolve())
+    if cache.get(key, [None, None])[:2] == [st.st_size, st.st_mtime_ns]: return cache[key][2]
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        while chunk := f.read(1 << 20): h.update(chunk)
+    cache[key] = [st.st_size, st.st_mtime_ns, h.hexdigest()]
+    return cache[key][2]
+
+def _input_hashes(cfg:PipelineConfig, out:Path, stage:str) -> dict:
+    "path -> SHA-256 of each input of `stage` (`_stage_inputs`), through the run folder's hash cache (stages/hashes.json)."
+    f = out/'stages'/'hashes.json'
+    try: cache = json.loads(f.read_text())
+    except (OSError, ValueError): cache = {}
+    before = dict(cache)
+    res = {str(p): _sha256(p, cache) for p in _stage_inputs(cfg, stage) if p.exists()}  # a missing input fails in the stage, naming it
+    if cache != before:
+        with atomic_path(f) as tmp: tmp.write_text(json.dumps(cache))
+    return res
+
+# %% ../nbs/09_pipeline.ipynb #f9874b66
+def _why_rerun(cfg:PipelineConfig, out:Path, stage:str) -> str|None:
+    "Why `stage` must run (not done, an output gone, an input's content changed), or None when it is done."
+    marker = _done_marker(out, stage)
+    try: info = json.loads(marker.read_text())
+    except (OSError, ValueError): return 'not done'  # a torn marker too
+    gone = [f for f in _STAGE_OUTPUTS.get(stage, ()) if not (out/f).exists()]
+    if gone: return f'its output {gone[0]} is missing'
+    if 'inputs' not in info: return None  # a marker of an earlier version: its inputs were not recorded
+    now = _input_hashes(cfg, out, stage)
+    changed = [p for p in {*now, *info['inputs']} if now.get(p) != info['inputs'].get(p)]
+    return f'{changed[0]} changed since it ran (its SHA-256 differs)' if changed else None
 
 # %% ../nbs/09_pipeline.ipynb #6d6de2d6
 def _done_marker(out: Path, stage: str) -> Path: return out/'stages'/f'{stage}.done.json'
 
 def run_stage(cfg:PipelineConfig, stage:str, fn) -> dict:
-    "Run `fn(out)` unless the stage is already done; record and print its metrics and timing."
+    "Run `fn(out)` unless the stage is done (`_why_rerun`); record and print its metrics, timing and inputs' hashes."
     out = Path(cfg.out); marker = _done_marker(out, stage)
-    if marker.exists() and not cfg.force:
+    why = 'forced' if cfg.force else _why_rerun(cfg, out, stage)
+    if why is None:
         info = json.loads(marker.read_text())
         print(f'[{stage}] already done ({info["seconds"]:.1f} s earlier); skipping (force re-runs it)', flush=True)
         return info
-    print(f'[{stage}] running ...', flush=True)
+    print(f'[{stage}] running ...' if why in ('forced', 'not done') else f'[{stage}] running again: {why}', flush=True)
     t0 = time.perf_counter()
+    inputs = _input_hashes(cfg, out, stage)  # before it runs: a file changed meanwhile makes the next run redo it
     metrics = fn(out) or {}
-    info = dict(stage=stage, seconds=round(time.perf_counter() - t0, 3), metrics=metrics)
+    info = dict(stage=stage, seconds=round(time.perf_counter() - t0, 3), metrics=metrics, inputs=inputs)
     with atomic_path(marker) as tmp: tmp.write_text(json.dumps(info, indent=1))
     print(f'[{stage}] done in {info["seconds"]:.1f} s', flush=True)
     return info
@@ -545,6 +599,10 @@ def run_pipeline(cfg:PipelineConfig, stages:list[str]|None=None) -> Path:
         if s not in names: raise KMInputError(f'unknown stage {s!r}; stages are {names}')
     if 'inject' in (stages or []) and cfg.inject is None:
         raise KMInputError('the inject stage needs inject= (--inject), the corpus kind: ' + ', '.join(CORPUS_KINDS))
+    with folder_lock(cfg.out): return _run_stages(cfg, stages)  # a second run on the folder fails at once, naming this one
+
+def _run_stages(cfg:PipelineConfig, stages:list[str]|None) -> Path:
+    "`run_pipeline`'s work, in its locked run folder."
     out = claim_run_folder(cfg)
     seed_everything(cfg.seed)
     print(f'knowledge-mixer pipeline -> {out}', flush=True)
@@ -552,7 +610,7 @@ def run_pipeline(cfg:PipelineConfig, stages:list[str]|None=None) -> Path:
     results = []
     for i, (name, fn) in enumerate(STAGES):
         if (stages and name not in stages) or (name == 'inject' and cfg.inject is None): continue
-        if cfg.force or not _done_marker(out, name).exists(): _forget_later_stages(out, i)
+        if cfg.force or _why_rerun(cfg, out, name) is not None: _forget_later_stages(out, i)
         results.append(run_stage(cfg, name, lambda o, fn=fn: fn(cfg, o)))
     report = write_report(cfg, results)
     print(f'report: {report} ({(time.perf_counter() - t0) / 60:.1f} min)', flush=True)

@@ -722,11 +722,11 @@ def load_planner(model_dir, # a planner folder saved by training; with runtime '
                  dtype:str='float32'): # the weights on torch: 'float32' or 'bfloat16'
     "A planner saved by training (a merged model folder, or a LoRA adapter folder with its tokenizer: merged on load), or its ONNX export."
     from knowledge_mixer.model import load_base_model
-    from knowledge_mixer.core import restore_dir
+    from knowledge_mixer.core import current_dir
     from knowledge_mixer.export import MANIFEST, load_onnx_planner
     ReasonConfig(runtime=runtime, plan_dtype=dtype).check()
     if runtime == 'onnx': return load_onnx_planner(model_dir)
-    p = restore_dir(model_dir)
+    p = current_dir(model_dir)  # reading never moves a folder
     if not p.exists(): raise FileNotFoundError(f'{p}: no such model folder')
     if (p/MANIFEST).is_file(): raise KMInputError(f"{p} is an ONNX export of a planner: load it with runtime 'onnx' (--runtime onnx)")
     if (p/'adapter_config.json').exists():

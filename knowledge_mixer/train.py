@@ -5,6 +5,7 @@
 # %% ../nbs/06_train.ipynb #9aec4cdb
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -21,8 +22,8 @@ from fastcore.basics import patch
 
 from .core import km_command
 
-from .core import (KMInputError, KMNotFound, atomic_path, data_dir, generating, progress_enabled, read_jsonl, run_cli,
-                                  save_figure, seed_everything)
+from .core import (KMInputError, KMNotFound, atomic_path, data_dir, generating, output_dir, progress_enabled, read_jsonl,
+                                  run_cli, save_figure, saved_settings, seed_everything)
 from .data import load_dataset_dir, load_jsonl, load_metaqa, planning_dataset, split_records
 from .text import parse_relation_paths
 
@@ -485,6 +486,17 @@ def _train_resuming(trainer, checkpoint:str|None):
                            'If you did not write it, it may have been tampered with: delete that checkpoint folder to resume from an '
                            'earlier one, or start again with resume=False') from None
 
+# %% ../nbs/06_train.ipynb #d5cebc54
+_train_legacy = saved_settings('base', 'dataset', 'objective', 'method')  # a run folder of an earlier version
+
+def _is_worker() -> bool: return 'LOCAL_RANK' in os.environ and int(os.environ.get('WORLD_SIZE', '1')) > 1
+
+@contextlib.contextmanager
+def _run_folder(config:TrainConfig):
+    "The run folder, locked and checked as ours (`output_dir`) by the process that starts the run; workers it launched take it as it is."
+    if _is_worker(): yield Path(config.out); return
+    with output_dir(config.out, 'km_train', legacy=_train_legacy) as d: yield d
+
 # %% ../nbs/06_train.ipynb #99f3bf0a
 def _start_run(config:TrainConfig):
     config.check()
@@ -568,13 +580,15 @@ def _finish(trainer, config, tok, run_dir, main, t0, resumed) -> TrainResult:
 def _fit(kind:str, trainer_cls, config:TrainConfig, train_ds, eval_ds, model, tokenizer, callbacks=(), regularizer=None) -> TrainResult:
     "One fine-tune: start the run folder, load the base, build the trainer, train (resuming), then save and report."
     t0 = time.time()
-    run_dir, main = _start_run(config)
-    model, tokenizer = _base_model(config, model, tokenizer)
-    tr = _trainer(kind, trainer_cls, config, run_dir, model, tokenizer, train_ds, eval_ds, callbacks, regularizer)
-    resumed = _last_checkpoint(run_dir, main) if config.resume else None
-    if resumed and main and kind != 'dpo': print(f'resuming from {resumed}', flush=True)  # (DPO resumes without a word)
-    _train_resuming(tr, resumed)
-    return _finish(tr, config, tokenizer, run_dir, main, t0, resumed)
+    config.check()
+    with _run_folder(config):
+        run_dir, main = _start_run(config)
+        model, tokenizer = _base_model(config, model, tokenizer)
+        tr = _trainer(kind, trainer_cls, config, run_dir, model, tokenizer, train_ds, eval_ds, callbacks, regularizer)
+        resumed = _last_checkpoint(run_dir, main) if config.resume else None
+        if resumed and main and kind != 'dpo': print(f'resuming from {resumed}', flush=True)  # (DPO resumes without a word)
+        _train_resuming(tr, resumed)
+        return _finish(tr, config, tokenizer, run_dir, main, t0, resumed)
 
 # %% ../nbs/06_train.ipynb #fa7cdaa4
 def train_sft(config:TrainConfig, # all settings (`config.out` is the run folder)
@@ -698,8 +712,8 @@ def merge_and_save(adapter_dir, # a run's `model/` folder (adapter + tokenizer)
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from knowledge_mixer.model import adapter_base, model_path
-    from knowledge_mixer.core import restore_dir
-    adapter_dir, out_dir = restore_dir(adapter_dir), Path(out_dir)
+    from knowledge_mixer.core import current_dir
+    adapter_dir, out_dir = current_dir(adapter_dir), Path(out_dir)
     ac = adapter_dir/'adapter_config.json'
     if not ac.exists(): raise KMInputError(f'{adapter_dir}: no adapter_config.json; is this a LoRA run\'s model/ folder?')
     base = base or adapter_base(adapter_dir)  # a relative base is found beside the run folder, from any working directory
@@ -729,18 +743,17 @@ def _for_workers(config:TrainConfig, train_ds, eval_ds) -> TrainConfig:
 def launch(config:TrainConfig, train_ds=None, eval_ds=None, env:dict|None=None) -> TrainResult:
     "Run training in `config.num_processes` processes; datasets (if given) are saved into the run folder for the workers."
     run_dir = Path(config.out)
-    cfg = _for_workers(config, train_ds, eval_ds)
-    cfg_path = cfg.save(run_dir/'launch_config.json')
-    cmd = launch_command(cfg_path, cfg.num_processes, cfg.launcher)
-    print('launching:', shlex.join(cmd), flush=True)
-    r = subprocess.run(cmd, env={**os.environ, **(env or {})})  # noqa: S603 (our launcher's argv list, no shell)
+    with _run_folder(config):  # held for the workers, who write into it
+        cfg = _for_workers(config, train_ds, eval_ds)
+        cfg_path = cfg.save(run_dir/'launch_config.json')
+        cmd = launch_command(cfg_path, cfg.num_processes, cfg.launcher)
+        print('launching:', shlex.join(cmd), flush=True)
+        r = subprocess.run(cmd, env={**os.environ, **(env or {})})  # noqa: S603 (our launcher's argv list, no shell)
     if r.returncode != 0: raise RuntimeError(f'{cfg.num_processes}-process training failed (exit {r.returncode}); see the log above. Command: {shlex.join(cmd)}')
     m = json.loads((run_dir/'metrics.json').read_text())
     return TrainResult(run_dir, run_dir/'model', m['summary'], m['history'], m['summary'].get('best_checkpoint'))
 
 # %% ../nbs/06_train.ipynb #2887e2cb
-def _is_worker() -> bool: return 'LOCAL_RANK' in os.environ and int(os.environ.get('WORLD_SIZE', '1')) > 1
-
 def run_training(config:TrainConfig) -> TrainResult:
     "Load the datasets named in `config` and train (SFT or DPO), in this process or by launching N processes."
     config.check()

@@ -196,7 +196,7 @@ def test_bad_sources(run, tmp_path):
 
 def test_never_replaces_a_folder_that_is_not_an_export(run, exported, tmp_path):
     from knowledge_mixer.export import export_onnx
-    with pytest.raises(KMInputError, match='other files in it'): export_onnx(run, run / 'questions')
+    with pytest.raises(KMInputError, match='was not made by km_export'): export_onnx(run, run / 'questions')
     assert (run / 'questions' / 'test.jsonl').exists()
     with pytest.raises(KMInputError, match='an ONNX export already'): export_onnx(exported, tmp_path / 'again')
 

@@ -90,7 +90,7 @@ def test_cli_builds_byte_identical_benchmarks_and_a_seed_changes_them(tmp_path):
 def test_cli_refuses_a_folder_it_did_not_make_and_keeps_its_files(tmp_path):
     (tmp_path / 'mine').mkdir(); (tmp_path / 'mine' / 'data.csv').write_text('a,b\n')
     r = km('build', '--out', tmp_path / 'mine', '--per_family', 2)
-    assert r.returncode == 2 and 'not a benchmark folder' in r.stderr, r.stderr
+    assert r.returncode == 2 and 'was not made by km_benchmark' in r.stderr, r.stderr
     assert (tmp_path / 'mine' / 'data.csv').read_text() == 'a,b\n' and len(list((tmp_path / 'mine').iterdir())) == 1
 
 

@@ -176,13 +176,15 @@ with atomic_path(str(target) + '.side') as tmp, open(target, 'w') as f:
         kill_during_writes(target, setup, write, lambda p: p.read_text()[:4], offsets=(0.5,))
 
 
-def test_interrupted_fallback_swap_is_restored_by_loaders(tmp_path):
-    "Where renameat2 is missing, the old folder is set aside first; a kill between the two renames is undone on load."
+def test_interrupted_fallback_swap_is_read_in_place_and_restored_by_writers(tmp_path):
+    "Where renameat2 is missing, the old folder is set aside first (tagged as ours); after a kill between the two renames a loader reads it where it lies, the next writer puts it back."
     from datasets import Dataset
+    from knowledge_mixer.core import restore_dir
     from knowledge_mixer.data import load_dataset_dir, save_dataset
     p = save_dataset(Dataset.from_dict({'a': [1, 2]}), tmp_path / 'ds')
-    os.replace(p, tmp_path / '.ds.old')
-    assert not p.exists() and len(load_dataset_dir(p)) == 2 and p.exists()
+    (tmp_path / '.ds.old.km').touch(); os.replace(p, tmp_path / '.ds.old')  # what replace_dir leaves when killed there
+    assert not p.exists() and len(load_dataset_dir(p)) == 2 and not p.exists()  # reading moves nothing
+    assert restore_dir(p).exists() and sorted(x.name for x in tmp_path.iterdir()) == ['ds']
 
 
 def test_files_keep_the_umask_mode_not_mkstemp_0600(tmp_path):
@@ -297,9 +299,9 @@ def test_pipeline_refuses_a_folder_that_is_not_a_run(tmp_path):
     from knowledge_mixer.pipeline import PipelineConfig, run_pipeline
     mine = tmp_path / 'my_stuff'; mine.mkdir()
     (mine / 'report.md').write_text('my own notes')
-    with pytest.raises(KMInputError, match='is not empty and is not a knowledge-mixer run folder'):
+    with pytest.raises(KMInputError, match='is not empty and was not made by km_pipeline'):
         run_pipeline(PipelineConfig(out=str(mine), n_movies=80, per_type=2), ['graph'])
     assert (mine / 'report.md').read_text() == 'my own notes' and sorted(p.name for p in mine.iterdir()) == ['report.md']
-    (tmp_path / 'broken').mkdir(); (tmp_path / 'broken' / 'config.json').write_text('{"n_movies": 8')
+    (tmp_path / 'broken' / 'stages').mkdir(parents=True); (tmp_path / 'broken' / 'config.json').write_text('{"n_movies": 8')  # a run: its stages/
     with pytest.raises(KMInputError, match=r'config.json: not readable JSON'):
         run_pipeline(PipelineConfig(out=str(tmp_path / 'broken'), n_movies=80, per_type=2), ['graph'])

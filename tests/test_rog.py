@@ -113,14 +113,15 @@ def test_union_keeps_questions_apart_and_reports():
 
 
 def test_km_dataset_rog_cli(tmp_path):
+    from knowledge_mixer.core import MARKER
     r = subprocess.run([str(BIN / 'km_dataset'), 'rog', 'ds', '--n_movies', '150', '--per_type', '2', '--max_triples', '300'],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert 'answers all inside' in r.stdout
-    names = sorted(p.name for p in (tmp_path / 'ds').iterdir())
+    names = sorted(p.name for p in (tmp_path / 'ds').iterdir() if p.name != MARKER)  # the marker: km_dataset made it
     assert names == sorted(f'{s}.{x}' for s in ('train', 'validation', 'test') for x in ('parquet', 'report.json'))
     bad = subprocess.run([str(BIN / 'km_dataset'), 'rog', 'ds2', '--n_movies', '50', '--format', 'csv'], capture_output=True, text=True, cwd=tmp_path)
-    assert bad.returncode == 2 and "format must be 'parquet' or 'jsonl'" in bad.stderr
+    assert bad.returncode == 2 and "format must be 'parquet' or 'jsonl'" in bad.stderr and not (tmp_path / 'ds2').exists()
 
 
 @pytest.mark.slow
