@@ -138,7 +138,7 @@ def _fsync(path):
         finally: os.close(fd)
     except OSError: pass  # some filesystems cannot fsync folders
 
-# %% ../nbs/00_core.ipynb #c4a44f07
+# %% ../nbs/00_core.ipynb #d6426630
 def _writer_tag() -> str:
     "The part of a temporary name that names its writer: `km<pid>-<host hash>-`."
     import hashlib, socket
@@ -150,7 +150,7 @@ def _alive(pid:int) -> bool:
     except PermissionError: pass  # another user's process: alive
     return True
 
-# %% ../nbs/00_core.ipynb #24fb7b2c
+# %% ../nbs/00_core.ipynb #32cc496c
 def sweep_temps(folder) -> list[Path]:
     "Remove the temporary files and folders that dead writers on this host left in `folder`; returns what was removed."
     import re, shutil
@@ -254,7 +254,7 @@ def atomic_dir(path, kind:str|None=None): # the command whose output folder it i
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
 
-# %% ../nbs/00_core.ipynb #1a51496f
+# %% ../nbs/00_core.ipynb #a823e1fb
 MARKER = '.knowledge-mixer.json'  # in every folder a command writes: which command made it
 
 def folder_maker(path) -> str|None:
@@ -269,7 +269,7 @@ def mark_output_dir(path, kind:str) -> Path:
         with atomic_path(path/MARKER) as tmp: tmp.write_text(json.dumps({'made_by': kind}) + '\n', encoding='utf-8')
     return path
 
-# %% ../nbs/00_core.ipynb #6e2fa31b
+# %% ../nbs/00_core.ipynb #f64a93f8
 def check_output_dir(path, kind:str, # the command that writes it, e.g. 'km_train'
                      legacy=None, # callable(path) -> True for a folder that an earlier version of `kind` made (without a marker)
                      flag:str='--out') -> Path: # the option that names the folder, for the advice
@@ -284,7 +284,7 @@ def check_output_dir(path, kind:str, # the command that writes it, e.g. 'km_trai
     raise KMInputError(f'{path} is not empty and was not made by {kind}{f" (but by {maker})" if maker else ""} (it holds {shown}); '
                        f'choose a new {flag} or empty it')
 
-# %% ../nbs/00_core.ipynb #ddd56dc1
+# %% ../nbs/00_core.ipynb #ec7753f8
 def saved_settings(*keys:str):
     "A `legacy` test for `check_output_dir`: the folder's config.json is a mapping holding all of `keys` (settings an earlier version saved)."
     def test(path) -> bool:
@@ -293,7 +293,7 @@ def saved_settings(*keys:str):
         return isinstance(d, dict) and set(keys) <= d.keys()
     return test
 
-# %% ../nbs/00_core.ipynb #d765edae
+# %% ../nbs/00_core.ipynb #bd04f735
 _HELD = {}  # lock file -> how many times this process holds it
 
 def _lock_holder(lock:Path) -> str:
@@ -314,7 +314,7 @@ def _try_lock(lock:Path) -> int|None:
         except FileNotFoundError: pass
         os.close(fd)  # the holder removed the file as we opened it: lock the new one
 
-# %% ../nbs/00_core.ipynb #f862482a
+# %% ../nbs/00_core.ipynb #e9c662e4
 @contextlib.contextmanager
 def folder_lock(path, flag:str='--out'): # the option that names the folder, for the advice
     "Hold an exclusive lock on the output folder `path` (`.NAME.lock` beside it); another holder makes it fail at once, naming that process."
@@ -336,7 +336,7 @@ def folder_lock(path, flag:str='--out'): # the option that names the folder, for
         del _HELD[lock]
         lock.unlink(missing_ok=True); os.close(fd)  # unlink first: a waiter that opened the old file retries on the new one
 
-# %% ../nbs/00_core.ipynb #f79b97be
+# %% ../nbs/00_core.ipynb #68805287
 @contextlib.contextmanager
 def output_dir(path, kind:str, # the command that writes it
                legacy=None, # callable(path) -> True for a folder an earlier version of `kind` made

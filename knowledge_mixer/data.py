@@ -992,7 +992,7 @@ def _write_rog(cfg:DatasetConfig, graph:KnowledgeGraph):
               f"answers all inside {a['all_in_graph']:.1%}, any {a['any_in_graph']:.1%}")
     print(f'wrote a RoG-format dataset to {cfg.out}/ (load it with datasets.load_dataset({cfg.format!r}, ...) or load_rog)')
 
-# %% ../nbs/04_data.ipynb #69ad09a7
+# %% ../nbs/04_data.ipynb #40774085
 @contextlib.contextmanager
 def _dataset_folder(cfg:DatasetConfig):
     "For the actions that write a folder (sft, rog): hold it locked and checked as km_dataset's (one of an earlier version has `OUT.config.json` beside it)."

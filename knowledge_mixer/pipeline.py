@@ -174,7 +174,7 @@ def claim_run_folder(cfg:PipelineConfig) -> Path:
     with atomic_path(f) as tmp: tmp.write_text(json.dumps(asdict(cfg), indent=1))
     return out
 
-# %% ../nbs/09_pipeline.ipynb #df812bb3
+# %% ../nbs/09_pipeline.ipynb #c3d907c4
 _STAGE_OUTPUTS = {'graph': ('kg.npz',), 'questions': ('questions/train.jsonl', 'questions/test.jsonl'), 'sft_data': ('data/planning_train',),
                   'train': ('train/model',), 'predict': ('predictions.jsonl',), 'eval': ('eval_report.md',),
                   'inject': ('inject/closed_book.json',)}  # what a finished stage leaves, which the later ones read
@@ -185,7 +185,7 @@ def _stage_inputs(cfg:PipelineConfig, stage:str) -> list[Path]:
     if stage == 'questions': return [Path(p) for p in (cfg.questions, cfg.rog) if p] or ([_metaqa_dir(cfg)] if cfg.dataset == 'metaqa' else [])
     return []
 
-# %% ../nbs/09_pipeline.ipynb #7ddf37f8
+# %% ../nbs/09_pipeline.ipynb #45700b89
 def _sha256(path:Path, cache:dict) -> str:
     "SHA-256 of a file, or of a folder's files and their relative names; `cache` maps 'path' -> [size, mtime_ns, hash] of the files."
     import hashlib
@@ -212,7 +212,7 @@ def _input_hashes(cfg:PipelineConfig, out:Path, stage:str) -> dict:
         with atomic_path(f) as tmp: tmp.write_text(json.dumps(cache))
     return res
 
-# %% ../nbs/09_pipeline.ipynb #f9874b66
+# %% ../nbs/09_pipeline.ipynb #521d161d
 def _why_rerun(cfg:PipelineConfig, out:Path, stage:str) -> str|None:
     "Why `stage` must run (not done, an output gone, an input's content changed), or None when it is done."
     marker = _done_marker(out, stage)

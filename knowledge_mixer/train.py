@@ -486,7 +486,7 @@ def _train_resuming(trainer, checkpoint:str|None):
                            'If you did not write it, it may have been tampered with: delete that checkpoint folder to resume from an '
                            'earlier one, or start again with resume=False') from None
 
-# %% ../nbs/06_train.ipynb #d5cebc54
+# %% ../nbs/06_train.ipynb #52a4a7fc
 _train_legacy = saved_settings('base', 'dataset', 'objective', 'method')  # a run folder of an earlier version
 
 def _is_worker() -> bool: return 'LOCAL_RANK' in os.environ and int(os.environ.get('WORLD_SIZE', '1')) > 1
