@@ -19,6 +19,7 @@ from pathlib import Path
 
 from fastcore.basics import patch
 
+from .core import MAX_THREADS, bounded, check_settings
 from .core import km_command
 
 from .core import (KMInputError, KMNotFound, atomic_path, data_dir, generating, progress_enabled, read_jsonl, run_cli,
@@ -27,10 +28,10 @@ from .data import load_dataset_dir, load_jsonl, load_metaqa, planning_dataset, s
 from .text import parse_relation_paths
 
 # %% auto #0
-__all__ = ['TEXT_COLUMNS', 'training_columns', 'first_path', 'load_datasets', 'TrainConfig', 'deepspeed_config', 'free_port',
-           'launch_command', 'plan_accuracy', 'write_metrics', 'loss_plot', 'peft_model_for', 'trainer_args',
-           'TrainResult', 'checkpoint_problem', 'train_sft', 'text_perplexity', 'general_text', 'kl_replay',
-           'dpo_from_planning', 'train_dpo', 'merge_and_save', 'launch', 'run_training', 'km_train']
+__all__ = ['TEXT_COLUMNS', 'training_columns', 'first_path', 'load_datasets', 'TrainConfig', 'check_base', 'deepspeed_config',
+           'free_port', 'launch_command', 'plan_accuracy', 'write_metrics', 'loss_plot', 'peft_model_for',
+           'trainer_args', 'TrainResult', 'checkpoint_problem', 'train_sft', 'text_perplexity', 'general_text',
+           'kl_replay', 'dpo_from_planning', 'train_dpo', 'merge_and_save', 'launch', 'run_training', 'km_train']
 
 # %% ../nbs/06_train.ipynb #4cb19b07
 import warnings
@@ -138,44 +139,44 @@ class TrainConfig:
     out: str = 'runs/train'  # run folder (checkpoints, metrics, final model)
     method: str = 'lora'  # lora, qlora (4-bit NF4, needs bitsandbytes) or full
     objective: str = 'sft'  # sft or dpo
-    lr: float = 1e-4  # peak learning rate
-    steps: int = 60  # optimizer steps
-    batch_size: int = 4  # per-device batch size
-    grad_accum: int = 1  # gradient accumulation steps
-    max_length: int = 128  # tokens per training sequence
-    max_grad_norm: float = 1.0  # gradient clipping
-    warmup_steps: int = 0  # linear warm-up steps of the learning rate
+    lr: float = bounded(1e-4, 0, lo_open=True)  # peak learning rate
+    steps: int = bounded(60, 1)  # optimizer steps
+    batch_size: int = bounded(4, 1)  # per-device batch size
+    grad_accum: int = bounded(1, 1)  # gradient accumulation steps
+    max_length: int = bounded(128, 1)  # tokens per training sequence
+    max_grad_norm: float = bounded(1.0, 0, lo_open=True)  # gradient clipping
+    warmup_steps: int = bounded(0, 0)  # linear warm-up steps of the learning rate
     scheduler: str = 'linear'  # lr schedule
-    lora_r: int = 16  # LoRA rank
-    lora_alpha: int = 32  # LoRA scaling (alpha / r multiplies the update)
-    lora_dropout: float = 0.05  # dropout on the LoRA branch
+    lora_r: int = bounded(16, 1)  # LoRA rank
+    lora_alpha: int = bounded(32, 1)  # LoRA scaling (alpha / r multiplies the update)
+    lora_dropout: float = bounded(0.05, 0, 1, hi_open=True)  # dropout on the LoRA branch
     lora_targets: str = 'q_proj,v_proj'  # comma-separated module names or 'all-linear'
     modules_to_save: str = ''  # comma-separated modules trained fully (e.g. 'embed_tokens,lm_head')
     packing: bool = False  # pack several examples into each sequence (BFD; text rows: BFD split, no token dropped)
     gradient_checkpointing: bool = False  # trade compute for activation memory
     attn_implementation: str = 'sdpa'  # sdpa, eager, flash_attention_2
     dtype: str = 'float32'  # weights dtype: float32, bfloat16 or float16
-    eval_steps: int = 20  # evaluate (loss, perplexity, planning accuracy) every N steps
-    save_steps: int = 0  # checkpoint every N steps (0: eval_steps)
-    save_total_limit: int = 2  # checkpoints kept (the best one is always kept)
+    eval_steps: int = bounded(20, 1)  # evaluate (loss, perplexity, planning accuracy) every N steps
+    save_steps: int = bounded(0, 0)  # checkpoint every N steps (0: eval_steps)
+    save_total_limit: int = bounded(2, 1)  # checkpoints kept (the best one is always kept)
     eval_on_start: bool = False  # evaluate the untrained model first (step 0)
-    plan_eval_n: int = 64  # validation examples decoded greedily for the planning metric (0: off)
-    max_new_tokens: int = 32  # tokens generated per plan in the planning metric
-    plan_eval_batch: int = 64  # prompts decoded together (CPU decoding is memory-bound: bigger batches are nearly free)
+    plan_eval_n: int = bounded(64, 0)  # validation examples decoded greedily for the planning metric (0: off)
+    max_new_tokens: int = bounded(32, 1)  # tokens generated per plan in the planning metric
+    plan_eval_batch: int = bounded(64, 1)  # prompts decoded together (CPU decoding is memory-bound: bigger batches are nearly free)
     best_metric: str = 'plan_score'  # selects the best checkpoint: plan_score (exact path match), ties -> lower loss; or 'loss'
-    valid_fraction: float = 0.2  # held-out share of `dataset` without eval_dataset (questions: by group; text rows: by text)
-    max_train: int = 0  # cap on training examples (0: all)
-    max_eval: int = 200  # cap on validation examples (0: all)
-    dpo_beta: float = 0.1  # DPO temperature (strength of the pull towards the reference model)
+    valid_fraction: float = bounded(0.2, 0, 1, hi_open=True)  # held-out share of `dataset` without eval_dataset (questions: by group; text rows: by text)
+    max_train: int = bounded(0, 0)  # cap on training examples (0: all)
+    max_eval: int = bounded(200, 0)  # cap on validation examples (0: all)
+    dpo_beta: float = bounded(0.1, 0, lo_open=True)  # DPO temperature (strength of the pull towards the reference model)
     deepspeed_stage: int = 0  # DeepSpeed ZeRO stage: 0 (off), 2 or 3
     offload: bool = False  # DeepSpeed CPU offload of optimizer (and parameters with ZeRO-3)
     fsdp: bool = False  # FSDP2 full sharding (GPUs; HF/accelerate FSDP silently degrades on CPU)
-    num_processes: int = 1  # >1 launches that many processes (torchrun or accelerate)
+    num_processes: int = bounded(1, 1, MAX_THREADS)  # >1 launches that many processes (torchrun or accelerate)
     launcher: str = 'torchrun'  # torchrun or accelerate
     wandb_project: str = ''  # log to wandb under this project (offline WANDB_MODE works without network)
     run_name: str = ''  # run name in wandb and the logs
-    threads: int = 0  # torch threads (0: leave as is)
-    seed: int = 0  # one seed for data split, model init and training
+    threads: int = bounded(0, 0, MAX_THREADS)  # torch threads (0: leave as is)
+    seed: int = bounded(0, 0)  # one seed for data split, model init and training
     resume: bool = True  # continue from the last checkpoint in `out` if there is one
     trust_remote_code: bool = False  # run a base model's own code (off: only trusted architectures)
 
@@ -196,11 +197,18 @@ def check(self:TrainConfig) -> TrainConfig:
                    dtype=('float32', 'bfloat16', 'float16'))
     for k, ok in allowed.items():
         if getattr(self, k) not in ok: raise KMInputError(f'{k}={getattr(self, k)!r} is not one of {ok}')
-    for k in ('steps', 'batch_size', 'grad_accum', 'max_length', 'num_processes', 'eval_steps'):
-        if getattr(self, k) < 1: raise KMInputError(f'{k} must be >= 1, got {getattr(self, k)}')
+    check_settings(self)  # every declared range, from Python too
     if self.deepspeed_stage and self.fsdp: raise KMInputError('choose DeepSpeed (deepspeed_stage) or FSDP (fsdp), not both')
     if self.offload and not (self.deepspeed_stage or self.fsdp): raise KMInputError('offload needs deepspeed_stage 2 or 3 (or fsdp)')
     return self
+
+# %% ../nbs/06_train.ipynb #13d324ef
+def check_base(base:str) -> str:
+    "`base` if it is a known model name or a local model folder; else the error `model_path` gives, before any data is prepared."
+    from knowledge_mixer.model import KNOWN_MODELS, model_path
+    if base in KNOWN_MODELS or (Path(base).expanduser()/'config.json').is_file(): return base
+    model_path(base)  # raises: no such folder, or a folder without config.json
+    return base
 
 # %% ../nbs/06_train.ipynb #a46c7787
 @patch
@@ -743,7 +751,7 @@ def _is_worker() -> bool: return 'LOCAL_RANK' in os.environ and int(os.environ.g
 
 def run_training(config:TrainConfig) -> TrainResult:
     "Load the datasets named in `config` and train (SFT or DPO), in this process or by launching N processes."
-    config.check()
+    config.check(); check_base(config.base)
     if config.num_processes > 1 and not _is_worker(): return launch(config)
     train, valid = load_datasets(config.dataset, config.eval_dataset, config.valid_fraction, config.seed,
                                  config.max_train, config.max_eval)
