@@ -16,12 +16,12 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['MAX_THREADS', 'disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'read_lines', 'parse_json', 'read_jsonl',
-           'check_int', 'check_number', 'available_memory', 'check_memory', 'repo_root', 'data_dir', 'shared_data',
-           'atomic_path', 'restore_dir', 'replace_dir', 'atomic_dir', 'save_figure', 'seed_everything', 'generating',
-           'run_cli', 'check_action', 'progress_enabled', 'progress', 'quiet_library_progress', 'km_command',
-           'config_fields', 'config_to_flat', 'config_from_flat', 'sectioned', 'load_config_file', 'save_config',
-           'config_parser', 'parse_config', 'params_cell', 'bounded', 'check_settings', 'spread_settings',
-           'settings_from']
+           'check_int', 'check_number', 'parse_fractions', 'available_memory', 'check_memory', 'repo_root', 'data_dir',
+           'shared_data', 'atomic_path', 'restore_dir', 'replace_dir', 'atomic_dir', 'save_figure', 'seed_everything',
+           'generating', 'run_cli', 'check_action', 'progress_enabled', 'progress', 'quiet_library_progress',
+           'km_command', 'config_fields', 'config_to_flat', 'config_from_flat', 'sectioned', 'load_config_file',
+           'save_config', 'config_parser', 'parse_config', 'params_cell', 'bounded', 'check_settings',
+           'spread_settings', 'settings_from']
 
 # %% ../nbs/00_core.ipynb #eb73292a
 def disable_telemetry():
@@ -87,7 +87,7 @@ def check_int(name:str, v, lo:int, hi:int|None=None, # allowed range [lo, hi] (h
         raise KMInputError(f'{name} must be {rng}, got {v}{fix}')
     return int(v)
 
-# %% ../nbs/00_core.ipynb #2b7ed47b
+# %% ../nbs/00_core.ipynb #df00c3f3
 def check_number(name:str, v, lo:float|None=None, hi:float|None=None, # allowed range (None: unbounded on that side)
                  lo_open:bool=False, hi_open:bool=False, # True: that end itself is refused (a learning rate of 0 trains nothing)
                  fix:str='') -> float: # advice appended to the error
@@ -102,7 +102,21 @@ def check_number(name:str, v, lo:float|None=None, hi:float|None=None, # allowed 
         raise KMInputError(f'{name} must be {rng}, got {v!r}{fix}')
     return v
 
-# %% ../nbs/00_core.ipynb #43c7ca35
+# %% ../nbs/00_core.ipynb #078e2ff0
+def parse_fractions(name:str, text, parts:tuple, # the setting (e.g. '--split'), its value ('0.8,0.1,0.1'), a name per fraction
+                    need:tuple=()) -> list[float]: # parts that must get a share (> 0)
+    "One fraction per part from a comma-separated string, each in [0, 1] and summing to 1; anything else raises naming `name`."
+    import math
+    form = f"{name} must be {len(parts)} comma-separated fractions ({','.join(parts)}) summing to 1"
+    try: fr = [float(x) for x in str(text).split(',')]
+    except ValueError: raise KMInputError(f'{form}, got {text!r}') from None
+    if len(fr) != len(parts) or not all(math.isfinite(x) and 0 <= x <= 1 for x in fr) or abs(sum(fr) - 1) > 1e-6:
+        raise KMInputError(f'{form}, got {text!r}')
+    empty = [p for p, x in zip(parts, fr) if p in need and x == 0]
+    if empty: raise KMInputError(f'{name} {text!r} leaves the {" and ".join(empty)} part(s) empty; give each a share above 0')
+    return fr
+
+# %% ../nbs/00_core.ipynb #60434eaf
 def available_memory(device=None) -> int:
     "Bytes free for new allocations: on a CUDA `device` its free memory, else the machine's available RAM."
     if device is not None and getattr(device, 'type', str(device).split(':')[0]) == 'cuda':
@@ -597,7 +611,7 @@ def _config_command(func, config):
     return _cli
 
 
-# %% ../nbs/00_core.ipynb #5a64bc4c
+# %% ../nbs/00_core.ipynb #fde3352b
 MAX_THREADS = 1024  # more threads (or processes) than any machine has cores: a typo
 
 def bounded(default, lo:float|None=None, hi:float|None=None, # the allowed range, ends included (None: open on that side)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import MAX_THREADS, bounded
+from .core import MAX_THREADS, bounded, parse_fractions
 from .core import KMInputError, KMNotFound, atomic_path, parse_json, read_lines, run_cli, spread_settings, where
 from .engine import EngineSettings, ordered_map, stop_ray
 from .graph import KnowledgeGraph, load_graph
@@ -978,7 +978,7 @@ def _write_rog(cfg:DatasetConfig, graph:KnowledgeGraph):
     "`km_dataset rog`: the questions (given or built) split into train/validation/test, each written with its own subgraphs, and a report per split."
     if cfg.questions: recs = read_questions(cfg.questions, kg=graph)
     else: recs = movie_questions(graph, cfg.per_type, cfg.seed) if not cfg.kg else build_questions(graph, per_type=cfg.per_type, seed=cfg.seed, threads=cfg.threads)
-    fr = [float(x) for x in str(cfg.split).split(',')]
+    fr = parse_fractions('--split', cfg.split, ('train', 'validation', 'test'))
     for name, part in split_records(recs, fr, cfg.seed, names=('train', 'validation', 'test')).items():
         try: rep = export_rog(graph, part, Path(cfg.out)/name, cfg.hops, cfg.max_triples, cfg.format, threads=cfg.threads,
                               engine=cfg.engine, workers=cfg.workers)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import bounded, check_settings
+from .core import bounded, check_settings, parse_fractions
 from .core import (KMInputError, atomic_path, config_fields, config_to_flat, data_dir, run_cli, save_figure, sectioned,
                                   seed_everything, settings_from)
 from .engine import EngineSettings, stop_ray
@@ -108,9 +108,8 @@ class PipelineConfig:
 
     def check(self):
         "Validate values that a typo would otherwise turn into a late failure."
-        fr = self.split_fractions()
-        if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1) > 1e-6 or fr[2] == 0:
-            raise KMInputError(f'split={self.split!r} must be three fractions (train,valid,test) summing to 1, with test > 0')
+        given = (self.questions and Path(self.questions).is_dir()) or (self.rog and Path(self.rog).is_dir())  # a split of its own: --split unused
+        parse_fractions('--split', self.split, ('train', 'valid', 'test'), need=() if given else ('train', 'test'))
         check_settings(self)  # every declared range, from Python too
         self.reason.check()
         if self.base != 'tiny': check_base(self.base)
@@ -130,7 +129,7 @@ class PipelineConfig:
         if self.llm: llm_endpoint(self.reason)  # the LLM step's API and model, or an error now rather than after training
         return self
 
-    def split_fractions(self): return [float(x) for x in str(self.split).split(',')]
+    def split_fractions(self): return parse_fractions('--split', self.split, ('train', 'valid', 'test'))
 
 # %% ../nbs/09_pipeline.ipynb #bc492463
 _NOT_IDENTITY = ('out', 'eval_steps', 'threads', 'num_processes', 'deepspeed_stage', 'force', 'inject_save_steps',  # may change between runs of a folder
@@ -369,7 +368,7 @@ def _planner_config(cfg:PipelineConfig, out:Path, base:str, has_valid:bool) -> T
                           'eval_steps': min(t.eval_steps, t.steps), 'plan_eval_n': 64 if has_valid else 0, 'max_eval': 200,
                           'seed': cfg.seed, 'warmup_steps': min(10, t.steps // 10)})
 
-# %% ../nbs/09_pipeline.ipynb #e8746893
+# %% ../nbs/09_pipeline.ipynb #c9e552c3
 def check_trainable(cfg:PipelineConfig, out:Path):
     "Refuse to train when the run has no test questions or no planning examples, naming the split and the settings behind it."
     n = {name: sum(1 for line in open(out/'questions'/f'{name}.jsonl', encoding='utf-8') if line.strip())

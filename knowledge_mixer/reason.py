@@ -418,7 +418,7 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
             for j, ps in zip(idx, got): out[j] = ps
     return mark_valid(kg, [ents for _, ents in qs], out, threads, exclude_topic)
 
-# %% ../nbs/07_reason.ipynb #ec96889a
+# %% ../nbs/07_reason.ipynb #38e74110
 def _positions(model) -> int|None:
     "The planner's position limit (`max_position_embeddings`), or None where its config does not say."
     return getattr(getattr(model, 'config', None), 'max_position_embeddings', None)
@@ -434,7 +434,7 @@ def check_prompt_lengths(model, tokenizer, questions:list, prompts:list[str], # 
                                f"past the planner's {limit:,} positions (max_position_embeddings); shorten it by {k + extra - limit:,}+ tokens")
     return n
 
-# %% ../nbs/07_reason.ipynb #30f895a9
+# %% ../nbs/07_reason.ipynb #eded9633
 def check_beam_memory(model, batch:int, beams:int, tokens:int) -> int: # questions per generate call, beams each, tokens per sequence
     "Estimated bytes of beam search's key/value cache and scores; more than is free raises with the settings to lower."
     c = getattr(model, 'config', None)

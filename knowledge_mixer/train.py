@@ -28,10 +28,11 @@ from .data import load_dataset_dir, load_jsonl, load_metaqa, planning_dataset, s
 from .text import parse_relation_paths
 
 # %% auto #0
-__all__ = ['TEXT_COLUMNS', 'training_columns', 'first_path', 'load_datasets', 'TrainConfig', 'check_base', 'deepspeed_config',
-           'free_port', 'launch_command', 'plan_accuracy', 'write_metrics', 'loss_plot', 'peft_model_for',
-           'trainer_args', 'TrainResult', 'checkpoint_problem', 'train_sft', 'text_perplexity', 'general_text',
-           'kl_replay', 'dpo_from_planning', 'train_dpo', 'merge_and_save', 'launch', 'run_training', 'km_train']
+__all__ = ['TEXT_COLUMNS', 'ROWS_MEASURED', 'training_columns', 'first_path', 'load_datasets', 'TrainConfig', 'check_base',
+           'deepspeed_config', 'free_port', 'launch_command', 'plan_accuracy', 'write_metrics', 'loss_plot',
+           'peft_model_for', 'trainer_args', 'TrainResult', 'checkpoint_problem', 'check_row_lengths', 'train_sft',
+           'text_perplexity', 'general_text', 'kl_replay', 'dpo_from_planning', 'train_dpo', 'merge_and_save', 'launch',
+           'run_training', 'km_train']
 
 # %% ../nbs/06_train.ipynb #4cb19b07
 import warnings
@@ -202,7 +203,7 @@ def check(self:TrainConfig) -> TrainConfig:
     if self.offload and not (self.deepspeed_stage or self.fsdp): raise KMInputError('offload needs deepspeed_stage 2 or 3 (or fsdp)')
     return self
 
-# %% ../nbs/06_train.ipynb #13d324ef
+# %% ../nbs/06_train.ipynb #edaef08b
 def check_base(base:str) -> str:
     "`base` if it is a known model name or a local model folder; else the error `model_path` gives, before any data is prepared."
     from knowledge_mixer.model import KNOWN_MODELS, model_path
@@ -572,12 +573,34 @@ def _finish(trainer, config, tok, run_dir, main, t0, resumed) -> TrainResult:
         loss_plot(hist, run_dir/'loss.png', title=f'{config.method} {config.objective} on {Path(config.dataset).name}')
     return TrainResult(run_dir, model_dir, {**_summary(hist), **extra}, hist, best)
 
+# %% ../nbs/06_train.ipynb #833f6978
+ROWS_MEASURED = 2000  # training rows whose token length is measured before training (a seeded sample of larger sets)
+
+def check_row_lengths(config:TrainConfig, model, tokenizer, ds) -> int:
+    "Refuse a `max_length` past the model's positions; print how many (sampled) text or prompt+completion rows it cuts, and return that count."
+    import numpy as np
+    most = getattr(getattr(model, 'config', None), 'max_position_embeddings', None)
+    if most and config.max_length > most:
+        raise KMInputError(f"--max_length {config.max_length} is more than the base model's {most:,} positions (max_position_embeddings); "
+                           f'pass --max_length {most} or less')
+    cols = ds.column_names
+    if config.packing or not ({'text'} <= set(cols) or {'prompt', 'completion'} <= set(cols)): return 0  # packed, or chat rows: not measured
+    rows = ds if len(ds) <= ROWS_MEASURED else ds.select(np.random.default_rng(config.seed).choice(len(ds), ROWS_MEASURED, replace=False))
+    texts = list(rows['text']) if 'text' in cols else [p + c for p, c in zip(rows['prompt'], rows['completion'])]
+    if not all(isinstance(t, str) for t in texts): return 0
+    n = [len(x) for x in tokenizer(texts)['input_ids']]
+    over = sum(k > config.max_length for k in n)
+    if over: print(f'note: {over:,} of {len(n):,} {"sampled " if len(rows) < len(ds) else ""}training rows are longer than max_length={config.max_length} '
+                   f'tokens (the longest {max(n):,}); training sees only their first {config.max_length}: raise --max_length to keep them whole', flush=True)
+    return over
+
 # %% ../nbs/06_train.ipynb #617e51b3
 def _fit(kind:str, trainer_cls, config:TrainConfig, train_ds, eval_ds, model, tokenizer, callbacks=(), regularizer=None) -> TrainResult:
     "One fine-tune: start the run folder, load the base, build the trainer, train (resuming), then save and report."
     t0 = time.time()
     run_dir, main = _start_run(config)
     model, tokenizer = _base_model(config, model, tokenizer)
+    if main: check_row_lengths(config, model, tokenizer, train_ds)
     tr = _trainer(kind, trainer_cls, config, run_dir, model, tokenizer, train_ds, eval_ds, callbacks, regularizer)
     resumed = _last_checkpoint(run_dir, main) if config.resume else None
     if resumed and main and kind != 'dpo': print(f'resuming from {resumed}', flush=True)  # (DPO resumes without a word)

@@ -189,3 +189,29 @@ def test_served_question_past_the_planners_positions_is_a_400_not_a_hang(planner
         assert r.status_code == 400 and "past the planner's 512 positions" in r.json()['error']['message'], r.text
         assert time.perf_counter() - t < 30
         assert c.post('/v1/kgqa', json={'question': f'who directed [{topic}]'}).status_code == 200
+
+
+@pytest.mark.parametrize('argv,says', [
+    (['km_eval', 'p.jsonl', '--format', 'rog', '--topk', '0'], 'km_eval: error: --topk must be -1 (every prediction) or >= 1, got 0'),
+    (['km_eval', 'p.jsonl', '--format', 'rog', '--topk', '-5'], 'km_eval: error: --topk must be >= -1, got -5'),
+    (['km_dataset', 'rog', 'o', '--split', '0.8,x,0.1'], "km_dataset: error: --split must be 3 comma-separated fractions (train,validation,test)"),
+    (['km_pipeline', '--out', 'o', '--split', '0,0,1'], "km_pipeline: error: --split '0,0,1' leaves the train part(s) empty"),
+])
+def test_eval_topk_and_splits_refused_with_one_line(argv, says, tmp_path):
+    (tmp_path / 'p.jsonl').write_text(json.dumps({'id': 'a', 'prediction': 'x', 'ground_truth': ['x']}) + '\n')
+    r = run(*argv, cwd=tmp_path)
+    lines = [ln for ln in r.stderr.splitlines() if 'WARNING' not in ln]
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith(says), r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['p.jsonl']
+
+
+def test_training_refuses_max_length_past_the_positions_and_reports_cut_rows(planner, tmp_path, capsys):
+    from datasets import Dataset
+
+    from knowledge_mixer.train import TrainConfig, check_row_lengths, train_sft
+    ds = Dataset.from_dict({'prompt': ['who directed [X]? ' * 40, 'short'], 'completion': [' <PATH> directed_by </PATH>'] * 2})
+    with pytest.raises(KMInputError, match=r"--max_length 4096 is more than the base model's 512 positions"):
+        train_sft(TrainConfig.tiny(out=str(tmp_path / 'run'), max_length=4096, steps=1), ds, model=planner.model, tokenizer=planner.tok)
+    assert not (tmp_path / 'run' / 'model').exists()
+    assert check_row_lengths(TrainConfig.tiny(max_length=64), planner.model, planner.tok, ds) == 1  # before: cut without a word
+    assert 'note: 1 of 2 training rows are longer than max_length=64 tokens' in capsys.readouterr().out
