@@ -102,7 +102,7 @@ def check_number(name:str, v, lo:float|None=None, hi:float|None=None, # allowed 
         raise KMInputError(f'{name} must be {rng}, got {v!r}{fix}')
     return v
 
-# %% ../nbs/00_core.ipynb #078e2ff0
+# %% ../nbs/00_core.ipynb #405e1f81
 def parse_fractions(name:str, text, parts:tuple, # the setting (e.g. '--split'), its value ('0.8,0.1,0.1'), a name per fraction
                     need:tuple=()) -> list[float]: # parts that must get a share (> 0)
     "One fraction per part from a comma-separated string, each in [0, 1] and summing to 1; anything else raises naming `name`."

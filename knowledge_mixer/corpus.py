@@ -15,7 +15,8 @@ from string import Formatter
 
 import numpy as np
 
-from .core import bounded
+from .core import bounded, check_memory
+WALK_STEP_BYTES = 200  # memory per walk step held as corpus text: the ids, the `e -> r -> e` line and its sentence, as Python strings
 from .core import KMInputError, check_action, check_int, km_command, parse_json, run_cli
 from .data import MOVIE_PHRASES, QARecord, movie_world
 from .graph import stored_triple, KnowledgeGraph
@@ -24,10 +25,10 @@ from .text import SPECIAL_TOKENS, path_to_text, verbalize_relation
 from .walk import RESTART, random_walks
 
 # %% auto #0
-__all__ = ['RelationTemplates', 'relation_templates', 'load_templates', 'qa_text', 'qa_prompt', 'parse_answers',
-           'held_out_phrasing', 'closed_book_questions', 'qa_corpus', 'fact_corpus', 'walk_corpus', 'path_corpus',
-           'mix', 'planning_text', 'qa_sft', 'dedup', 'budget', 'popularity_buckets', 'corpus_stats', 'CorpusConfig',
-           'km_corpus']
+__all__ = ['WALK_STEP_BYTES', 'RelationTemplates', 'relation_templates', 'load_templates', 'qa_text', 'qa_prompt',
+           'parse_answers', 'held_out_phrasing', 'closed_book_questions', 'qa_corpus', 'fact_corpus', 'walk_corpus',
+           'path_corpus', 'mix', 'planning_text', 'qa_sft', 'dedup', 'budget', 'popularity_buckets', 'corpus_stats',
+           'CorpusConfig', 'km_corpus']
 
 # %% ../nbs/05_corpus.ipynb #4d0f26bf
 @dataclass
@@ -466,6 +467,7 @@ def walk_corpus(kg:KnowledgeGraph, # the graph
     "Random walks as `e0 -> r1 -> e1 ...` lines (and verbalized sentences), each row with the facts it walked."
     _check_graph(kg)
     n_walks, length = check_int('n_walks', n_walks, 1), check_int('length', length, 1)
+    check_memory(n_walks * (length + 1) * WALK_STEP_BYTES, f'a corpus of {n_walks:,} walks of length {length}', 'lower --n_walks or --length')
     mode, alpha = _walk_mode(mode, restart)
     s = _walk_starts(kg, starts, questions, n_walks, np.random.default_rng(seed))
     walks = random_walks(kg, starts=s, n_walks=1, length=length, mode=mode, p=p, q=q, alpha=alpha, seed=seed)

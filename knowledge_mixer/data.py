@@ -21,7 +21,7 @@ from .core import KMInputError, KMNotFound, atomic_path, parse_json, read_lines,
 from .engine import EngineSettings, ordered_map, stop_ray
 from .graph import KnowledgeGraph, load_graph
 from .link import EntityLinker, linker_for, mark_mentions
-from .paths import batch_retrieve, batch_shortest_paths, relation_paths_from
+from .paths import MAX_HOPS, batch_retrieve, batch_shortest_paths, relation_paths_from
 from .text import (planning_messages, planning_prompt, reasoning_messages, reasoning_prompt,
                                   relation_path_to_text, verbalize_relation)
 
@@ -948,7 +948,7 @@ class DatasetConfig:
     n_movies: int = bounded(2500, 1)  # size of the embedded movie world
     chat: bool = False  # chat-messages form instead of plain prompt/completion
     split: str = '0.8,0.1,0.1'  # train/valid/test fractions (grouped by topic entity and path type)
-    hops: int = bounded(2, 1)  # rog: each question's subgraph is its topic entities' neighbourhood within this many hops
+    hops: int = bounded(2, 1, MAX_HOPS)  # rog: each question's subgraph is its topic entities' neighbourhood within this many hops
     max_triples: int = bounded(2000, 1)  # rog: cap on triples per question's subgraph (truth-path triples are kept first)
     format: str = 'parquet'  # rog: 'parquet' or 'jsonl'
     seed: int = bounded(0, 0)  # random seed

@@ -573,7 +573,7 @@ def _finish(trainer, config, tok, run_dir, main, t0, resumed) -> TrainResult:
         loss_plot(hist, run_dir/'loss.png', title=f'{config.method} {config.objective} on {Path(config.dataset).name}')
     return TrainResult(run_dir, model_dir, {**_summary(hist), **extra}, hist, best)
 
-# %% ../nbs/06_train.ipynb #833f6978
+# %% ../nbs/06_train.ipynb #0556a960
 ROWS_MEASURED = 2000  # training rows whose token length is measured before training (a seeded sample of larger sets)
 
 def check_row_lengths(config:TrainConfig, model, tokenizer, ds) -> int:
@@ -583,6 +583,8 @@ def check_row_lengths(config:TrainConfig, model, tokenizer, ds) -> int:
     if most and config.max_length > most:
         raise KMInputError(f"--max_length {config.max_length} is more than the base model's {most:,} positions (max_position_embeddings); "
                            f'pass --max_length {most} or less')
+    if most and config.max_new_tokens >= most:
+        raise KMInputError(f"--max_new_tokens {config.max_new_tokens} leaves no room for a prompt in the base model's {most:,} positions; pass fewer")
     cols = ds.column_names
     if config.packing or not ({'text'} <= set(cols) or {'prompt', 'completion'} <= set(cols)): return 0  # packed, or chat rows: not measured
     rows = ds if len(ds) <= ROWS_MEASURED else ds.select(np.random.default_rng(config.seed).choice(len(ds), ROWS_MEASURED, replace=False))

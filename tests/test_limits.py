@@ -22,6 +22,8 @@ def _configs():
     from knowledge_mixer.ask import AskConfig
     from knowledge_mixer.corpus import CorpusConfig
     from knowledge_mixer.data import DatasetConfig
+    from knowledge_mixer.eval import EvalConfig
+    from knowledge_mixer.graphqa import BenchmarkCommand
     from knowledge_mixer.inject import InjectConfig
     from knowledge_mixer.paths import PathsConfig
     from knowledge_mixer.pipeline import PipelineConfig
@@ -32,7 +34,8 @@ def _configs():
     return dict(walk=lambda **kw: WalkConfig(graph='k', out='o', **kw), paths=lambda **kw: PathsConfig(questions='q', kb='k', out='o', **kw),
                 dataset=lambda **kw: DatasetConfig(action='sft', out='o', **kw), corpus=lambda **kw: CorpusConfig(action='facts', out='o', **kw),
                 train=TrainConfig, inject=InjectConfig, pipeline=PipelineConfig, ask=lambda **kw: AskConfig(run='r', **kw),
-                predict=lambda **kw: PredictConfig(model='m', kg='k', questions='q', **kw), serve=lambda **kw: ServeConfig(run='r', **kw))
+                predict=lambda **kw: PredictConfig(model='m', kg='k', questions='q', **kw), serve=lambda **kw: ServeConfig(run='r', **kw),
+                benchmark=lambda **kw: BenchmarkCommand(action='build', **kw), eval=lambda **kw: EvalConfig(predictions='p', **kw))
 
 
 # (command, setting, value, what the one line says); each was accepted (or failed later, or raw) before
@@ -41,7 +44,7 @@ NONSENSE = [
     ('walk', 'seed', -1, '--seed must be >= 0, got -1'), ('walk', 'threads', 5000, '--threads must be in [1, 1024], got 5000'),
     ('paths', 'max_hops', 0, '--max_hops must be in [1, 16], got 0'), ('paths', 'max_paths', 0, '--max_paths must be >= 1, got 0'),
     ('paths', 'threads', 0, '--threads must be in [1, 1024], got 0'),
-    ('dataset', 'hops', 0, '--hops must be >= 1, got 0'), ('dataset', 'max_triples', 0, '--max_triples must be >= 1, got 0'),
+    ('dataset', 'hops', 0, '--hops must be in [1, 16], got 0'), ('dataset', 'max_triples', 0, '--max_triples must be >= 1, got 0'),
     ('dataset', 'per_type', 0, '--per_type must be >= 1, got 0'), ('dataset', 'threads', 0, '--threads must be in [1, 1024], got 0'),
     ('corpus', 'max_tokens', 0, '--max_tokens must be >= 1, got 0'), ('corpus', 'max_paths', 0, '--max_paths must be >= 1, got 0'),
     ('corpus', 'restart', 1.0, '--restart must be >= 0 and < 1, got 1.0'), ('corpus', 'p', -1.0, '--p must be > 0, got -1.0'),
@@ -51,7 +54,7 @@ NONSENSE = [
     ('train', 'save_total_limit', 0, '--save_total_limit must be >= 1, got 0'), ('train', 'threads', -2, '--threads must be in [0, 1024], got -2'),
     ('train', 'max_grad_norm', 0.0, '--max_grad_norm must be > 0'), ('train', 'num_processes', 100_000, '--num_processes must be in [1, 1024]'),
     ('inject', 'lr', -1.0, '--lr must be > 0, got -1.0'), ('inject', 'stop_at', 2.0, '--stop_at must be >= 0 and <= 1, got 2.0'),
-    ('inject', 'format_share', 1.5, '--format_share must be >= 0 and <= 1, got 1.5'), ('inject', 'probe_n', 0, '--probe_n must be >= 1, got 0'),
+    ('inject', 'format_share', 1.5, '--format_share must be >= 0 and < 1, got 1.5'), ('inject', 'probe_n', 0, '--probe_n must be >= 1, got 0'),
     ('inject', 'hidden', 0, '--hidden must be >= 1, got 0'), ('inject', 'curve_every', -1, '--curve_every must be >= 0, got -1'),
     ('predict', 'beams', 0, '--beams must be in [1, 256], got 0'), ('predict', 'beams', 100_000, '--beams must be in [1, 256], got 100000'),
     ('predict', 'batch_size', 0, '--batch_size must be >= 1, got 0'), ('predict', 'limit', -1, '--limit must be >= 0, got -1'),
@@ -63,7 +66,9 @@ NONSENSE = [
     ('ask', 'top', -1, '--top must be >= 0, got -1'), ('ask', 'beams', 0, '--beams must be in [1, 256], got 0'),
     ('ask', 'paths_per_answer', -1, '--paths_per_answer must be >= 0, got -1'),
     ('serve', 'port', 70_000, '--port must be in [0, 65535], got 70000'), ('serve', 'batch', 0, '--batch must be >= 1, got 0'),
-    ('serve', 'max_queue', 0, '--max_queue must be >= 1, got 0'), ('serve', 'max_body', 0, '--max_body must be >= 1, got 0'),
+    ('serve', 'max_queue', 0, '--max_queue must be >= 1, got 0'), ('benchmark', 'seed', -1, '--seed must be >= 0, got -1'),
+    ('dataset', 'hops', 99, '--hops must be in [1, 16], got 99'), ('corpus', 'seed', -1, '--seed must be >= 0, got -1'),
+    ('eval', 'topk', -5, '--topk must be >= -1, got -5'), ('serve', 'max_body', 0, '--max_body must be >= 1, got 0'),
 ]
 
 
@@ -91,7 +96,7 @@ def small_kg(tmp_path_factory):
 @pytest.mark.parametrize('argv,says', [
     (['km_walk', '{kg}', 'o.txt', '--n_walks', '0'], 'km_walk: error: --n_walks must be >= 1, got 0'),  # before: exit 0, an empty walk file
     (['km_walk', '{kg}', 'o.txt', '--seed', '-1'], 'km_walk: error: --seed must be >= 0, got -1'),  # before: exit 0
-    (['km_dataset', 'rog', 'o', '--kg', '{kg}', '--hops', '0'], 'km_dataset: error: --hops must be >= 1, got 0'),  # before: exit 0, empty subgraphs
+    (['km_dataset', 'rog', 'o', '--kg', '{kg}', '--hops', '0'], 'km_dataset: error: --hops must be in [1, 16], got 0'),  # before: exit 0, empty subgraphs
     (['km_corpus', 'facts', 'o', '--max_tokens', '0'], 'km_corpus: error: --max_tokens must be >= 1, got 0'),  # before: exit 0, no budget at all
     (['km_inject', '--out', 'o', '--lr', '-1'], 'km_inject: error: --lr must be > 0, got -1.0'),  # before: exit 1, a raw ValueError from torch
     (['km_predict', 'm', '{kg}', 'q.jsonl', '--beams', '100000'], 'km_predict: error: --beams must be in [1, 256], got 100000'),
@@ -215,3 +220,12 @@ def test_training_refuses_max_length_past_the_positions_and_reports_cut_rows(pla
     assert not (tmp_path / 'run' / 'model').exists()
     assert check_row_lengths(TrainConfig.tiny(max_length=64), planner.model, planner.tok, ds) == 1  # before: cut without a word
     assert 'note: 1 of 2 training rows are longer than max_length=64 tokens' in capsys.readouterr().out
+
+
+def test_a_walk_corpus_larger_than_memory_is_refused_before_walking():
+    from knowledge_mixer.corpus import walk_corpus
+    from knowledge_mixer.data import movie_world
+    t = time.perf_counter()
+    with pytest.raises(KMInputError, match=r'a corpus of 1,000,000,000 walks of length 1000 needs about [\d,.]+ GiB, but [\d,.]+ GiB is free'):
+        walk_corpus(movie_world(20, seed=0), n_walks=10**9, length=1000)
+    assert time.perf_counter() - t < 10
