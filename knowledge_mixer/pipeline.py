@@ -27,8 +27,8 @@ from .train import TrainConfig, check_base
 # %% auto #0
 __all__ = ['PARAPHRASES', 'ROG_SPLITS', 'STAGES', 'QuestionsConfig', 'PlannerConfig', 'InjectStageConfig', 'PipelineConfig',
            'claim_run_folder', 'run_stage', 'degree_plot', 'stage_graph', 'given_split', 'stage_questions',
-           'stage_sft_data', 'check_trainable', 'stage_train', 'stage_predict', 'stage_eval', 'stage_inject',
-           'write_report', 'run_pipeline', 'km_pipeline']
+           'stage_sft_data', 'check_trainable', 'check_test_prompts', 'stage_train', 'stage_predict', 'stage_eval',
+           'stage_inject', 'write_report', 'run_pipeline', 'km_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #ac581aa4
 @dataclass
@@ -383,6 +383,18 @@ def check_trainable(cfg:PipelineConfig, out:Path):
         raise KMInputError(f'{out}/data/planning_train: no planning examples (none of the {n["train"]:,} training questions has a relation path '
                            'from its topic entities); check that the questions belong to this KG')
 
+# %% ../nbs/09_pipeline.ipynb #628f21ba
+def check_test_prompts(out:Path, base:str):
+    "Refuse to train a planner whose positions cannot hold a test question's planning prompt (the predict stage would fail after training)."
+    from transformers import AutoConfig, AutoTokenizer
+    from knowledge_mixer.model import model_path
+    from knowledge_mixer.reason import check_prompt_lengths
+    from knowledge_mixer.text import planning_prompt
+    p = model_path(base)
+    limit = getattr(AutoConfig.from_pretrained(p, local_files_only=True), 'max_position_embeddings', None)
+    test = load_jsonl(out/'questions'/'test.jsonl')
+    check_prompt_lengths(limit, AutoTokenizer.from_pretrained(p, local_files_only=True), test, [planning_prompt(r.question) for r in test], [0] * len(test))
+
 # %% ../nbs/09_pipeline.ipynb #18a77c1e
 def stage_train(cfg:PipelineConfig, out:Path) -> dict:
     "LoRA (or full/QLoRA) fine-tuning of the planner on the planning set; resumes from checkpoints."
@@ -390,6 +402,7 @@ def stage_train(cfg:PipelineConfig, out:Path) -> dict:
     check_trainable(cfg, out)
     train, valid = _planning_sets(out, cfg.seed)
     base = _tiny_base(out, list(train['prompt']) + list(train['completion'])) if cfg.base == 'tiny' else cfg.base
+    check_test_prompts(out, base)
     tc = _planner_config(cfg, out, base, valid is not None)
     r = launch(tc, train, valid) if cfg.num_processes > 1 else train_sft(tc, train.shuffle(seed=cfg.seed), valid)
     m = r.metrics

@@ -402,7 +402,7 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
     if method == 'beam' and beams > len(tokenizer): raise KMInputError(f'beams must be <= the vocabulary size {len(tokenizer):,} for beam search, got {beams}')
     plan_tokens = ([_candidate_trie(kg, tokenizer, ents, max_hops)[1].rest[0] for _, ents in qs] if method == 'exact'
                    else [max_new_tokens] * len(qs))
-    lens = check_prompt_lengths(model, tokenizer, questions, [_prompt_text(tokenizer, q, chat) for q, _ in qs], plan_tokens)
+    lens = check_prompt_lengths(_positions(model), tokenizer, questions, [_prompt_text(tokenizer, q, chat) for q, _ in qs], plan_tokens)
     if method == 'beam' and qs: check_beam_memory(model, min(batch_size, len(qs)), beams, max(lens) + max_new_tokens)
     # exact: batch questions with tries of similar size together, so a round pads little (the order is restored below)
     order = (sorted(range(len(qs)), key=lambda i: len(_candidate_trie(kg, tokenizer, qs[i][1], max_hops)[1].token)) if method == 'exact'
@@ -423,15 +423,16 @@ def _positions(model) -> int|None:
     "The planner's position limit (`max_position_embeddings`), or None where its config does not say."
     return getattr(getattr(model, 'config', None), 'max_position_embeddings', None)
 
-def check_prompt_lengths(model, tokenizer, questions:list, prompts:list[str], # the questions (for their ids) and their planning prompts
+def check_prompt_lengths(limit:int|None, tokenizer, # the planner's positions (`_positions(model)`; None: no limit) and its tokenizer
+                         questions:list, prompts:list[str], # the questions (for their ids) and their planning prompts
                          plan_tokens:list[int]) -> list[int]: # the most tokens each question's plan may take
     "The token count of each prompt; a prompt that with its plan overruns the planner's positions raises, naming the question."
     n = [len(x) for x in tokenizer(prompts)['input_ids']]
-    limit = _positions(model)
     for i, (k, extra) in enumerate(zip(n, plan_tokens)):
         if limit and k + extra > limit:
-            raise KMInputError(f'question {_qid(questions[i], i)!r} is too long: its prompt is {k:,} tokens and its plan up to {extra:,} more, '
-                               f"past the planner's {limit:,} positions (max_position_embeddings); shorten it by {k + extra - limit:,}+ tokens")
+            plus = f' and its plan up to {extra:,} more' if extra else ''
+            raise KMInputError(f'question {_qid(questions[i], i)!r} is too long: its prompt is {k:,} tokens{plus}, past the planner\'s '
+                               f'{limit:,} positions (max_position_embeddings); shorten it by {k + extra - limit:,}+ tokens')
     return n
 
 # %% ../nbs/07_reason.ipynb #eded9633
