@@ -18,12 +18,12 @@ from pathlib import Path
 
 from fastcore.basics import patch
 
-from .core import (KMInputError, KMNotFound, check_int, current_dir, km_command, parse_json, quiet_library_progress,
-                                  run_cli, settings_from)
+from .core import (MAX_THREADS, KMInputError, KMNotFound, bounded, check_int, current_dir, km_command, parse_json,
+                                  quiet_library_progress, run_cli, settings_from)
 from .graph import KnowledgeGraph
 from .link import linker_for, mark_mentions
 from .reason import Plan, ReasonConfig, answer, load_planner, plan
-from .text import planning_prompt, verbalize_path
+from .text import verbalize_path
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'Answer', 'AskSettings', 'Reasoner', 'format_answer', 'AskConfig', 'km_ask']
@@ -78,9 +78,9 @@ class AskSettings:
     max_candidates = None  # most relation paths in one question's menu; beyond it the longest are cut (default: the run's)
     runtime = None  # where the planner runs: 'torch', or 'onnx' (the run's export in RUN/onnx, made by km_export RUN) (default: the run's)
     plan_dtype = None  # the planner's weights on torch: 'float32', or 'bfloat16' (faster on CPUs with AMX or AVX512-BF16) (default: the run's)
-    paths_per_answer: int = 2  # supporting paths kept per answer
-    max_paths: int = 10  # supporting paths kept per question, best answers first
-    threads: int = 0  # torch threads (0: torch's default)
+    paths_per_answer: int = bounded(2, 0)  # supporting paths kept per answer
+    max_paths: int = bounded(10, 0)  # supporting paths kept per question, best answers first
+    threads: int = bounded(0, 0, MAX_THREADS)  # torch threads (0: torch's default)
 
 # %% ../nbs/10_ask.ipynb #e600a65d
 def _resolve(settings:dict, saved:dict|None=None) -> AskSettings:
@@ -160,15 +160,6 @@ def _question(q, i:int|None=None) -> str:
 def _confidence(p:Plan) -> float:
     "A plan's confidence in [0, 1]: the geometric mean of its tokens' probabilities (its beam score is their mean log)."
     return round(math.exp(min(float(p.score), 0.0)), 4)
-
-# %% ../nbs/10_ask.ipynb #b54fa7f4
-def _check_length(tokenizer, model, text:str, i:int|None=None):
-    "Refuse a question whose planning prompt does not fit the planner's positions (with room for a plan)."
-    most = getattr(getattr(model, 'config', None), 'max_position_embeddings', None)
-    n = len(tokenizer(planning_prompt(text))['input_ids'])
-    if most and n + 64 > most:
-        which = 'the question' if i is None else f'question {i}'
-        raise KMInputError(f'{which} is too long: {n} tokens with the prompt; the planner reads at most {most - 64} (shorten it)')
 
 # %% ../nbs/10_ask.ipynb #621952e5
 _SAMPLE = 256  # retrieved paths per followed plan, searched for the answers' supporting paths
@@ -266,7 +257,6 @@ def ask_many(self:Reasoner, questions:list[str], # questions: topic entities in 
     topics, unknown = [_topics(self.kg, q) for q in qs], [_bracketed(self.kg, q)[1] for q in qs]
     asked = [i for i, m in enumerate(topics) if m]
     recs = [dict(id=str(i), question=_marked(qs[i], topics[i]), answer=[], q_entity=[m['entity'] for m in topics[i]]) for i in asked]
-    for i, rec in zip(asked, recs): _check_length(self.tokenizer, self.model, rec['question'], i if len(qs) > 1 else None)
     plans = (plan(self.model, self.tokenizer, recs, self.kg, s.beams, s.constrained, s.max_hops, batch_size, method=s.planner,
                  max_candidates=s.max_candidates) if recs else [])
     followed = dict(zip(asked, _follow(self.kg, recs, plans, s.top_plans)))
@@ -299,7 +289,7 @@ class AskConfig:
     run: str  # km_pipeline run folder (config.json, kg.npz, train/model)
     question: str|None = field(default=None, metadata={'positional': True})  # the question, its topic entity in [brackets]; none: an interactive prompt
     json: bool = False  # print Answer.to_dict() as JSON (at the prompt: one object per line)
-    top: int = 5  # answers printed per question (0: all; --json prints all)
+    top: int = bounded(5, 0)  # answers printed per question (0: all; --json prints all)
     history: str = '~/.km_ask_history'  # readline history file of the interactive prompt ('': none)
     beams = ...
     top_plans = ...

@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['MARKER', 'disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'read_lines', 'parse_json', 'read_jsonl',
-           'check_int', 'repo_root', 'data_dir', 'shared_data', 'sweep_temps', 'atomic_path', 'restore_dir',
-           'current_dir', 'replace_dir', 'atomic_dir', 'folder_maker', 'mark_output_dir', 'check_output_dir',
-           'saved_settings', 'folder_lock', 'output_dir', 'save_figure', 'seed_everything', 'generating', 'run_cli',
-           'check_action', 'progress_enabled', 'progress', 'quiet_library_progress', 'km_command', 'config_fields',
-           'config_to_flat', 'config_from_flat', 'sectioned', 'load_config_file', 'save_config', 'config_parser',
-           'parse_config', 'params_cell', 'spread_settings', 'settings_from']
+__all__ = ['MARKER', 'MAX_THREADS', 'disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'read_lines', 'parse_json',
+           'read_jsonl', 'check_int', 'check_number', 'parse_fractions', 'available_memory', 'check_memory',
+           'repo_root', 'data_dir', 'shared_data', 'sweep_temps', 'atomic_path', 'restore_dir', 'current_dir',
+           'replace_dir', 'atomic_dir', 'folder_maker', 'mark_output_dir', 'check_output_dir', 'saved_settings',
+           'folder_lock', 'output_dir', 'save_figure', 'seed_everything', 'generating', 'run_cli', 'check_action',
+           'progress_enabled', 'progress', 'quiet_library_progress', 'km_command', 'config_fields', 'config_to_flat',
+           'config_from_flat', 'sectioned', 'load_config_file', 'save_config', 'config_parser', 'parse_config',
+           'params_cell', 'bounded', 'check_settings', 'spread_settings', 'settings_from']
 
 # %% ../nbs/00_core.ipynb #eb73292a
 def disable_telemetry():
@@ -86,6 +87,53 @@ def check_int(name:str, v, lo:int, hi:int|None=None, # allowed range [lo, hi] (h
         rng = f'>= {lo}' if hi is None else f'in [{lo}, {hi}]'
         raise KMInputError(f'{name} must be {rng}, got {v}{fix}')
     return int(v)
+
+# %% ../nbs/00_core.ipynb #df00c3f3
+def check_number(name:str, v, lo:float|None=None, hi:float|None=None, # allowed range (None: unbounded on that side)
+                 lo_open:bool=False, hi_open:bool=False, # True: that end itself is refused (a learning rate of 0 trains nothing)
+                 fix:str='') -> float: # advice appended to the error
+    "`v` as a finite number in the range; a bool, a string, nan or inf raises `KMInputError` naming the value."
+    import math
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+        raise KMInputError(f'{name} must be a finite number, got {v!r}{fix}')
+    if (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and (v >= hi if hi_open else v > hi)):
+        low = '' if lo is None else f'{"> " if lo_open else ">= "}{lo:g}'
+        high = '' if hi is None else f'{"< " if hi_open else "<= "}{hi:g}'
+        rng = ' and '.join(s for s in (low, high) if s)
+        raise KMInputError(f'{name} must be {rng}, got {v!r}{fix}')
+    return v
+
+# %% ../nbs/00_core.ipynb #405e1f81
+def parse_fractions(name:str, text, parts:tuple, # the setting (e.g. '--split'), its value ('0.8,0.1,0.1'), a name per fraction
+                    need:tuple=()) -> list[float]: # parts that must get a share (> 0)
+    "One fraction per part from a comma-separated string, each in [0, 1] and summing to 1; anything else raises naming `name`."
+    import math
+    form = f"{name} must be {len(parts)} comma-separated fractions ({','.join(parts)}) summing to 1"
+    try: fr = [float(x) for x in str(text).split(',')]
+    except ValueError: raise KMInputError(f'{form}, got {text!r}') from None
+    if len(fr) != len(parts) or not all(math.isfinite(x) and 0 <= x <= 1 for x in fr) or abs(sum(fr) - 1) > 1e-6:
+        raise KMInputError(f'{form}, got {text!r}')
+    empty = [p for p, x in zip(parts, fr) if p in need and x == 0]
+    if empty: raise KMInputError(f'{name} {text!r} leaves the {" and ".join(empty)} part(s) empty; give each a share above 0')
+    return fr
+
+# %% ../nbs/00_core.ipynb #60434eaf
+def available_memory(device=None) -> int:
+    "Bytes free for new allocations: on a CUDA `device` its free memory, else the machine's available RAM."
+    if device is not None and getattr(device, 'type', str(device).split(':')[0]) == 'cuda':
+        import torch
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        import psutil
+        return psutil.virtual_memory().available
+    except ImportError: return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+
+def check_memory(need:int, what:str, # bytes an operation will hold; what it is, for the message
+                 fix:str, device=None) -> int: # which setting to lower; where it runs (None: CPU)
+    "`need` if it fits in `available_memory(device)`, else a `KMInputError` with both sizes and the fix."
+    free = available_memory(device)
+    if need > free: raise KMInputError(f'{what} needs about {need / 2**30:,.1f} GiB, but {free / 2**30:,.1f} GiB is free; {fix}')
+    return need
 
 # %% ../nbs/00_core.ipynb #5154e428
 def repo_root() -> Path|None:
@@ -686,17 +734,42 @@ def _config_command(func, config):
     from knowledge_mixer import __version__
     @functools.wraps(func)
     def _cli(*args, **kwargs):
-        if args and isinstance(args[0], config): return func(*args, **kwargs)
+        if args and isinstance(args[0], config):
+            run_cli(func.__name__, check_settings, args[0], debug=kwargs.get('debug', False))
+            return func(*args, **kwargs)
         if args or kwargs:  # from Python: the settings as keywords
             debug = kwargs.pop('debug', False)
-            return func(config_from_flat(config, kwargs, strict=True, where_=func.__name__), debug=debug)
+            cfg = run_cli(func.__name__, lambda: check_settings(config_from_flat(config, kwargs, strict=True, where_=func.__name__)), debug=debug)
+            return func(cfg, debug=debug)
         cfg, debug = parse_config(config, prog=func.__name__, description=inspect.cleandoc(func.__doc__ or ''),
                                   version=f'{func.__name__} (knowledge-mixer) {__version__}')
+        run_cli(func.__name__, check_settings, cfg, debug=debug)  # every range, before the command reads or writes anything
         if not progress_enabled(): quiet_library_progress()
         func(cfg, debug=debug)  # a console script's return value becomes its exit status: success is 0, whatever func returns
     _cli.config = config
     return _cli
 
+
+# %% ../nbs/00_core.ipynb #fde3352b
+MAX_THREADS = 1024  # more threads (or processes) than any machine has cores: a typo
+
+def bounded(default, lo:float|None=None, hi:float|None=None, # the allowed range, ends included (None: open on that side)
+            lo_open:bool=False, hi_open:bool=False, # True: that end itself is refused
+            why:str='', **metadata): # why the bound is there (said in the error); other field metadata (flag, help)
+    "A dataclass field for a numeric setting with its allowed range: `check_settings` refuses values outside it."
+    import dataclasses
+    return dataclasses.field(default=default, metadata={**metadata, 'range': (lo, hi, lo_open, hi_open, why)})
+
+def check_settings(cfg):
+    "`cfg` once every setting declared with `bounded` is in its range; else a `KMInputError` naming the flag and the range."
+    for path, f, t, _ in config_fields(type(cfg)):
+        if 'range' not in f.metadata: continue
+        lo, hi, lo_open, hi_open, why = f.metadata['range']
+        v, name, fix = _at(cfg, path), _flag_names(f, _base_type(t))[0], f' ({why})' if why else ''
+        if v is None and _base_type(t) is not t: continue  # an unset optional setting: its default applies
+        if _base_type(t) is int: check_int(name, v, lo if lo is not None else -2**63, hi, fix)
+        else: check_number(name, v, lo, hi, lo_open, hi_open, fix)
+    return cfg
 
 # %% ../nbs/00_core.ipynb #5e771a02
 def _setting_field(f, default=..., help:str|None=None):

@@ -15,6 +15,8 @@ from string import Formatter
 
 import numpy as np
 
+from .core import bounded, check_memory
+WALK_STEP_BYTES = 200  # memory per walk step held as corpus text: the ids, the `e -> r -> e` line and its sentence, as Python strings
 from .core import KMInputError, check_action, check_int, km_command, parse_json, run_cli
 from .data import MOVIE_PHRASES, QARecord, movie_world
 from .graph import stored_triple, KnowledgeGraph
@@ -23,10 +25,10 @@ from .text import SPECIAL_TOKENS, path_to_text, verbalize_relation
 from .walk import RESTART, random_walks
 
 # %% auto #0
-__all__ = ['RelationTemplates', 'relation_templates', 'load_templates', 'qa_text', 'qa_prompt', 'parse_answers',
-           'held_out_phrasing', 'closed_book_questions', 'qa_corpus', 'fact_corpus', 'walk_corpus', 'path_corpus',
-           'mix', 'planning_text', 'qa_sft', 'dedup', 'budget', 'popularity_buckets', 'corpus_stats', 'CorpusConfig',
-           'km_corpus']
+__all__ = ['WALK_STEP_BYTES', 'RelationTemplates', 'relation_templates', 'load_templates', 'qa_text', 'qa_prompt',
+           'parse_answers', 'held_out_phrasing', 'closed_book_questions', 'qa_corpus', 'fact_corpus', 'walk_corpus',
+           'path_corpus', 'mix', 'planning_text', 'qa_sft', 'dedup', 'budget', 'popularity_buckets', 'corpus_stats',
+           'CorpusConfig', 'km_corpus']
 
 # %% ../nbs/05_corpus.ipynb #4d0f26bf
 @dataclass
@@ -465,6 +467,7 @@ def walk_corpus(kg:KnowledgeGraph, # the graph
     "Random walks as `e0 -> r1 -> e1 ...` lines (and verbalized sentences), each row with the facts it walked."
     _check_graph(kg)
     n_walks, length = check_int('n_walks', n_walks, 1), check_int('length', length, 1)
+    check_memory(n_walks * (length + 1) * WALK_STEP_BYTES, f'a corpus of {n_walks:,} walks of length {length}', 'lower --n_walks or --length')
     mode, alpha = _walk_mode(mode, restart)
     s = _walk_starts(kg, starts, questions, n_walks, np.random.default_rng(seed))
     walks = random_walks(kg, starts=s, n_walks=1, length=length, mode=mode, p=p, q=q, alpha=alpha, seed=seed)
@@ -636,29 +639,29 @@ class CorpusConfig:
     out: str  # output folder: the Dataset, stats.json and config.json
     graph: str = 'movie'  # triples file or .npz graph, or 'movie' for the embedded movie world
     questions: str|None = None  # training questions JSONL (paths needs it; qa adds them, walks can start from them)
-    n_movies: int = 2500  # films in the movie world (graph 'movie')
-    phrasings: int = 3  # templates per fact per epoch (facts) or per (entity, relation) question (qa)
-    epochs: int = 1  # times each fact is written (facts)
+    n_movies: int = bounded(2500, 1)  # films in the movie world (graph 'movie')
+    phrasings: int = bounded(3, 1)  # templates per fact per epoch (facts) or per (entity, relation) question (qa)
+    epochs: int = bounded(1, 1)  # times each fact is written (facts)
     inverse: bool = True  # write facts and questions from the tail's side too
     passages: bool = True  # add entity-centric passages to the facts corpus
     plain: bool = False  # facts: only `h r t` lines (the plain-triples baseline)
     held_out: bool = True  # keep each question's held-out phrasing out of the qa corpus (for evaluation)
-    max_answers: int = 30  # qa: skip (entity, relation) pairs with more answers
+    max_answers: int = bounded(30, 1)  # qa: skip (entity, relation) pairs with more answers
     templates: str|None = None  # JSON/YAML templates file (load_templates)
-    n_walks: int = 1000  # walks in all
-    length: int = 4  # steps per walk
+    n_walks: int = bounded(1000, 1)  # walks in all
+    length: int = bounded(4, 1)  # steps per walk
     starts: str = 'uniform'  # walk starts: uniform, questions (topics of --questions), names a,b or @file of names
     mode: str = 'uniform'  # walk mode: uniform, weighted or node2vec
-    p: float = 1.0  # node2vec return parameter
-    q: float = 1.0  # node2vec in-out parameter
-    restart: float = 0.0  # chance of jumping back to a walk's start at each step
+    p: float = bounded(1.0, 0, lo_open=True)  # node2vec return parameter
+    q: float = bounded(1.0, 0, lo_open=True)  # node2vec in-out parameter
+    restart: float = bounded(0.0, 0, 1, hi_open=True)  # chance of jumping back to a walk's start at each step
     verbalize: bool = True  # write walks and paths as sentences too
-    max_paths: int = 5  # paths: truth paths per question
+    max_paths: int = bounded(5, 1)  # paths: truth paths per question
     dedup: bool = True  # drop repeated texts
-    max_tokens: int|None = None  # token budget (None: no limit)
+    max_tokens: int|None = bounded(None, 1)  # token budget (None: no limit)
     on_over: str = 'error'  # over budget: error, or sample (a seeded sample that covers the facts first)
     tokenizer: str|None = None  # count tokens with this local tokenizer folder (default: whitespace-separated words)
-    seed: int = 0  # random seed (also of the movie world)
+    seed: int = bounded(0, 0)  # random seed (also of the movie world)
 
 # %% ../nbs/05_corpus.ipynb #afe4b733
 def _cli_inputs(cfg:CorpusConfig):

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .core import MAX_THREADS, bounded, parse_fractions
 from .core import KMInputError, KMNotFound, atomic_path, parse_json, read_lines, run_cli, spread_settings, where
 from .engine import EngineSettings, ordered_map, stop_ray
 from .graph import KnowledgeGraph, load_graph
 from .link import EntityLinker, linker_for, mark_mentions
-from .paths import batch_retrieve, batch_shortest_paths, relation_paths_from
+from .paths import MAX_HOPS, batch_retrieve, batch_shortest_paths, relation_paths_from
 from .text import (planning_messages, planning_prompt, reasoning_messages, reasoning_prompt,
                                   relation_path_to_text, verbalize_relation)
 
@@ -945,15 +946,15 @@ class DatasetConfig:
     questions: str|None = None  # sft: questions JSONL; rog: questions JSONL or question<TAB>answers text (default: built from the KG, as the questions action does)
     kind: str = 'planning'  # sft: planning, reasoning or dpo
     source: str = 'gold'  # planning targets: 'gold' (the record's path) or 'shortest' (all shortest relation paths)
-    per_type: int = 20  # questions per relation-path type
-    n_movies: int = 2500  # size of the embedded movie world
+    per_type: int = bounded(20, 1)  # questions per relation-path type
+    n_movies: int = bounded(2500, 1)  # size of the embedded movie world
     chat: bool = False  # chat-messages form instead of plain prompt/completion
     split: str = '0.8,0.1,0.1'  # train/valid/test fractions (grouped by topic entity and path type)
-    hops: int = 2  # rog: each question's subgraph is its topic entities' neighbourhood within this many hops
-    max_triples: int = 2000  # rog: cap on triples per question's subgraph (truth-path triples are kept first)
+    hops: int = bounded(2, 1, MAX_HOPS)  # rog: each question's subgraph is its topic entities' neighbourhood within this many hops
+    max_triples: int = bounded(2000, 1)  # rog: cap on triples per question's subgraph (truth-path triples are kept first)
     format: str = 'parquet'  # rog: 'parquet' or 'jsonl'
-    seed: int = 0  # random seed
-    threads: int = 1  # worker threads
+    seed: int = bounded(0, 0)  # random seed
+    threads: int = bounded(1, 1, MAX_THREADS)  # worker threads
     run: EngineSettings  # rog: where subgraph batches are built (--engine ray: on Ray workers)
 
 # %% ../nbs/04_data.ipynb #c6b9489e
@@ -982,7 +983,7 @@ def _write_rog(cfg:DatasetConfig, graph:KnowledgeGraph):
     mark_output_dir(cfg.out, 'km_dataset')
     if cfg.questions: recs = read_questions(cfg.questions, kg=graph)
     else: recs = movie_questions(graph, cfg.per_type, cfg.seed) if not cfg.kg else build_questions(graph, per_type=cfg.per_type, seed=cfg.seed, threads=cfg.threads)
-    fr = [float(x) for x in str(cfg.split).split(',')]
+    fr = parse_fractions('--split', cfg.split, ('train', 'validation', 'test'))
     for name, part in split_records(recs, fr, cfg.seed, names=('train', 'validation', 'test')).items():
         try: rep = export_rog(graph, part, Path(cfg.out)/name, cfg.hops, cfg.max_triples, cfg.format, threads=cfg.threads,
                               engine=cfg.engine, workers=cfg.workers)

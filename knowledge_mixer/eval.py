@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .core import bounded
 from .core import KMInputError, atomic_path, km_command, parse_json, read_jsonl, read_lines, run_cli, save_config, save_figure, where
 
 # %% auto #0
@@ -259,7 +260,7 @@ class EvalConfig:
     predictions: str  # predictions JSONL: ours (km_predict) or RoG's with --format rog
     format: str = 'km'  # 'km' (ours: strict + RoG-compatible + path metrics) or 'rog' (RoG's file and numbers)
     out: str|None = None  # folder for eval_metrics.json, eval_report.md and plots (km format)
-    topk: int = -1  # rog: keep the top-k most frequent predictions when prediction is a list
+    topk: int = bounded(-1, -1, why='-1: every prediction')  # rog: keep the top-k most frequent predictions when prediction is a list
 
 # %% ../nbs/08_eval.ipynb #a449244e
 def _eval_rog(cfg:EvalConfig):
@@ -276,6 +277,7 @@ def _eval_km(cfg:EvalConfig):
         print(f'wrote {cfg.out}/eval_metrics.json, eval_report.md and plots')
 
 def _eval_main(cfg:EvalConfig):
+    if cfg.topk == 0: raise KMInputError('--topk must be -1 (every prediction) or >= 1, got 0: it would score no prediction at all')
     if not Path(cfg.predictions).exists(): raise FileNotFoundError(f'{cfg.predictions}: no such predictions file')
     if cfg.format == 'rog': _eval_rog(cfg)
     elif cfg.format == 'km': _eval_km(cfg)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import (KMInputError, atomic_dir, atomic_path, check_action, check_output_dir, folder_lock, km_command,
-                                  mark_output_dir, read_jsonl, run_cli, spread_settings)
+from .core import (KMInputError, atomic_dir, atomic_path, bounded, check_action, check_output_dir, folder_lock,
+                                  km_command, mark_output_dir, read_jsonl, run_cli, spread_settings)
 from .data import (METAQA_QTYPES, METAQA_RELATIONS, QARecord, export_rog, frequent_relation_paths, metaqa_relation_path, movie_world,
                                   relation_phrase, save_jsonl)
 from .eval import strict_normalize
@@ -70,7 +70,7 @@ class BenchmarkConfig:
     heldout_compositions: float = 0.2  # share of multi-hop relation paths kept for the unseen-composition test
     heldout_paraphrase: float = 0.1  # share of items asked with their task's held-out template (the unseen-paraphrase test)
     split: str = '0.7,0.1,0.2'  # train/dev/test_iid fractions of the items no held-out set claims
-    seed: int = 0  # random seed: one seed, one benchmark
+    seed: int = bounded(0, 0)  # random seed: one seed, one benchmark
 
     def check(self) -> 'BenchmarkConfig':
         "Refuse settings that cannot build a meaningful benchmark, naming the setting."

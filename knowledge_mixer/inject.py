@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import (KMInputError, atomic_path, check_action, check_int, generating, km_command, output_dir, run_cli,
-                                  save_config, save_figure, saved_settings, settings_from)
+from .core import (KMInputError, atomic_path, bounded, check_action, check_int, check_settings, generating, km_command,
+                                  output_dir, run_cli, save_config, save_figure, saved_settings, settings_from)
 from .corpus import (closed_book_questions, corpus_stats, dedup, fact_corpus, held_out_phrasing, mix, parse_answers,
                                     path_corpus, planning_text, popularity_buckets, qa_corpus, qa_sft, qa_prompt, relation_templates, walk_corpus)
 from .data import (QARecord, build_questions, load_dataset_dir, movie_questions, movie_world, planning_dataset,
@@ -384,15 +384,15 @@ class InjectConfig:
     "Settings of `km_inject`: the graph, the corpus, the base model and its training, and the closed-book evaluation."
     out: str = 'runs/inject'  # run folder: corpus/, train/, closed_book.json and .md, the curve, summary.json, report.md
     graph: str = 'movie'  # triples file or .npz graph, or 'movie' for the embedded movie world
-    n_movies: int = 100  # films in the movie world (graph 'movie')
+    n_movies: int = bounded(100, 1)  # films in the movie world (graph 'movie')
     corpus: str = 'qa'  # facts, plain, walks, paths, qa, mixed, or a corpus folder written by km_corpus
-    plan_weight: float = 1.0  # mixed: copies of each planning example against one of each knowledge text (the mixing ratio)
-    phrasings: int = 3  # templates per fact (facts) or per (entity, relation) question (qa)
+    plan_weight: float = bounded(1.0, 0, lo_open=True)  # mixed: copies of each planning example against one of each knowledge text (the mixing ratio)
+    phrasings: int = bounded(3, 1)  # templates per fact (facts) or per (entity, relation) question (qa)
     base = 'tiny'  # 'tiny' (a small Llama built for the corpus), 'smollm2-135m' or a local HF model folder
-    hidden: int = 256  # tiny base: hidden size
-    layers: int = 4  # tiny base: decoder layers
-    heads: int = 4  # tiny base: attention heads
-    vocab_size: int = 2000  # tiny base: BPE vocabulary size
+    hidden: int = bounded(256, 1)  # tiny base: hidden size
+    layers: int = bounded(4, 1)  # tiny base: decoder layers
+    heads: int = bounded(4, 1)  # tiny base: attention heads
+    vocab_size: int = bounded(2000, 1)  # tiny base: BPE vocabulary size
     method = None  # full, lora or qlora; None: full for 'tiny', lora for a pretrained base
     steps = 1000
     batch_size = 32
@@ -404,19 +404,19 @@ class InjectConfig:
     lora_r = ...
     lora_targets = 'all-linear'  # LoRA target modules (pretrained bases)
     save_steps = 250  # checkpoint every N steps (a killed run resumes from the last one)
-    format_share: float|None = None  # share of topic entities whose QA texts join the corpus to teach the answer format; only the others are asked (None: 0.5 for facts, plain, walks and paths, 0 for qa and mixed)
-    stop_at: float = 0.0  # stop training once the probe's closed-book Hits@1 reaches this (0: train every step)
-    max_answers: int = 30  # ask only (entity, relation) pairs with at most this many answers
-    max_eval: int = 0  # closed-book questions asked after training, a seeded sample (0: every 1-hop pair)
-    curve_every: int = 100  # ask the probe questions every N steps (0: no curve)
-    probe_n: int = 200  # probe questions: a seeded sample of the evaluation questions
+    format_share: float|None = bounded(None, 0, 1, hi_open=True)  # share of topic entities whose QA texts join the corpus to teach the answer format; only the others are asked (None: 0.5 for facts, plain, walks and paths, 0 for qa and mixed)
+    stop_at: float = bounded(0.0, 0, 1)  # stop training once the probe's closed-book Hits@1 reaches this (0: train every step)
+    max_answers: int = bounded(30, 1)  # ask only (entity, relation) pairs with at most this many answers
+    max_eval: int = bounded(0, 0)  # closed-book questions asked after training, a seeded sample (0: every 1-hop pair)
+    curve_every: int = bounded(100, 0)  # ask the probe questions every N steps (0: no curve)
+    probe_n: int = bounded(200, 1)  # probe questions: a seeded sample of the evaluation questions
     max_new_tokens = 64  # tokens generated per closed-book answer
-    eval_batch: int = 64  # questions decoded together
+    eval_batch: int = bounded(64, 1)  # questions decoded together
     general: bool = True  # pretrained bases: perplexity on general English text (train.general_text) before and after
     qa_loss: str|None = None  # 'answers': closed-book QA SFT, loss on the answers of QA texts only (corpus.qa_sft); 'text': on every token; None: answers for pretrained bases, text for 'tiny'
-    general_share: float = 0.0  # rows of general English (train.general_text, after the perplexity sample) mixed in per corpus row (language-model loss: it also adapts the model to that text)
-    general_kl: float|None = None  # LoRA runs: weight of train.kl_replay, a KL term that keeps the next-token distribution on general English rows near the base's (None: 1 for a pretrained base with LoRA or QLoRA, else 0)
-    kl_rows: int = 4  # general English rows a step for general_kl
+    general_share: float = bounded(0.0, 0, 10)  # rows of general English (train.general_text, after the perplexity sample) mixed in per corpus row (language-model loss: it also adapts the model to that text)
+    general_kl: float|None = bounded(None, 0)  # LoRA runs: weight of train.kl_replay, a KL term that keeps the next-token distribution on general English rows near the base's (None: 1 for a pretrained base with LoRA or QLoRA, else 0)
+    kl_rows: int = bounded(4, 1)  # general English rows a step for general_kl
     threads = ...
     seed = ...
     resume = ...
@@ -426,12 +426,10 @@ class InjectConfig:
         if self.corpus not in CORPUS_KINDS and not Path(self.corpus).is_dir():
             raise KMInputError(f'--corpus {self.corpus!r} is neither a corpus kind ({", ".join(CORPUS_KINDS)}) nor a folder written by km_corpus')
         if self.qa_loss not in (None, 'answers', 'text'): raise KMInputError(f"--qa_loss must be 'answers' or 'text', got {self.qa_loss!r}")
-        if not 0 <= self.general_share <= 10: raise KMInputError(f'--general_share must be in [0, 10] (general rows per corpus row), got {self.general_share!r}')
-        if self.general_kl is not None and not self.general_kl >= 0: raise KMInputError(f'--general_kl must be >= 0 (0: off), got {self.general_kl!r}')
+        check_settings(self)  # every declared range, from Python too
         if self.general_kl and _method(self) == 'full':
             raise KMInputError(f'--general_kl {self.general_kl} compares the model with its base by switching its LoRA off, but this run fine-tunes '
                                f'the {self.base} base fully: pass --method lora, or --general_kl 0')
-        if self.kl_rows < 1: raise KMInputError(f'--kl_rows must be >= 1, got {self.kl_rows!r}')
         _inject_train_config(self, Path(self.out))
         return self
 

@@ -17,6 +17,7 @@ import numpy as np
 from fastcore.basics import patch
 
 from . import _core
+from .core import MAX_THREADS, bounded
 from .core import (KMInputError, KMNotFound, atomic_path, check_int, km_command, progress, read_jsonl, run_cli,
                                   save_config, spread_settings)
 from .engine import EngineSettings, ordered_map, stop_ray
@@ -179,7 +180,7 @@ def batch_shortest_paths(kg:KnowledgeGraph, # the graph
     "All shortest paths for many questions at once, multi-threaded in C++; returns a `PathBatch` of id arrays."
     max_hops = check_int('max_hops', max_hops, 0, MAX_HOPS, '; MetaQA needs at most 3')
     max_paths = check_int('max_paths', max_paths, 1)
-    threads = check_int('threads', threads, 1, 1024, '; use threads=1 for a single core')
+    threads = check_int('threads', threads, 1, MAX_THREADS, '; use threads=1 for a single core')
     questions = list(questions)
     sptr, S = _pack_entities(kg, [q[0] for q in questions], 'source')
     tptr, T = _pack_entities(kg, [q[1] for q in questions], 'target')
@@ -206,7 +207,7 @@ def batch_retrieve(kg:KnowledgeGraph, # the graph
                   ) -> PathBatch:
     "Follow relation paths for many questions at once, multi-threaded in C++; returns a `PathBatch` of id arrays."
     max_paths = check_int('max_paths', max_paths, 0)
-    threads = check_int('threads', threads, 1, 1024, '; use threads=1 for a single core')
+    threads = check_int('threads', threads, 1, MAX_THREADS, '; use threads=1 for a single core')
     questions = list(questions)
     sptr, S = _pack_entities(kg, [q[0] for q in questions], 'source')
     rptr, R = _pack_relations(kg, [q[1] for q in questions])
@@ -299,10 +300,10 @@ class PathSettings:
     "What to mine for each question: the settings `paths_for_questions`, `write_paths` and `km_paths` share."
     mode:str='both' # 'truth' (shortest relation paths), 'retrieve' (follow the relation path) or 'both'
     path_field:str='gold_relation_path' # question field holding the relation path to follow
-    max_hops:int=3 # longest truth path (edges)
-    max_paths:int=100 # explicit paths kept per pair (truth) / question (retrieve)
+    max_hops:int=bounded(3, 1, MAX_HOPS) # longest truth path (edges)
+    max_paths:int=bounded(100, 1) # explicit paths kept per pair (truth) / question (retrieve)
     exclude_sources:bool=False # retrieval: paths returning to a topic entity do not count
-    threads:int=1 # worker threads (results do not depend on it)
+    threads:int=bounded(1, 1, MAX_THREADS) # worker threads (results do not depend on it)
 
 def _check_mode(mode):
     if mode not in ('truth', 'retrieve', 'both'): raise KMInputError(f"mode must be 'truth', 'retrieve' or 'both', got {mode!r}")
@@ -450,7 +451,7 @@ class PathsConfig:
     out: str  # output JSONL, one line per question (written atomically)
     settings: PathSettings  # what to mine: one field per setting of `PathSettings`
     run: EngineSettings  # where chunks are mined: one field per setting of `EngineSettings`
-    chunk: int = 4096  # questions held in memory at a time (the output does not depend on it)
+    chunk: int = bounded(4096, 1)  # questions held in memory at a time (the output does not depend on it)
 
 # %% ../nbs/02_paths.ipynb #8a8a2ebd
 def _km_paths(cfg:PathsConfig):

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import (KMInputError, atomic_path, check_output_dir, config_fields, config_to_flat, data_dir, folder_lock,
-                                  mark_output_dir, run_cli, save_figure, saved_settings, sectioned, seed_everything, settings_from)
+from .core import (KMInputError, atomic_path, bounded, check_output_dir, check_settings, config_fields, config_to_flat,
+                                  data_dir, folder_lock, mark_output_dir, parse_fractions, run_cli, save_figure, saved_settings, sectioned,
+                                  seed_everything, settings_from)
 from .engine import EngineSettings, stop_ray
 from .graph import KnowledgeGraph, load_graph
 from .data import (DatasetConfig, QARecord, load_jsonl, load_metaqa, load_questions, load_rog, metaqa_variant, movie_questions,
@@ -21,13 +22,13 @@ from .data import (DatasetConfig, QARecord, load_jsonl, load_metaqa, load_questi
                                   split_records)
 from .inject import CORPUS_KINDS, InjectConfig
 from .reason import ReasonConfig, llm_endpoint
-from .train import TrainConfig
+from .train import TrainConfig, check_base
 
 # %% auto #0
 __all__ = ['PARAPHRASES', 'ROG_SPLITS', 'STAGES', 'QuestionsConfig', 'PlannerConfig', 'InjectStageConfig', 'PipelineConfig',
            'claim_run_folder', 'run_stage', 'degree_plot', 'stage_graph', 'given_split', 'stage_questions',
-           'stage_sft_data', 'stage_train', 'stage_predict', 'stage_eval', 'stage_inject', 'write_report',
-           'run_pipeline', 'km_pipeline']
+           'stage_sft_data', 'check_trainable', 'check_test_prompts', 'stage_train', 'stage_predict', 'stage_eval',
+           'stage_inject', 'write_report', 'run_pipeline', 'km_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #ac581aa4
 @dataclass
@@ -43,8 +44,8 @@ class QuestionsConfig:
     per_type = ...
     split = ...
     rog: str|None = None  # a RoG-format dataset (a folder of train/validation/test parquet or JSONL files, or one file split by --split): each question planned and answered on its own subgraph
-    max_train: int = 0  # cap on training questions (0: all), sampled evenly over path types
-    max_test: int = 0  # cap on test questions (0: all)
+    max_train: int = bounded(0, 0)  # cap on training questions (0: all), sampled evenly over path types
+    max_test: int = bounded(0, 0)  # cap on test questions (0: all)
     paraphrases: str = 'off'  # MetaQA's 1-hop NTM paraphrases: 'off'; 'test' (those of the held-out questions, scored apart); 'train' (in every part, trained on too)
 
 # %% ../nbs/09_pipeline.ipynb #ee877259
@@ -102,17 +103,17 @@ class PipelineConfig:
     reason: ReasonConfig = field(default_factory=ReasonConfig)  # planning and answering, as in km_predict
     injection: InjectStageConfig = field(default_factory=InjectStageConfig)  # the inject stage (off unless `inject` is set)
     compute: EngineSettings = field(default_factory=EngineSettings)  # where the test questions are planned: here, or (--engine ray) on Ray workers
-    seed: int = 0  # random seed for every stage
+    seed: int = bounded(0, 0)  # random seed for every stage
     force: bool = False  # re-run finished stages (and accept a changed config)
 
     def check(self):
         "Validate values that a typo would otherwise turn into a late failure."
-        fr = self.split_fractions()
-        if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1) > 1e-6 or fr[2] == 0:
-            raise KMInputError(f'split={self.split!r} must be three fractions (train,valid,test) summing to 1, with test > 0')
-        for k in ('steps', 'batch_size', 'beams', 'per_type', 'n_movies', 'max_hops'):
-            if getattr(self, k) < 1: raise KMInputError(f'{k} must be >= 1, got {getattr(self, k)}')
+        given = (self.questions and Path(self.questions).is_dir()) or (self.rog and Path(self.rog).is_dir())  # a split of its own: --split unused
+        parse_fractions('--split', self.split, ('train', 'valid', 'test'), need=() if given else ('train', 'test'))
+        check_settings(self)  # every declared range, from Python too
         self.reason.check()
+        if self.base != 'tiny': check_base(self.base)
+        if self.questions and Path(self.questions).is_dir(): _split_files(self.questions)
         if self.dataset not in (None, 'metaqa'): raise KMInputError(f"dataset must be 'metaqa' or unset, got {self.dataset!r}")
         if self.paraphrases not in PARAPHRASES: raise KMInputError(f"paraphrases must be one of {', '.join(PARAPHRASES)}, got {self.paraphrases!r}")
         if self.paraphrases != 'off' and (self.dataset != 'metaqa' or self.questions or '1' not in [h.strip() for h in str(self.hops).split(',')]):
@@ -128,7 +129,7 @@ class PipelineConfig:
         if self.llm: llm_endpoint(self.reason)  # the LLM step's API and model, or an error now rather than after training
         return self
 
-    def split_fractions(self): return [float(x) for x in str(self.split).split(',')]
+    def split_fractions(self): return parse_fractions('--split', self.split, ('train', 'valid', 'test'))
 
 # %% ../nbs/09_pipeline.ipynb #bc492463
 _NOT_IDENTITY = ('out', 'eval_steps', 'threads', 'num_processes', 'deepspeed_stage', 'force', 'inject_save_steps',  # may change between runs of a folder
@@ -320,13 +321,18 @@ def _questions(cfg:PipelineConfig, kg:KnowledgeGraph) -> list:
     return movie_questions(kg, per_type=cfg.per_type, seed=cfg.seed)
 
 # %% ../nbs/09_pipeline.ipynb #3b5177cd
-def given_split(folder, kg:KnowledgeGraph|None=None) -> dict[str, list]:
-    "The parts of a questions folder that holds its own split: train.jsonl and test.jsonl, valid.jsonl optional."
+def _split_files(folder) -> dict[str, Path]:
+    "The train, valid and test files of a questions folder; train.jsonl or test.jsonl missing raises (checked before the first stage too)."
     folder = Path(folder)
     files = {name: folder/f'{name}.jsonl' for name in ('train', 'valid', 'test')}
     miss = [n for n in ('train', 'test') if not files[n].is_file()]
     if miss: raise KMInputError(f'{folder}: a questions folder holds its own split; it needs ' + ' and '.join(f'{n}.jsonl' for n in miss)
                                 + ' (valid.jsonl is optional)')
+    return files
+
+def given_split(folder, kg:KnowledgeGraph|None=None) -> dict[str, list]:
+    "The parts of a questions folder that holds its own split: train.jsonl and test.jsonl, valid.jsonl optional."
+    files = _split_files(folder)
     return {name: load_jsonl(f, kg=kg) if f.is_file() else [] for name, f in files.items()}
 
 # %% ../nbs/09_pipeline.ipynb #5c2587f4
@@ -416,12 +422,41 @@ def _planner_config(cfg:PipelineConfig, out:Path, base:str, has_valid:bool) -> T
                           'eval_steps': min(t.eval_steps, t.steps), 'plan_eval_n': 64 if has_valid else 0, 'max_eval': 200,
                           'seed': cfg.seed, 'warmup_steps': min(10, t.steps // 10)})
 
+# %% ../nbs/09_pipeline.ipynb #c9e552c3
+def check_trainable(cfg:PipelineConfig, out:Path):
+    "Refuse to train when the run has no test questions or no planning examples, naming the split and the settings behind it."
+    n = {name: sum(1 for line in open(out/'questions'/f'{name}.jsonl', encoding='utf-8') if line.strip())
+         for name in ('train', 'test') if (out/'questions'/f'{name}.jsonl').exists()}
+    fix = (f'fix {cfg.questions}' if cfg.questions and Path(cfg.questions).is_dir() else
+           f'raise its share in --split {cfg.split!r} or --max_test/--max_train, or give more questions')
+    for name in ('test', 'train'):
+        if not n.get(name): raise KMInputError(f'{out}/questions/{name}.jsonl: the {name} split is empty, so the run would train and '
+                                              f'{"evaluate nothing" if name == "test" else "learn nothing"}; {fix}')
+    from knowledge_mixer.data import load_dataset_dir
+    if not (out/'data'/'planning_train').exists() or not len(load_dataset_dir(out/'data'/'planning_train')):
+        raise KMInputError(f'{out}/data/planning_train: no planning examples (none of the {n["train"]:,} training questions has a relation path '
+                           'from its topic entities); check that the questions belong to this KG')
+
+# %% ../nbs/09_pipeline.ipynb #3c22efdc
+def check_test_prompts(out:Path, base:str):
+    "Refuse to train a planner whose positions cannot hold a test question's planning prompt (the predict stage would fail after training)."
+    from transformers import AutoConfig, AutoTokenizer
+    from knowledge_mixer.model import model_path
+    from knowledge_mixer.reason import check_prompt_lengths
+    from knowledge_mixer.text import planning_prompt
+    p = model_path(base)
+    limit = getattr(AutoConfig.from_pretrained(p, local_files_only=True), 'max_position_embeddings', None)
+    test = load_jsonl(out/'questions'/'test.jsonl')
+    check_prompt_lengths(limit, AutoTokenizer.from_pretrained(p, local_files_only=True), test, [planning_prompt(r.question) for r in test], [0] * len(test))
+
 # %% ../nbs/09_pipeline.ipynb #18a77c1e
 def stage_train(cfg:PipelineConfig, out:Path) -> dict:
     "LoRA (or full/QLoRA) fine-tuning of the planner on the planning set; resumes from checkpoints."
     from knowledge_mixer.train import train_sft, launch
+    check_trainable(cfg, out)
     train, valid = _planning_sets(out, cfg.seed)
     base = _tiny_base(out, list(train['prompt']) + list(train['completion'])) if cfg.base == 'tiny' else cfg.base
+    check_test_prompts(out, base)
     tc = _planner_config(cfg, out, base, valid is not None)
     r = launch(tc, train, valid) if cfg.num_processes > 1 else train_sft(tc, train.shuffle(seed=cfg.seed), valid)
     m = r.metrics

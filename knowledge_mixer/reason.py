@@ -15,21 +15,23 @@ from pathlib import Path
 
 import numpy as np
 
+from .core import MAX_THREADS, bounded, check_memory
 from .core import (KMInputError, KMNotFound, atomic_path, check_int, generating, km_command, progress, run_cli,
                                   save_config, sectioned)
 from .engine import EngineSettings, check_engine, ordered_map, stop_ray
 from .graph import KnowledgeGraph, load_graph
-from .paths import batch_retrieve, relation_paths_from
+from .paths import MAX_HOPS, batch_retrieve, relation_paths_from
 from .text import (parse_relation_paths, path_to_text, planning_messages, planning_prompt, reasoning_prompt,
                                   relation_path_to_text)
 from .data import QARecord, read_questions
 from .model import adapter_base
 
 # %% auto #0
-__all__ = ['MAX_CANDIDATES', 'PLANNERS', 'RUNTIMES', 'PLAN_DTYPES', 'TokenTrie', 'path_token_trie', 'Plan', 'mark_valid',
-           'candidate_paths', 'PathTrie', 'CappedMenuWarning', 'plan', 'Prediction', 'answer', 'gold_path_answers',
-           'parse_answers', 'ReasonConfig', 'LLMEndpoint', 'llm_endpoint', 'chat_replies', 'check_endpoint', 'reason',
-           'predict', 'write_predictions', 'load_planner', 'PredictConfig', 'plan_all', 'km_predict']
+__all__ = ['MAX_CANDIDATES', 'PLANNERS', 'MAX_BEAMS', 'RUNTIMES', 'PLAN_DTYPES', 'TokenTrie', 'path_token_trie', 'Plan',
+           'mark_valid', 'candidate_paths', 'PathTrie', 'CappedMenuWarning', 'plan', 'check_prompt_lengths',
+           'check_beam_memory', 'Prediction', 'answer', 'gold_path_answers', 'parse_answers', 'ReasonConfig',
+           'LLMEndpoint', 'llm_endpoint', 'chat_replies', 'check_endpoint', 'reason', 'predict', 'write_predictions',
+           'load_planner', 'PredictConfig', 'plan_all', 'km_predict']
 
 # %% ../nbs/07_reason.ipynb #c3196f9c
 class TokenTrie:
@@ -395,6 +397,7 @@ def _score_batch(model, tokenizer, kg, chunk, top, max_hops, chat, prefix=None, 
 
 # %% ../nbs/07_reason.ipynb #bc858a66
 PLANNERS = ('exact', 'beam')  # how plans are found: scoring the KG-constrained set, or beam search
+MAX_BEAMS = 256  # plans per question: beam search holds a key/value cache per beam, and a reader looks at a handful
 
 def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the path tokens)
          questions:list, # QARecords (or dicts with question and q_entity)
@@ -410,7 +413,7 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
          max_candidates:int=MAX_CANDIDATES # most relation paths in one question's KG-constrained menu (beyond it the longest are cut, and its plans say `capped`)
         ) -> list[list[Plan]]:
     "Top-`beams` relation paths per question with scores (mean token log-probability), best first; KG-constrained unless asked."
-    if beams < 1: raise KMInputError(f'beams must be >= 1, got {beams}')
+    check_int('beams', beams, 1, MAX_BEAMS)
     check_int('max_candidates', max_candidates, 1)
     if method not in PLANNERS: raise KMInputError(f"planner must be one of {', '.join(map(repr, PLANNERS))}, got {method!r}")
     if method == 'exact' and not constrained:
@@ -418,6 +421,11 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
                            "pass method='beam' (--planner beam) with constrained=False (--unconstrained)")
     qs = [_question_of(r) for r in questions]
     _check_topics(kg, questions, qs)
+    if method == 'beam' and beams > len(tokenizer): raise KMInputError(f'beams must be <= the vocabulary size {len(tokenizer):,} for beam search, got {beams}')
+    plan_tokens = ([_candidate_trie(kg, tokenizer, ents, max_hops)[1].rest[0] for _, ents in qs] if method == 'exact'
+                   else [max_new_tokens] * len(qs))
+    lens = check_prompt_lengths(_positions(model), tokenizer, questions, [_prompt_text(tokenizer, q, chat) for q, _ in qs], plan_tokens)
+    if method == 'beam' and qs: check_beam_memory(model, min(batch_size, len(qs)), beams, max(lens) + max_new_tokens)
     # exact: batch questions with tries of similar size together, so a round pads little (the order is restored below)
     order = (sorted(range(len(qs)), key=lambda i: len(_candidate_trie(kg, tokenizer, qs[i][1], max_hops, max_candidates)[1].token))
              if method == 'exact' else list(range(len(qs))))
@@ -432,6 +440,36 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
             for j, ps in zip(idx, got): out[j] = ps
     if constrained: _mark_capped(kg, tokenizer, qs, out, max_hops, max_candidates)
     return mark_valid(kg, [ents for _, ents in qs], out, threads, exclude_topic)
+
+# %% ../nbs/07_reason.ipynb #38e74110
+def _positions(model) -> int|None:
+    "The planner's position limit (`max_position_embeddings`), or None where its config does not say."
+    return getattr(getattr(model, 'config', None), 'max_position_embeddings', None)
+
+def check_prompt_lengths(limit:int|None, tokenizer, # the planner's positions (`_positions(model)`; None: no limit) and its tokenizer
+                         questions:list, prompts:list[str], # the questions (for their ids) and their planning prompts
+                         plan_tokens:list[int]) -> list[int]: # the most tokens each question's plan may take
+    "The token count of each prompt; a prompt that with its plan overruns the planner's positions raises, naming the question."
+    n = [len(x) for x in tokenizer(prompts)['input_ids']]
+    for i, (k, extra) in enumerate(zip(n, plan_tokens)):
+        if limit and k + extra > limit:
+            plus = f' and its plan up to {extra:,} more' if extra else ''
+            raise KMInputError(f'question {_qid(questions[i], i)!r} is too long: its prompt is {k:,} tokens{plus}, past the planner\'s '
+                               f'{limit:,} positions (max_position_embeddings); shorten it by {k + extra - limit:,}+ tokens')
+    return n
+
+# %% ../nbs/07_reason.ipynb #eded9633
+def check_beam_memory(model, batch:int, beams:int, tokens:int) -> int: # questions per generate call, beams each, tokens per sequence
+    "Estimated bytes of beam search's key/value cache and scores; more than is free raises with the settings to lower."
+    c = getattr(model, 'config', None)
+    if not hasattr(c, 'num_hidden_layers'): return 0  # nothing to estimate from (an exported graph): the allocator will say
+    heads = getattr(c, 'num_attention_heads', 1) or 1
+    kv = getattr(c, 'num_key_value_heads', None) or heads
+    width = getattr(c, 'head_dim', None) or c.hidden_size // heads
+    itemsize = next(model.parameters()).element_size() if hasattr(model, 'parameters') else 4
+    per_seq = 2 * c.num_hidden_layers * kv * width * tokens * itemsize + 2 * c.vocab_size * 4  # keys and values; scores in float32
+    return check_memory(2 * batch * beams * per_seq, f'beam search over {batch} question(s) x {beams} beams x {tokens} tokens',  # x2: beams are reordered by copy
+                        'lower --beams or --batch_size', getattr(model, 'device', None))
 
 # %% ../nbs/07_reason.ipynb #ec3745ff
 @dataclass
@@ -528,29 +566,28 @@ def _generate_replies(model, tokenizer, prompts:list[str], batch_size:int, max_n
 @dataclass
 class ReasonConfig:
     "How questions are planned and answered: the reasoning settings `km_predict` and the main job share."
-    beams: int = 3  # plans per question
+    beams: int = bounded(3, 1, MAX_BEAMS, why='each plan is decoded and followed in the KG')  # plans per question
     constrained: bool = field(default=True, metadata={'flag': '--unconstrained', 'flag_help': 'plain beam search instead of KG-constrained decoding'})  # KG-constrained decoding
-    max_hops: int = 3  # longest plan
+    max_hops: int = bounded(3, 1, MAX_HOPS)  # longest plan
     planner: str = 'exact'  # 'exact': score every relation path the KG allows and keep the exact top `beams` (fast, never worse); 'beam': KG-constrained beam search (needed with --unconstrained)
-    top_plans: int = 1  # valid plans whose end entities are answers
-    max_candidates: int = MAX_CANDIDATES  # most relation paths in one question's KG-constrained menu: beyond it the longest are cut and the prediction says "capped"
+    top_plans: int = bounded(1, 1)  # valid plans whose end entities are answers
+    max_candidates: int = bounded(MAX_CANDIDATES, 1)  # most relation paths in one question's KG-constrained menu: beyond it the longest are cut and the prediction says "capped"
     runtime: str = 'torch'  # where the planner runs: 'torch' (the trained model) or 'onnx' (its km_export folder, on onnxruntime)
     plan_dtype: str = 'float32'  # the planner's weights on torch: 'float32', or 'bfloat16' (matmuls ~3x faster on CPUs with AMX or AVX512-BF16; scores keep ~3 digits, so near-tied plans may swap)
     llm: bool = False  # reasoning step: an OpenAI-compatible chat LLM answers from each question's retrieved paths (RoG's prompt) instead of the plans' end entities
     llm_base_url: str|None = None  # the LLM's API root, e.g. http://127.0.0.1:8000/v1 (None: $KM_LLM_BASE_URL, then $OPENAI_BASE_URL)
     llm_model: str|None = None  # the model the LLM API serves (None: $KM_LLM_MODEL)
     llm_api_key_env: str|None = None  # name of the environment variable holding the LLM API key, never the key (None: KM_LLM_API_KEY, then OPENAI_API_KEY)
-    llm_paths: int = 20  # retrieved paths per plan the LLM may read (the prompt keeps the best that fit its budget)
-    llm_concurrency: int = 4  # LLM requests in flight at once
-    llm_timeout: float = 60.0  # seconds to wait for one LLM reply
-    llm_retries: int = 2  # retries of an LLM request after a timeout, a lost connection or HTTP 408/409/429/5xx (with backoff)
-    llm_max_tokens: int = 256  # longest LLM reply, in tokens
+    llm_paths: int = bounded(20, 1)  # retrieved paths per plan the LLM may read (the prompt keeps the best that fit its budget)
+    llm_concurrency: int = bounded(4, 1, MAX_THREADS)  # LLM requests in flight at once
+    llm_timeout: float = bounded(60.0, 0, lo_open=True)  # seconds to wait for one LLM reply
+    llm_retries: int = bounded(2, 0)  # retries of an LLM request after a timeout, a lost connection or HTTP 408/409/429/5xx (with backoff)
+    llm_max_tokens: int = bounded(256, 1)  # longest LLM reply, in tokens
 
     def check(self):
         "Refuse a planner, runtime or weights dtype that does not exist, or a runtime that cannot run in that dtype, before anything loads."
         for k, ok in (('planner', PLANNERS), ('runtime', RUNTIMES), ('plan_dtype', PLAN_DTYPES)):
             if getattr(self, k) not in ok: raise KMInputError(f"{k} must be one of {', '.join(map(repr, ok))}, got {getattr(self, k)!r}")
-        check_int('max_candidates', self.max_candidates, 1)
         if self.runtime == 'onnx' and self.plan_dtype != 'float32':
             raise KMInputError("an ONNX planner runs as exported (float32, or int8 with km_export --quantize): "
                                "drop --plan_dtype bfloat16, or plan with --runtime torch")
@@ -751,9 +788,9 @@ class PredictConfig:
     out: str = 'predictions.jsonl'  # predictions JSONL to write
     reason: ReasonConfig = field(default_factory=ReasonConfig)  # planning and answering
     format: str = 'km'  # 'km' (ours) or 'rog' (RoG's predictions.jsonl)
-    batch_size: int = 32  # questions planned together (one batch of the exact search, or one generate call)
+    batch_size: int = bounded(32, 1)  # questions planned together (one batch of the exact search, or one generate call)
     chat: bool = False  # prompt through the chat template
-    limit: int = 0  # only the first N questions (0: all)
+    limit: int = bounded(0, 0)  # only the first N questions (0: all)
     compute: EngineSettings = field(default_factory=EngineSettings)  # where questions are planned: here, or (--engine ray) in chunks on Ray workers
 
 # %% ../nbs/07_reason.ipynb #a1d8e768

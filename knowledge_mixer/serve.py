@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from . import __version__
+from .core import bounded
 from .core import KMInputError, KMNotFound, check_int, km_command, run_cli, settings_from
 from .ask import AskSettings
 from .text import path_to_text, verbalize_relation
@@ -674,15 +675,15 @@ def running_server(app, host:str='127.0.0.1', port:int=0, log_level:str='warning
 class ServeConfig:
     "Settings of `km_serve`: the run to answer from, where to listen, and the guards."
     run: str  # km_pipeline run folder (kg.npz, train/model, config.json)
-    port: int = 8000  # TCP port to listen on
+    port: int = bounded(8000, 0, 65535, why='0: any free port')  # TCP port to listen on
     host: str = '127.0.0.1'  # address to bind: 127.0.0.1 is this machine only; 0.0.0.0 opens it to the network (set a key)
     api_key: str|None = field(default=None, metadata={'flag': '--api-key'})  # clients must send `Authorization: Bearer KEY` (default: env KM_API_KEY; none if unset)
-    max_body: int = 1_000_000  # largest request body in bytes (413 above)
-    batch: int = 8  # most questions per model call (requests waiting together share one)
+    max_body: int = bounded(1_000_000, 1)  # largest request body in bytes (413 above)
+    batch: int = bounded(8, 1)  # most questions per model call (requests waiting together share one)
     runtime = ...
     planner = ...
     plan_dtype = ...
-    max_queue: int = 256  # questions waiting for the model before new requests get 503
+    max_queue: int = bounded(256, 1)  # questions waiting for the model before new requests get 503
     log_level: str = 'info'  # uvicorn's log level: debug, info, warning or error
     check: bool = False  # start on a free port, ask --question over HTTP, print the reply, stop
     question: str = 'who directed Unforgiven?'  # the question --check asks

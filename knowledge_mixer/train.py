@@ -20,6 +20,7 @@ from pathlib import Path
 
 from fastcore.basics import patch
 
+from .core import MAX_THREADS, bounded, check_settings
 from .core import km_command
 
 from .core import (KMInputError, KMNotFound, atomic_path, data_dir, generating, output_dir, progress_enabled, read_jsonl,
@@ -28,10 +29,11 @@ from .data import load_dataset_dir, load_jsonl, load_metaqa, planning_dataset, s
 from .text import parse_relation_paths
 
 # %% auto #0
-__all__ = ['TEXT_COLUMNS', 'training_columns', 'first_path', 'load_datasets', 'TrainConfig', 'deepspeed_config', 'free_port',
-           'launch_command', 'plan_accuracy', 'write_metrics', 'loss_plot', 'peft_model_for', 'trainer_args',
-           'TrainResult', 'checkpoint_problem', 'train_sft', 'text_perplexity', 'general_text', 'kl_replay',
-           'dpo_from_planning', 'train_dpo', 'merge_and_save', 'launch', 'run_training', 'km_train']
+__all__ = ['TEXT_COLUMNS', 'ROWS_MEASURED', 'training_columns', 'first_path', 'load_datasets', 'TrainConfig', 'check_base',
+           'deepspeed_config', 'free_port', 'launch_command', 'plan_accuracy', 'write_metrics', 'loss_plot',
+           'peft_model_for', 'trainer_args', 'TrainResult', 'checkpoint_problem', 'check_row_lengths', 'train_sft',
+           'text_perplexity', 'general_text', 'kl_replay', 'dpo_from_planning', 'train_dpo', 'merge_and_save', 'launch',
+           'run_training', 'km_train']
 
 # %% ../nbs/06_train.ipynb #4cb19b07
 import warnings
@@ -139,44 +141,44 @@ class TrainConfig:
     out: str = 'runs/train'  # run folder (checkpoints, metrics, final model)
     method: str = 'lora'  # lora, qlora (4-bit NF4, needs bitsandbytes) or full
     objective: str = 'sft'  # sft or dpo
-    lr: float = 1e-4  # peak learning rate
-    steps: int = 60  # optimizer steps
-    batch_size: int = 4  # per-device batch size
-    grad_accum: int = 1  # gradient accumulation steps
-    max_length: int = 128  # tokens per training sequence
-    max_grad_norm: float = 1.0  # gradient clipping
-    warmup_steps: int = 0  # linear warm-up steps of the learning rate
+    lr: float = bounded(1e-4, 0, lo_open=True)  # peak learning rate
+    steps: int = bounded(60, 1)  # optimizer steps
+    batch_size: int = bounded(4, 1)  # per-device batch size
+    grad_accum: int = bounded(1, 1)  # gradient accumulation steps
+    max_length: int = bounded(128, 1)  # tokens per training sequence
+    max_grad_norm: float = bounded(1.0, 0, lo_open=True)  # gradient clipping
+    warmup_steps: int = bounded(0, 0)  # linear warm-up steps of the learning rate
     scheduler: str = 'linear'  # lr schedule
-    lora_r: int = 16  # LoRA rank
-    lora_alpha: int = 32  # LoRA scaling (alpha / r multiplies the update)
-    lora_dropout: float = 0.05  # dropout on the LoRA branch
+    lora_r: int = bounded(16, 1)  # LoRA rank
+    lora_alpha: int = bounded(32, 1)  # LoRA scaling (alpha / r multiplies the update)
+    lora_dropout: float = bounded(0.05, 0, 1, hi_open=True)  # dropout on the LoRA branch
     lora_targets: str = 'q_proj,v_proj'  # comma-separated module names or 'all-linear'
     modules_to_save: str = ''  # comma-separated modules trained fully (e.g. 'embed_tokens,lm_head')
     packing: bool = False  # pack several examples into each sequence (BFD; text rows: BFD split, no token dropped)
     gradient_checkpointing: bool = False  # trade compute for activation memory
     attn_implementation: str = 'sdpa'  # sdpa, eager, flash_attention_2
     dtype: str = 'float32'  # weights dtype: float32, bfloat16 or float16
-    eval_steps: int = 20  # evaluate (loss, perplexity, planning accuracy) every N steps
-    save_steps: int = 0  # checkpoint every N steps (0: eval_steps)
-    save_total_limit: int = 2  # checkpoints kept (the best one is always kept)
+    eval_steps: int = bounded(20, 1)  # evaluate (loss, perplexity, planning accuracy) every N steps
+    save_steps: int = bounded(0, 0)  # checkpoint every N steps (0: eval_steps)
+    save_total_limit: int = bounded(2, 1)  # checkpoints kept (the best one is always kept)
     eval_on_start: bool = False  # evaluate the untrained model first (step 0)
-    plan_eval_n: int = 64  # validation examples decoded greedily for the planning metric (0: off)
-    max_new_tokens: int = 32  # tokens generated per plan in the planning metric
-    plan_eval_batch: int = 64  # prompts decoded together (CPU decoding is memory-bound: bigger batches are nearly free)
+    plan_eval_n: int = bounded(64, 0)  # validation examples decoded greedily for the planning metric (0: off)
+    max_new_tokens: int = bounded(32, 1)  # tokens generated per plan in the planning metric
+    plan_eval_batch: int = bounded(64, 1)  # prompts decoded together (CPU decoding is memory-bound: bigger batches are nearly free)
     best_metric: str = 'plan_score'  # selects the best checkpoint: plan_score (exact path match), ties -> lower loss; or 'loss'
-    valid_fraction: float = 0.2  # held-out share of `dataset` without eval_dataset (questions: by group; text rows: by text)
-    max_train: int = 0  # cap on training examples (0: all)
-    max_eval: int = 200  # cap on validation examples (0: all)
-    dpo_beta: float = 0.1  # DPO temperature (strength of the pull towards the reference model)
+    valid_fraction: float = bounded(0.2, 0, 1, hi_open=True)  # held-out share of `dataset` without eval_dataset (questions: by group; text rows: by text)
+    max_train: int = bounded(0, 0)  # cap on training examples (0: all)
+    max_eval: int = bounded(200, 0)  # cap on validation examples (0: all)
+    dpo_beta: float = bounded(0.1, 0, lo_open=True)  # DPO temperature (strength of the pull towards the reference model)
     deepspeed_stage: int = 0  # DeepSpeed ZeRO stage: 0 (off), 2 or 3
     offload: bool = False  # DeepSpeed CPU offload of optimizer (and parameters with ZeRO-3)
     fsdp: bool = False  # FSDP2 full sharding (GPUs; HF/accelerate FSDP silently degrades on CPU)
-    num_processes: int = 1  # >1 launches that many processes (torchrun or accelerate)
+    num_processes: int = bounded(1, 1, MAX_THREADS)  # >1 launches that many processes (torchrun or accelerate)
     launcher: str = 'torchrun'  # torchrun or accelerate
     wandb_project: str = ''  # log to wandb under this project (offline WANDB_MODE works without network)
     run_name: str = ''  # run name in wandb and the logs
-    threads: int = 0  # torch threads (0: leave as is)
-    seed: int = 0  # one seed for data split, model init and training
+    threads: int = bounded(0, 0, MAX_THREADS)  # torch threads (0: leave as is)
+    seed: int = bounded(0, 0)  # one seed for data split, model init and training
     resume: bool = True  # continue from the last checkpoint in `out` if there is one
     trust_remote_code: bool = False  # run a base model's own code (off: only trusted architectures)
 
@@ -197,11 +199,18 @@ def check(self:TrainConfig) -> TrainConfig:
                    dtype=('float32', 'bfloat16', 'float16'))
     for k, ok in allowed.items():
         if getattr(self, k) not in ok: raise KMInputError(f'{k}={getattr(self, k)!r} is not one of {ok}')
-    for k in ('steps', 'batch_size', 'grad_accum', 'max_length', 'num_processes', 'eval_steps'):
-        if getattr(self, k) < 1: raise KMInputError(f'{k} must be >= 1, got {getattr(self, k)}')
+    check_settings(self)  # every declared range, from Python too
     if self.deepspeed_stage and self.fsdp: raise KMInputError('choose DeepSpeed (deepspeed_stage) or FSDP (fsdp), not both')
     if self.offload and not (self.deepspeed_stage or self.fsdp): raise KMInputError('offload needs deepspeed_stage 2 or 3 (or fsdp)')
     return self
+
+# %% ../nbs/06_train.ipynb #edaef08b
+def check_base(base:str) -> str:
+    "`base` if it is a known model name or a local model folder; else the error `model_path` gives, before any data is prepared."
+    from knowledge_mixer.model import KNOWN_MODELS, model_path
+    if base in KNOWN_MODELS or (Path(base).expanduser()/'config.json').is_file(): return base
+    model_path(base)  # raises: no such folder, or a folder without config.json
+    return base
 
 # %% ../nbs/06_train.ipynb #a46c7787
 @patch
@@ -576,6 +585,29 @@ def _finish(trainer, config, tok, run_dir, main, t0, resumed) -> TrainResult:
         loss_plot(hist, run_dir/'loss.png', title=f'{config.method} {config.objective} on {Path(config.dataset).name}')
     return TrainResult(run_dir, model_dir, {**_summary(hist), **extra}, hist, best)
 
+# %% ../nbs/06_train.ipynb #0556a960
+ROWS_MEASURED = 2000  # training rows whose token length is measured before training (a seeded sample of larger sets)
+
+def check_row_lengths(config:TrainConfig, model, tokenizer, ds) -> int:
+    "Refuse a `max_length` past the model's positions; print how many (sampled) text or prompt+completion rows it cuts, and return that count."
+    import numpy as np
+    most = getattr(getattr(model, 'config', None), 'max_position_embeddings', None)
+    if most and config.max_length > most:
+        raise KMInputError(f"--max_length {config.max_length} is more than the base model's {most:,} positions (max_position_embeddings); "
+                           f'pass --max_length {most} or less')
+    if most and config.max_new_tokens >= most:
+        raise KMInputError(f"--max_new_tokens {config.max_new_tokens} leaves no room for a prompt in the base model's {most:,} positions; pass fewer")
+    cols = ds.column_names
+    if config.packing or not ({'text'} <= set(cols) or {'prompt', 'completion'} <= set(cols)): return 0  # packed, or chat rows: not measured
+    rows = ds if len(ds) <= ROWS_MEASURED else ds.select(np.random.default_rng(config.seed).choice(len(ds), ROWS_MEASURED, replace=False))
+    texts = list(rows['text']) if 'text' in cols else [p + c for p, c in zip(rows['prompt'], rows['completion'])]
+    if not all(isinstance(t, str) for t in texts): return 0
+    n = [len(x) for x in tokenizer(texts)['input_ids']]
+    over = sum(k > config.max_length for k in n)
+    if over: print(f'note: {over:,} of {len(n):,} {"sampled " if len(rows) < len(ds) else ""}training rows are longer than max_length={config.max_length} '
+                   f'tokens (the longest {max(n):,}); training sees only their first {config.max_length}: raise --max_length to keep them whole', flush=True)
+    return over
+
 # %% ../nbs/06_train.ipynb #617e51b3
 def _fit(kind:str, trainer_cls, config:TrainConfig, train_ds, eval_ds, model, tokenizer, callbacks=(), regularizer=None) -> TrainResult:
     "One fine-tune: start the run folder, load the base, build the trainer, train (resuming), then save and report."
@@ -584,6 +616,7 @@ def _fit(kind:str, trainer_cls, config:TrainConfig, train_ds, eval_ds, model, to
     with _run_folder(config):
         run_dir, main = _start_run(config)
         model, tokenizer = _base_model(config, model, tokenizer)
+        if main: check_row_lengths(config, model, tokenizer, train_ds)
         tr = _trainer(kind, trainer_cls, config, run_dir, model, tokenizer, train_ds, eval_ds, callbacks, regularizer)
         resumed = _last_checkpoint(run_dir, main) if config.resume else None
         if resumed and main and kind != 'dpo': print(f'resuming from {resumed}', flush=True)  # (DPO resumes without a word)
@@ -756,7 +789,7 @@ def launch(config:TrainConfig, train_ds=None, eval_ds=None, env:dict|None=None) 
 # %% ../nbs/06_train.ipynb #2887e2cb
 def run_training(config:TrainConfig) -> TrainResult:
     "Load the datasets named in `config` and train (SFT or DPO), in this process or by launching N processes."
-    config.check()
+    config.check(); check_base(config.base)
     if config.num_processes > 1 and not _is_worker(): return launch(config)
     train, valid = load_datasets(config.dataset, config.eval_dataset, config.valid_fraction, config.seed,
                                  config.max_train, config.max_eval)

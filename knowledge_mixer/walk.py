@@ -18,6 +18,7 @@ import numpy as np
 from fastcore.basics import patch
 
 from . import _core
+from .core import MAX_THREADS, bounded
 from .core import (KMInputError, KMNotFound, atomic_path, check_int, km_command, progress, read_lines, run_cli,
                                   save_config, spread_settings)
 from .engine import EngineSettings, ordered_map, stop_ray
@@ -123,14 +124,14 @@ def _walk_arrays(kg, inverse:bool=True, need:str='packed') -> dict:
 @dataclass
 class WalkSettings:
     "How to walk: the settings `random_walks`, `write_walks` and `km_walk` share (each is a parameter of its own there)."
-    n_walks:int=1 # walks per start
-    length:int=20 # steps (edges) per walk
+    n_walks:int=bounded(1, 1) # walks per start
+    length:int=bounded(20, 1) # steps (edges) per walk
     mode:str='uniform' # 'uniform', 'weighted' (by edge weight), 'node2vec' (p, q) or 'restart' (alpha)
-    p:float=1.0 # node2vec return parameter: weight 1/p for stepping back to the previous entity
-    q:float=1.0 # node2vec in-out parameter: weight 1/q for moving away from the previous entity
-    alpha:float=0.15 # restart mode: probability of jumping back to the start at each step
-    seed:int=0 # RNG seed: the same seed gives the same walks, whatever `threads` and `chunk`
-    threads:int=1 # worker threads (walks are split by index ranges)
+    p:float=bounded(1.0, 0, lo_open=True) # node2vec return parameter: weight 1/p for stepping back to the previous entity
+    q:float=bounded(1.0, 0, lo_open=True) # node2vec in-out parameter: weight 1/q for moving away from the previous entity
+    alpha:float=bounded(0.15, 0, 1) # restart mode: probability of jumping back to the start at each step
+    seed:int=bounded(0, 0) # RNG seed: the same seed gives the same walks, whatever `threads` and `chunk`
+    threads:int=bounded(1, 1, MAX_THREADS) # worker threads (walks are split by index ranges)
     inverse:bool=field(default=True, # also follow inverse edges `~r`; False follows forward edges only
                        metadata={'flag': '--forward_only', 'flag_help': 'follow forward edges only (no `~r` steps)'})
 
@@ -140,7 +141,7 @@ def _check_walk_args(kg, ws, max_bytes, n_starts):
     if ws.mode not in MODES: raise KMInputError(f"mode must be one of {MODES}, got {ws.mode!r}")
     check_int('n_walks', ws.n_walks, 0, fix='; pass the number of walks per start entity')
     check_int('length', ws.length, 0, fix='; pass the number of steps (edges) per walk')
-    check_int('threads', ws.threads, 1, 1024, fix='; use e.g. threads=os.cpu_count()')
+    check_int('threads', ws.threads, 1, MAX_THREADS, fix='; use e.g. threads=os.cpu_count()')
     check_int('max_bytes', max_bytes, 0, fix='; it caps the walk output in bytes (default 2**32 = 4 GiB)')
     for name, v in (('p', ws.p), ('q', ws.q)):
         if not (isinstance(v, (int, float, np.number)) and math.isfinite(v) and v > 0):
@@ -364,7 +365,7 @@ class WalkConfig:
     settings: WalkSettings  # how to walk: one field per setting of `WalkSettings`
     run: EngineSettings  # where chunks are computed: one field per setting of `EngineSettings`
     weighted: bool = False  # the triples file has a 4th weight column
-    chunk: int = 65_536  # walks held in memory at a time (the output does not depend on it)
+    chunk: int = bounded(65_536, 1)  # walks held in memory at a time (the output does not depend on it)
 
     def walk_args(self) -> dict:
         "The keyword arguments of `write_walks`: every setting of `WalkSettings` and `EngineSettings`, and `chunk`."

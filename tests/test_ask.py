@@ -104,7 +104,7 @@ def test_no_entity_is_an_answer_not_an_error(reasoner):
 
 def test_bad_questions_are_input_errors(reasoner):
     for q, msg in (('', 'the question is empty'), ('   \n', 'the question is empty'), (None, 'must be a string, got NoneType'),
-                   (f'name the director of [{TOPIC}] ' + 'please ' * 400, 'the question is too long')):
+                   (f'name the director of [{TOPIC}] ' + 'please ' * 400, 'is too long: its prompt is')):
         with pytest.raises(KMInputError, match=msg): reasoner.ask(q)
     with pytest.raises(KMInputError, match='question 1 is empty'): reasoner.ask_many([f'name the director of [{TOPIC}]', ''])
     with pytest.raises(KMInputError, match='takes a list of questions'): reasoner.ask_many('name the director of [X]')
@@ -192,7 +192,7 @@ def test_km_ask_prompt(ask_run, tmp_path):
     assert r.returncode == 0, r.stderr
     out = [json.loads(l) for l in r.stdout.splitlines()]
     assert [d['question'] for d in out] == [lines[0], lines[4]] and out[0]['answers'] and out[1]['answers'] == []
-    assert 'error: the question is too long' in r.stderr and 'Traceback' not in r.stderr
+    assert "error: question '0' is too long" in r.stderr and 'Traceback' not in r.stderr
     assert hist.read_text().splitlines() == [lines[0], lines[3].strip(), lines[4], ':quit']
 
 

@@ -86,7 +86,7 @@ def test_bad_inject_value_is_one_line_listing_the_choices(tmp_path):
     assert r.returncode == 2 and 'Traceback' not in r.stderr and r.stderr.strip().count('\n') == 0, r.stderr
     assert "inject='poems' is not a corpus kind: use one of facts, plain, walks, paths, qa, mixed" in r.stderr
     assert not (tmp_path / 'run').exists()  # refused before anything was written
-    with pytest.raises(KMInputError, match='the inject stage: steps must be >= 1'):
+    with pytest.raises(KMInputError, match='--inject_steps must be >= 1'):
         run_pipeline(PipelineConfig(out=str(tmp_path / 'run'), inject='qa', inject_steps=0))
     with pytest.raises(KMInputError, match='the inject stage needs inject='):
         run_pipeline(PipelineConfig(out=str(tmp_path / 'run')), ['inject'])
