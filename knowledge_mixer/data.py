@@ -979,11 +979,11 @@ def _write_sft(cfg:DatasetConfig, graph:KnowledgeGraph):
 def _write_rog(cfg:DatasetConfig, graph:KnowledgeGraph):
     "`km_dataset rog`: the questions (given or built) split into train/validation/test, each written with its own subgraphs, and a report per split."
     from knowledge_mixer.core import mark_output_dir
-    _rog_path(Path(cfg.out)/'train', cfg.format)  # a wrong --format fails before the folder is made
+    _rog_path(Path(cfg.out)/'train', cfg.format)  # a wrong --format or --split fails before the folder is made
+    fr = parse_fractions('--split', cfg.split, ('train', 'validation', 'test'))
     mark_output_dir(cfg.out, 'km_dataset')
     if cfg.questions: recs = read_questions(cfg.questions, kg=graph)
     else: recs = movie_questions(graph, cfg.per_type, cfg.seed) if not cfg.kg else build_questions(graph, per_type=cfg.per_type, seed=cfg.seed, threads=cfg.threads)
-    fr = parse_fractions('--split', cfg.split, ('train', 'validation', 'test'))
     for name, part in split_records(recs, fr, cfg.seed, names=('train', 'validation', 'test')).items():
         try: rep = export_rog(graph, part, Path(cfg.out)/name, cfg.hops, cfg.max_triples, cfg.format, threads=cfg.threads,
                               engine=cfg.engine, workers=cfg.workers)
