@@ -48,20 +48,55 @@ def where(path=None, line:int|None=None) -> str:
     if path is None: return '<input>' if line is None else f'<input>:{line}'
     return f'{path}:{line}' if line is not None else str(path)
 
+# %% ../nbs/00_core.ipynb #757ca7be
+_MAGIC = {b'PK\x03\x04': 'zip', b'BZh': 'bzip2', b'\xfd7zXZ\x00': 'xz', b'\x28\xb5\x2f\xfd': 'zstd'}  # compressions we do not read
+
+def _sniff(head:bytes) -> str|None:
+    "What the first bytes of a file say it is: 'gzip', 'utf-16', a compression we do not read, 'binary' (NUL bytes), or None (text)."
+    if head.startswith(b'\x1f\x8b'): return 'gzip'
+    if head.startswith((b'\xff\xfe', b'\xfe\xff')): return 'utf-16'
+    kind = next((k for m, k in _MAGIC.items() if head.startswith(m)), None)
+    if kind: return kind
+    even, odd = head[0::2], head[1::2]  # UTF-16 text of ASCII letters: every other byte is NUL
+    if len(head) >= 4 and any(a.count(0) > 0.9 * len(a) and b.count(0) < 0.1 * len(b) for a, b in ((odd, even), (even, odd))): return 'utf-16'
+    return 'binary' if b'\x00' in head else None
+
+def _open_text_bytes(path):
+    "`path` opened for reading bytes, gunzipped when it is gzip; UTF-16, other compressions and binary files raise saying what they are."
+    import gzip
+    path = Path(path)
+    if path.is_dir(): raise KMInputError(f'{path}: is a folder; pass a file')
+    f = open(path, 'rb')
+    kind = _sniff(f.read(4096)); f.seek(0)
+    if kind == 'gzip': return gzip.open(f)
+    if kind is None: return f
+    f.close()
+    if kind == 'utf-16': raise KMInputError(f'{path}: this file is UTF-16; convert it with iconv -f UTF-16 -t UTF-8 {path} > {path.stem}.utf8{path.suffix}')
+    if kind == 'binary': raise KMInputError(f'{path}: a binary file (NUL bytes), not UTF-8 text; pass the text file')
+    raise KMInputError(f'{path}: compressed with {kind}; decompress it first (gzip files are read directly)')
+
+def _decode_advice(raw:bytes, at:int) -> str:
+    "The error for a line that is not UTF-8: Latin-1 advice only where the bytes look like Latin-1 text (no C0 control bytes)."
+    msg = f'invalid UTF-8 at byte {at}; '
+    if any(b < 32 and b not in (9, 10, 13) for b in raw): return msg + 'this looks like binary data, not text; pass a UTF-8 text file'
+    return msg + 're-encode the file as UTF-8 (if it is Latin-1: iconv -f latin1 -t utf-8)'
+
 # %% ../nbs/00_core.ipynb #f730d6c3
 def read_lines(path, max_bytes:int|None=None, # a longer line raises (None: no limit)
                fix:str='split or fix the line'): # what the too-long error advises
-    "Yield (line number from 1, text) of a UTF-8 file, BOM and line end removed; bad lines raise naming `file:line`."
-    with open(path, 'rb') as f:
-        for n, raw in enumerate(iter(lambda: f.readline(max_bytes + 1), b'') if max_bytes else f, 1):
-            if max_bytes and len(raw) > max_bytes:
-                raise KMInputError(f'{where(path, n)}: line longer than {max_bytes:,} bytes; {fix}')
-            if n == 1 and raw.startswith(b'\xef\xbb\xbf'): raw = raw[3:]
-            try: line = raw.decode('utf-8')
-            except UnicodeDecodeError as e:
-                raise KMInputError(f'{where(path, n)}: invalid UTF-8 at byte {e.start}; re-encode the file as UTF-8 '
-                                   '(e.g. iconv -f latin1 -t utf-8)') from None
-            yield n, line.rstrip('\r\n')
+    "Yield (line number from 1, text) of a UTF-8 file (gzipped too), BOM and line end removed; bad lines raise naming `file:line`."
+    import gzip, zlib
+    with _open_text_bytes(path) as f:
+        try:
+            for n, raw in enumerate(iter(lambda: f.readline(max_bytes + 1), b'') if max_bytes else f, 1):
+                if max_bytes and len(raw) > max_bytes:
+                    raise KMInputError(f'{where(path, n)}: line longer than {max_bytes:,} bytes; {fix}')
+                if n == 1 and raw.startswith(b'\xef\xbb\xbf'): raw = raw[3:]
+                try: line = raw.decode('utf-8')
+                except UnicodeDecodeError as e: raise KMInputError(f'{where(path, n)}: {_decode_advice(raw, e.start)}') from None
+                yield n, line.rstrip('\r\n')
+        except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+            raise KMInputError(f'{path}: broken gzip file ({e}); check it with gzip -t, or pass the uncompressed file') from None
 
 # %% ../nbs/00_core.ipynb #7e96313c
 def parse_json(text:str, loc:str, # `file:line` (from `where`) for the error message

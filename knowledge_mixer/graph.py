@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 from array import array
 from collections import Counter
 from dataclasses import dataclass
@@ -379,7 +380,10 @@ def subgraph(self:KnowledgeGraph, seeds, hops:int=1) -> 'KnowledgeGraph':
 
 # %% ../nbs/00_graph.ipynb #0e4e279c
 _FORMATS = ('pipe', 'tsv', 'csv', 'jsonl')
-_HEADER_WORDS = {'head', 'h', 'subject', 'source', 'src', 's', 'head_label', 'from'}
+_HEADER_WORDS = ({'head', 'h', 'subject', 'source', 'src', 's', 'head_label', 'from'},  # per column: what header rows name them
+                 {'relation', 'r', 'rel', 'predicate', 'p', 'relation_label', 'edge', 'type'},
+                 {'tail', 't', 'object', 'target', 'dst', 'o', 'tail_label', 'to'}, {'weight', 'w', 'score'})
+_CONTROL = re.compile('[\x00-\x08\x0a-\x1f\x7f-\x9f]')  # C0/C1 controls but tab: str.strip() would eat some and merge two names
 MAX_LINE_BYTES = 1 << 20
 
 def detect_format(path, first_line:str) -> str:
@@ -416,9 +420,16 @@ def _jsonl_triple(obj, loc):
 # %% ../nbs/00_graph.ipynb #846dea46
 def _split_fields(line:str, fmt:str, loc:str) -> tuple:
     "The fields of one data line of a `fmt` triples file: stripped strings (JSONL values as given)."
-    if fmt == 'jsonl': return _jsonl_triple(parse_json(line, loc), loc)
-    if fmt == 'csv': return tuple(f.strip() for f in next(csv.reader([line])))
-    return tuple(f.strip() for f in line.split('|' if fmt == 'pipe' else '\t'))
+    if fmt == 'jsonl': fields = _jsonl_triple(parse_json(line, loc), loc)
+    else: fields = next(csv.reader([line])) if fmt == 'csv' else line.split('|' if fmt == 'pipe' else '\t')
+    for f in fields:
+        if isinstance(f, str) and (m := _CONTROL.search(f)):
+            raise KMInputError(f'{loc}: control character U+{ord(m.group()):04X} in the name {f!r}; remove it (names are printable text)')
+    return fields if fmt == 'jsonl' else tuple(f.strip() for f in fields)
+
+def _is_header(fields:tuple) -> bool:
+    "Whether a first row is a header: every column a known header name (`head|relation|tail`, `subject,predicate,object`, ...)."
+    return 3 <= len(fields) <= 4 and all(isinstance(f, str) and f.lower() in w for f, w in zip(fields, _HEADER_WORDS))
 
 # %% ../nbs/00_graph.ipynb #bdbc14ce
 def _open_triples(path:Path, format:str):
@@ -441,7 +452,9 @@ def iter_triples(path, format:str='auto', weighted:bool=False):
     for i, (n, line) in enumerate(rows):
         loc = where(path, n)
         fields = _split_fields(line, fmt, loc)
-        if i == 0 and fmt != 'jsonl' and fields and fields[0].lower() in _HEADER_WORDS: continue
+        if i == 0 and fmt != 'jsonl' and _is_header(fields):
+            print(f'{loc}: skipped the header row {line[:80]!r}', file=sys.stderr)  # said, in case it was data
+            continue
         if len(fields) != n_fields:
             raise KMInputError(f'{loc}: expected {n_fields} {fmt} fields (head, relation, tail{", weight" if weighted else ""}), '
                                f'found {len(fields)} in {line[:80]!r}; fix the line or pass format=')
