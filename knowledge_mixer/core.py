@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'read_lines', 'parse_json', 'read_jsonl', 'check_int',
-           'repo_root', 'data_dir', 'shared_data', 'atomic_path', 'restore_dir', 'replace_dir', 'atomic_dir',
-           'save_figure', 'seed_everything', 'generating', 'run_cli', 'check_action', 'progress_enabled', 'progress',
-           'quiet_library_progress', 'km_command', 'config_fields', 'config_to_flat', 'config_from_flat', 'sectioned',
-           'load_config_file', 'save_config', 'config_parser', 'parse_config', 'params_cell', 'spread_settings',
-           'settings_from']
+__all__ = ['disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'read_lines', 'parse_json', 'read_jsonl', 'check_unique',
+           'check_int', 'repo_root', 'data_dir', 'shared_data', 'atomic_path', 'restore_dir', 'replace_dir',
+           'atomic_dir', 'save_figure', 'seed_everything', 'generating', 'run_cli', 'check_action', 'progress_enabled',
+           'progress', 'quiet_library_progress', 'km_command', 'config_fields', 'config_to_flat', 'config_from_flat',
+           'sectioned', 'load_config_file', 'save_config', 'config_parser', 'parse_config', 'params_cell',
+           'spread_settings', 'settings_from']
 
 # %% ../nbs/00_core.ipynb #eb73292a
 def disable_telemetry():
@@ -48,7 +48,7 @@ def where(path=None, line:int|None=None) -> str:
     if path is None: return '<input>' if line is None else f'<input>:{line}'
     return f'{path}:{line}' if line is not None else str(path)
 
-# %% ../nbs/00_core.ipynb #757ca7be
+# %% ../nbs/00_core.ipynb #24a37727
 _MAGIC = {b'PK\x03\x04': 'zip', b'BZh': 'bzip2', b'\xfd7zXZ\x00': 'xz', b'\x28\xb5\x2f\xfd': 'zstd'}  # compressions we do not read
 
 def _sniff(head:bytes) -> str|None:
@@ -109,6 +109,13 @@ def read_jsonl(path, fix:str=''): # advice appended to a broken-JSON error
     "Yield (line number, value) for each non-blank line of a JSON-lines file (`read_lines`); broken JSON names `file:line`."
     for n, line in read_lines(path):
         if line.strip(): yield n, parse_json(line, where(path, n), fix)
+
+# %% ../nbs/00_core.ipynb #41c2f5a3
+def check_unique(seen:dict, # key -> line number of its first line; filled as lines are read
+                 key, path, n:int, what:str='id'):
+    "Record that `key` is on line `n` of `path`; a key seen before raises naming both lines."
+    if key in seen: raise KMInputError(f'{where(path, n)}: duplicate {what} {key!r} (first on line {seen[key]}); remove one of the two lines')
+    seen[key] = n
 
 # %% ../nbs/00_core.ipynb #f6e53df0
 def check_int(name:str, v, lo:int, hi:int|None=None, # allowed range [lo, hi] (hi None: no upper bound)
