@@ -49,7 +49,7 @@ def where(path=None, line:int|None=None) -> str:
     return f'{path}:{line}' if line is not None else str(path)
 
 # %% ../nbs/00_core.ipynb #24a37727
-_MAGIC = {b'PK\x03\x04': 'zip', b'BZh': 'bzip2', b'\xfd7zXZ\x00': 'xz', b'\x28\xb5\x2f\xfd': 'zstd'}  # compressions we do not read
+_MAGIC = {b'PAR1': 'parquet', b'PK\x03\x04': 'zip', b'BZh': 'bzip2', b'\xfd7zXZ\x00': 'xz', b'\x28\xb5\x2f\xfd': 'zstd'}  # compressions we do not read
 
 def _sniff(head:bytes) -> str|None:
     "What the first bytes of a file say it is: 'gzip', 'utf-16', a compression we do not read, 'binary' (NUL bytes), or None (text)."
@@ -73,6 +73,7 @@ def _open_text_bytes(path):
     f.close()
     if kind == 'utf-16': raise KMInputError(f'{path}: this file is UTF-16; convert it with iconv -f UTF-16 -t UTF-8 {path} > {path.stem}.utf8{path.suffix}')
     if kind == 'binary': raise KMInputError(f'{path}: a binary file (NUL bytes), not UTF-8 text; pass the text file')
+    if kind == 'parquet': raise KMInputError(f'{path}: a Parquet table, not lines of text; pass JSON lines here (km_dataset rog --format jsonl writes them)')
     raise KMInputError(f'{path}: compressed with {kind}; decompress it first (gzip files are read directly)')
 
 def _decode_advice(raw:bytes, at:int) -> str:
@@ -110,7 +111,7 @@ def read_jsonl(path, fix:str=''): # advice appended to a broken-JSON error
     for n, line in read_lines(path):
         if line.strip(): yield n, parse_json(line, where(path, n), fix)
 
-# %% ../nbs/00_core.ipynb #41c2f5a3
+# %% ../nbs/00_core.ipynb #a13e0485
 def check_unique(seen:dict, # key -> line number of its first line; filled as lines are read
                  key, path, n:int, what:str='id'):
     "Record that `key` is on line `n` of `path`; a key seen before raises naming both lines."

@@ -76,7 +76,7 @@ def format_rog(result:dict) -> str:
     "One line in RoG's style (numbers printed with `str`, as RoG prints them), with GNN-RAG's Hit1 added."
     return ' '.join(f'{name}: {result[name]}' for name, _ in ROG_KEYS)
 
-# %% ../nbs/08_eval.ipynb #10b90ea7
+# %% ../nbs/08_eval.ipynb #86300797
 def _strs(v) -> bool: return isinstance(v, list) and all(isinstance(x, str) for x in v)
 
 def row_problem(d, rog:bool=False) -> str|None:
@@ -84,6 +84,7 @@ def row_problem(d, rog:bool=False) -> str|None:
     if not isinstance(d, dict): return f'expected a JSON object, got {type(d).__name__}'
     if 'prediction' not in d: return 'needs "prediction"'
     if not (isinstance(d['prediction'], str) or _strs(d['prediction'])): return '"prediction" must be a string or a list of strings'
+    if 'ground_truth' not in d: return 'needs "ground_truth", the gold answers (score predictions for a km_benchmark benchmark with km_benchmark score)'
     if not _strs(d.get('ground_truth')) or not d['ground_truth']: return 'needs "ground_truth", a non-empty list of strings'
     if d.get('id') is not None and not isinstance(d['id'], (str, int)): return '"id" must be a string or an integer'
     if rog: return None

@@ -134,3 +134,125 @@ def test_km_eval_folder_and_gzip(tmp_path):
     p.write_bytes(gzip.compress(json.dumps(ROW).encode() + b'\n'))
     r = run('km_eval', p)
     assert r.returncode == 0 and '| **all** | 1 |' in r.stdout, r
+
+
+# --- question files: types, duplicates, gzip, Parquet ---------------------------------------------------------
+Q = dict(id='q1', question='who directed [Heat]', answer=['Michael Mann'], q_entity=['Heat'], relation_path=['directed_by'])
+
+
+@pytest.mark.parametrize('change, says', [
+    ({'hops': '2'}, 'field "hops" must be a whole number'),
+    ({'hops': [1]}, 'field "hops" must be a whole number'),
+    ({'qtype': 3}, 'field "qtype" must be a string'),
+    ({'graph': 'Heat directed_by Michael Mann'}, 'field "graph" must be a list of [head, relation, tail]'),
+    ({'a_entity': [['Michael Mann']]}, "field 'a_entity' must be a list of names"),
+])
+def test_question_fields_of_the_wrong_type(tmp_path, change, says):
+    from knowledge_mixer.data import load_jsonl
+    p = tmp_path / 'q.jsonl'
+    p.write_text(json.dumps(Q) + '\n' + json.dumps(Q | {'id': 'q2'} | change) + '\n')
+    with pytest.raises(KMInputError, match='q.jsonl:2: '): load_jsonl(p)
+    with pytest.raises(KMInputError) as e: load_jsonl(p)
+    assert says in str(e.value)
+
+
+def test_duplicate_question_ids_refused(tmp_path):
+    from knowledge_mixer.data import SkipLog, load_jsonl
+    p = tmp_path / 'q.jsonl'
+    p.write_text(json.dumps(Q) + '\n\n' + json.dumps(Q) + '\n')
+    with pytest.raises(KMInputError, match=r"q.jsonl:3: duplicate id 'q1' \(first on line 1\)"): load_jsonl(p)
+    skip = SkipLog()
+    assert len(load_jsonl(p, skip=skip)) == 1 and 'duplicate id' in skip[0][1]  # skipping keeps the first, and says so
+
+
+def test_rog_row_lone_names_are_not_letters(tmp_path):
+    from knowledge_mixer.data import load_rog
+    p = tmp_path / 'test.jsonl'
+    p.write_text(json.dumps(dict(id='1', question='q', answer='Paris', q_entity='France')) + '\n')
+    rec, = load_rog(p)
+    assert rec.q_entity == ['France'] and rec.answer == ['Paris']  # was ['F', 'r', 'a', ...]
+
+
+def test_read_questions_gzip_and_parquet(tmp_path):
+    from knowledge_mixer.data import QARecord, export_rog, read_questions, save_jsonl
+    from knowledge_mixer.graph import KnowledgeGraph
+    recs = [QARecord(**Q)]
+    save_jsonl(recs, tmp_path / 'q.jsonl')
+    (tmp_path / 'q.jsonl.gz').write_bytes(gzip.compress((tmp_path / 'q.jsonl').read_bytes()))
+    assert read_questions(tmp_path / 'q.jsonl.gz')[0].q_entity == ['Heat']
+    kg = KnowledgeGraph.from_triples([('Heat', 'directed_by', 'Michael Mann')])
+    export_rog(kg, recs, tmp_path / 'rog' / 'test', 1, 100, 'parquet')
+    assert [r.id for r in read_questions(next((tmp_path / 'rog').glob('test*.parquet')))] == ['q1']
+
+
+# --- commands read each other's outputs -----------------------------------------------------------------------
+KB = Path(__file__).resolve().parents[1].parent / 'shared' / 'data' / 'metaqa_mini' / 'kb.txt'
+
+
+@pytest.fixture(scope='module')
+def outputs(tmp_path_factory):
+    "What the producing commands write, once: question files of km_dataset and km_benchmark, RoG exports, converted graphs."
+    import os
+    kb = Path(os.environ.get('KM_DATA', KB.parents[1])) / 'metaqa_mini' / 'kb.txt'
+    if not kb.exists(): pytest.skip('metaqa_mini is not in the shared data folder')
+    d = tmp_path_factory.mktemp('outputs')
+    steps = [('km_dataset', 'questions', d / 'q.jsonl', '--kg', kb, '--per_type', 1),
+             ('km_dataset', 'rog', d / 'rogj', '--kg', kb, '--questions', d / 'q.jsonl', '--format', 'jsonl'),
+             ('km_dataset', 'rog', d / 'rogp', '--kg', kb, '--questions', d / 'q.jsonl'),
+             ('km_benchmark', 'build', kb, '--out', d / 'bench', '--per_family', 1, '--tasks', 'path'),
+             ('km_benchmark', 'export', d / 'bench', '--format', 'questions', '--out', d / 'bq'),
+             ('km_graph', 'convert', kb, '--out', d / 'kb.npz'), ('km_graph', 'convert', kb, '--out', d / 'kb.nt.gz'),
+             ('km_graph', 'convert', kb, '--out', d / 'kb.jsonl')]
+    for s in steps:
+        r = run(*s)
+        assert r.returncode == 0, (s, r.stderr)
+    (d / 'q.jsonl.gz').write_bytes(gzip.compress((d / 'q.jsonl').read_bytes()))
+    return d, kb
+
+
+QUESTION_FILES = ['q.jsonl', 'q.jsonl.gz', 'rogj/train.jsonl', 'rogp/train.parquet', 'bq/train.jsonl']
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('consumer', ['km_paths', 'km_dataset sft', 'km_dataset rog'])
+@pytest.mark.parametrize('questions', QUESTION_FILES)
+def test_question_files_are_read_by_every_command(outputs, tmp_path, consumer, questions):
+    d, kb = outputs
+    q = d / questions
+    args = {'km_paths': ('km_paths', q, kb, tmp_path / 'o.jsonl', '--mode', 'retrieve', '--path_field', 'relation_path'),
+            'km_dataset sft': ('km_dataset', 'sft', tmp_path / 'sft', '--kg', kb, '--questions', q),
+            'km_dataset rog': ('km_dataset', 'rog', tmp_path / 'rog', '--kg', kb, '--questions', q, '--format', 'jsonl')}[consumer]
+    r = run(*args)
+    assert r.returncode == 0, (consumer, questions, r.stderr)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('graph', ['kb.npz', 'kb.nt.gz', 'kb.jsonl'])
+def test_converted_graphs_are_read(outputs, tmp_path, graph):
+    d, _ = outputs
+    for args in (('km_paths', d / 'q.jsonl', d / graph, tmp_path / 'o.jsonl'), ('km_graph', 'stats', d / graph),
+                 ('km_dataset', 'questions', tmp_path / 'q.jsonl', '--kg', d / graph, '--per_type', 1)):
+        r = run(*args)
+        assert r.returncode == 0, (args, r.stderr)
+
+
+@pytest.mark.slow
+def test_km_paths_reads_our_field_names_by_default(outputs, tmp_path):
+    d, kb = outputs  # the main job's questions/*.jsonl: q_entity, answer, relation_path (was: missing field(s) ['topic_entities'])
+    r = run('km_paths', d / 'bq' / 'test.jsonl', kb, tmp_path / 'o.jsonl')
+    assert r.returncode == 0, r.stderr
+    assert all('truth_relation_paths' in json.loads(l) and 'retrieved' in json.loads(l) for l in (tmp_path / 'o.jsonl').read_text().splitlines())
+
+
+def test_write_paths_reads_records_in_our_schema(tmp_path):
+    from knowledge_mixer.data import QARecord, save_jsonl
+    from knowledge_mixer.graph import KnowledgeGraph
+    from knowledge_mixer.paths import write_paths
+    kg = KnowledgeGraph.from_triples([('Heat', 'directed_by', 'Michael Mann')])
+    save_jsonl([QARecord(**Q)], tmp_path / 'q.jsonl')  # as the main job writes questions/*.jsonl
+    write_paths(kg, tmp_path / 'q.jsonl', tmp_path / 'o.jsonl')
+    row = json.loads((tmp_path / 'o.jsonl').read_text())
+    assert list(row['retrieved']) == ['Michael Mann'] and row['truth_relation_paths'][0]['path'] == ['directed_by']
+    (tmp_path / 'q.jsonl').write_text(json.dumps(Q | {'q_entity': [['Heat']]}) + '\n')
+    with pytest.raises(KMInputError, match="q.jsonl:1: field 'topic_entities' must be a list of names"):
+        write_paths(kg, tmp_path / 'q.jsonl', tmp_path / 'o.jsonl')
