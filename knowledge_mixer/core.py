@@ -104,7 +104,9 @@ def parse_json(text:str, loc:str, # `file:line` (from `where`) for the error mes
                fix:str=''): # advice appended to the error
     "`json.loads(text)`; broken JSON raises `KMInputError` naming `loc` and the column."
     try: return json.loads(text)
-    except json.JSONDecodeError as e: raise KMInputError(f'{loc}: broken JSON ({e.msg} at column {e.colno}){fix}') from None
+    except json.JSONDecodeError as e:  # a whole-file document (a config) spans lines: then say which
+        at = f'line {e.lineno}, column {e.colno}' if e.lineno > 1 else f'column {e.colno}'
+        raise KMInputError(f'{loc}: broken JSON ({e.msg} at {at}){fix}') from None
 
 def read_jsonl(path, fix:str=''): # advice appended to a broken-JSON error
     "Yield (line number, value) for each non-blank line of a JSON-lines file (`read_lines`); broken JSON names `file:line`."
@@ -484,14 +486,33 @@ def _nested_to_flat(cls, d:dict, where_:str) -> dict:
 # %% ../nbs/00_core.ipynb #7315ea69
 def _read_mapping(path:Path):
     "The value in the JSON (or, by extension, YAML) file `path`; a parse error raises `KMInputError` naming the file."
-    text = path.read_text(encoding='utf-8')
+    with _open_text_bytes(path) as f: raw = f.read()  # UTF-16 or binary named as `read_lines` names them
+    try: text = raw.decode('utf-8-sig')
+    except UnicodeDecodeError as e: raise KMInputError(f'{path}: {_decode_advice(raw, e.start)}') from None
     if path.suffix.lower() in ('.yaml', '.yml'):
         try: import yaml
         except ImportError: raise KMInputError(f'{path}: YAML configs need PyYAML (pip install pyyaml); or write the file as JSON') from None
         try: return yaml.safe_load(text)
-        except yaml.YAMLError as e: raise KMInputError(f'{path}: not valid YAML ({e})') from None
+        except yaml.YAMLError as e: raise KMInputError(f'{path}: not valid YAML ({" ".join(str(e).split())})') from None  # one line
     try: return json.loads(text)
     except ValueError as e: raise KMInputError(f'{path}: not valid JSON ({e})') from None
+
+# %% ../nbs/00_core.ipynb #4a1d759d
+def _check_setting_types(cls, flat:dict, where_:str) -> dict:
+    "`flat` settings of `cls` (from a config file) with each value of its setting's type (an int is taken as a float); a wrong one raises naming the file and setting."
+    import dataclasses
+    spec = {p[-1]: (f, t) for p, f, t, _ in config_fields(cls)}
+    out, kinds = {}, {str: 'a string', int: 'an integer', float: 'a number', bool: 'true or false'}
+    for k, v in flat.items():
+        f, t = spec[k]
+        bt = _base_type(t)
+        if v is None:
+            if bt is t and f.default is not None: raise KMInputError(f'{where_}: setting {k!r} cannot be null; give {kinds.get(bt, bt.__name__)} (or leave it out)')
+        elif bt is float and isinstance(v, int) and not isinstance(v, bool): v = float(v)
+        elif bt in (str, int, float, bool) and (type(v) is not bt):
+            raise KMInputError(f'{where_}: setting {k!r} must be {kinds[bt]}, got {v!r:.60}')
+        out[k] = v
+    return out
 
 # %% ../nbs/00_core.ipynb #d93bc9d1
 def load_config_file(cls, path) -> dict:
@@ -500,7 +521,7 @@ def load_config_file(cls, path) -> dict:
     if not path.is_file(): raise KMInputError(f'{path}: no such config file; pass a JSON (or YAML) file of settings')
     d = _read_mapping(path)
     if not isinstance(d, dict): raise KMInputError(f'{path}: expected a mapping of setting names to values, got {type(d).__name__}')
-    return _nested_to_flat(cls, d, str(path))
+    return _check_setting_types(cls, _nested_to_flat(cls, d, str(path)), str(path))
 
 def save_config(cfg, path) -> Path:
     "Write a config (nested sections kept) as JSON, atomically: the exact settings of a run, beside its outputs."

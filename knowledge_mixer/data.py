@@ -402,7 +402,7 @@ def _our_fields(d:dict, loc:str, link=None) -> dict:
         d = dict(d, question=q, q_entity=[topic], **({'linked': linked} if linked else {}))
     return d
 
-# %% ../nbs/04_data.ipynb #05e647bb
+# %% ../nbs/04_data.ipynb #0addd896
 def _check_optional_fields(d:dict, loc:str):
     "The optional record fields `hops`, `qtype` and `graph` must have their JSON types; a wrong one raises naming `loc` and the field."
     h = d.get('hops')

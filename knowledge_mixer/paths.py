@@ -306,7 +306,7 @@ def _fields_needed(mode, path_field):
     "The question fields a mode reads."
     return ['topic_entities'] + (['answers'] if mode in ('truth', 'both') else []) + ([path_field] if mode in ('retrieve', 'both') else [])
 
-# %% ../nbs/02_paths.ipynb #179b7533
+# %% ../nbs/02_paths.ipynb #42ebad96
 _FIELD_ALIASES = {'topic_entities': 'q_entity', 'answers': 'answer', 'gold_relation_path': 'relation_path'}  # metaqa_mini's name -> ours (RoG's)
 
 def _path_question(q, need, loc:str) -> dict:

@@ -438,14 +438,8 @@ class TrainResult:
 # %% ../nbs/06_train.ipynb #8ba8615c
 def _safetensors_ok(f:Path) -> bool:
     "The header of a safetensors file parses and its tensors end exactly at the end of the file (not cut short)."
-    try:
-        with open(f, 'rb') as fh:
-            n = int.from_bytes(fh.read(8), 'little')
-            if not 0 < n < 100 << 20: return False
-            header = json.loads(fh.read(n))
-        end = max([v['data_offsets'][1] for k, v in header.items() if k != '__metadata__'], default=0)
-        return f.stat().st_size == 8 + n + end
-    except (OSError, ValueError, KeyError, TypeError, IndexError): return False
+    from knowledge_mixer.model import safetensors_header
+    return safetensors_header(f) is not None
 
 def checkpoint_problem(cp:Path) -> str|None:
     "Why the checkpoint folder `cp` is incomplete or torn (None if it is whole). The HF trainer writes `trainer_state.json` last, in place."

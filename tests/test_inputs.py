@@ -256,3 +256,90 @@ def test_write_paths_reads_records_in_our_schema(tmp_path):
     (tmp_path / 'q.jsonl').write_text(json.dumps(Q | {'q_entity': [['Heat']]}) + '\n')
     with pytest.raises(KMInputError, match="q.jsonl:1: field 'topic_entities' must be a list of names"):
         write_paths(kg, tmp_path / 'q.jsonl', tmp_path / 'o.jsonl')
+
+
+# --- damaged model folders: exit 2 naming the file -----------------------------------------------------------
+@pytest.fixture(scope='module')
+def tiny_folder(tmp_path_factory):
+    from knowledge_mixer.model import build_tokenizer, tiny_model
+    d = tmp_path_factory.mktemp('model') / 'good'
+    tok = build_tokenizer(['who directed Heat', 'Michael Mann directed_by'] * 20, vocab_size=300)
+    m = tiny_model(tok, hidden=32, layers=1, heads=2)
+    m.save_pretrained(d); tok.save_pretrained(d)
+    return d
+
+
+def _cut(f, n): f.write_bytes(f.read_bytes()[:n])
+
+
+MODEL_DAMAGE = {  # name: (damage, file named, words); before: OSError/SafetensorError/JSONDecodeError/TypeError exit 1, or killed for memory
+    'config cut short': (lambda d: _cut(d / 'config.json', 50), 'config.json', 'broken JSON'),
+    'config garbage': (lambda d: (d / 'config.json').write_text('garbage'), 'config.json', 'broken JSON'),
+    'config a list': (lambda d: (d / 'config.json').write_text('[]'), 'config.json', 'expected a JSON object'),
+    'config without sizes': (lambda d: (d / 'config.json').write_text('{"model_type": "llama"}'), 'config.json', 'declares vocab_size x hidden_size'),
+    'weights missing': (lambda d: (d / 'model.safetensors').unlink(), '', 'no weights file'),
+    'weights cut short': (lambda d: _cut(d / 'model.safetensors', 3000), 'model.safetensors', 'cut short or damaged'),
+    'tokenizer missing': (lambda d: [(d / f).unlink() for f in ('tokenizer.json', 'tokenizer_config.json')], '', 'no tokenizer files'),
+    'tokenizer cut short': (lambda d: _cut(d / 'tokenizer.json', 100), 'tokenizer.json', 'broken JSON'),
+}
+
+
+@pytest.mark.parametrize('name', MODEL_DAMAGE)
+def test_damaged_model_folder_named(tiny_folder, tmp_path, name):
+    import shutil
+    from knowledge_mixer.model import load_base_model
+    damage, file, says = MODEL_DAMAGE[name]
+    d = tmp_path / 'model'
+    shutil.copytree(tiny_folder, d); damage(d)
+    with pytest.raises(KMInputError) as e: load_base_model(str(d))
+    assert f'{d}/{file}'.rstrip('/') in str(e.value) and says in str(e.value), str(e.value)
+
+
+def test_damaged_adapter_named(tiny_folder, tmp_path):
+    import shutil
+    from knowledge_mixer.reason import load_planner
+    d = tmp_path / 'adapter'
+    shutil.copytree(tiny_folder, d)
+    for f in ('config.json', 'model.safetensors'): (d / f).unlink()
+    (d / 'adapter_config.json').write_text(json.dumps({'base_model_name_or_path': str(tiny_folder), 'peft_type': 'LORA'}))
+    with pytest.raises(KMInputError, match='no weights file .looked for adapter_model.safetensors'): load_planner(d)
+    (d / 'adapter_model.safetensors').write_bytes(b'x')
+    with pytest.raises(KMInputError, match='adapter_model.safetensors: cut short'): load_planner(d)
+
+
+def test_km_predict_damaged_model_exits_2(tiny_folder, tmp_path):
+    import shutil
+    d = tmp_path / 'model'
+    shutil.copytree(tiny_folder, d); _cut(d / 'config.json', 50)
+    (tmp_path / 'kb.txt').write_text('Heat|directed_by|Michael Mann\n')
+    (tmp_path / 'q.jsonl').write_text(json.dumps(Q) + '\n')
+    r = run('km_predict', d, tmp_path / 'kb.txt', tmp_path / 'q.jsonl', '--out', tmp_path / 'p.jsonl')
+    assert r.returncode == 2 and f'{d}/config.json: broken JSON' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+
+
+# --- config files: value types, encodings --------------------------------------------------------------------
+@pytest.mark.parametrize('text, name, says', [
+    ('{"steps": "ten"}', 'c.json', "setting 'steps' must be an integer, got 'ten'"),
+    ('{"steps": null}', 'c.json', "setting 'steps' cannot be null"),
+    ('{"steps": 1.5}', 'c.json', "setting 'steps' must be an integer"),
+    ('{"lr": [1]}', 'c.json', "setting 'lr' must be a number"),
+    ('{"packing": "no"}', 'c.json', "setting 'packing' must be true or false"),
+    ('steps: ten\n', 'c.yaml', "setting 'steps' must be an integer"),
+    ('steps: [1\n', 'c.yaml', 'not valid YAML'),
+])
+def test_config_value_types(tmp_path, text, name, says):
+    from knowledge_mixer.core import load_config_file
+    from knowledge_mixer.train import TrainConfig
+    p = tmp_path / name
+    p.write_text(text)
+    with pytest.raises(KMInputError) as e: load_config_file(TrainConfig, p)
+    assert says in str(e.value) and '\n' not in str(e.value)
+
+
+def test_km_train_config_wrong_type_exits_2(tmp_path):
+    (tmp_path / 'c.json').write_text('{"steps": "ten"}')  # was: TypeError: '<' not supported between 'str' and 'int', exit 1
+    r = run('km_train', '--config', tmp_path / 'c.json', '--out', tmp_path / 'run')
+    assert r.returncode == 2 and "setting 'steps' must be an integer" in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    (tmp_path / 'c.json').write_bytes('{"steps": 3}'.encode('utf-16'))
+    r = run('km_train', '--config', tmp_path / 'c.json', '--out', tmp_path / 'run')
+    assert r.returncode == 2 and 'this file is UTF-16' in r.stderr, r.stderr
