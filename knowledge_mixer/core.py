@@ -497,10 +497,9 @@ def _read_mapping(path:Path):
     try: return json.loads(text)
     except ValueError as e: raise KMInputError(f'{path}: not valid JSON ({e})') from None
 
-# %% ../nbs/00_core.ipynb #4a1d759d
+# %% ../nbs/00_core.ipynb #40412617
 def _check_setting_types(cls, flat:dict, where_:str) -> dict:
     "`flat` settings of `cls` (from a config file) with each value of its setting's type (an int is taken as a float); a wrong one raises naming the file and setting."
-    import dataclasses
     spec = {p[-1]: (f, t) for p, f, t, _ in config_fields(cls)}
     out, kinds = {}, {str: 'a string', int: 'an integer', float: 'a number', bool: 'true or false'}
     for k, v in flat.items():

@@ -162,7 +162,7 @@ def _load_kwargs(dtype, attn_implementation, load_in_4bit, trust_remote_code) ->
                                                        bnb_4bit_compute_dtype=getattr(torch, dtype))
     return kw
 
-# %% ../nbs/05_model.ipynb #b722220a
+# %% ../nbs/05_model.ipynb #3c69ee6e
 WEIGHT_FILES = ('model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json')
 TOKENIZER_FILES = ('tokenizer.json', 'tokenizer.model', 'vocab.json')  # one of them holds a tokenizer's vocabulary
 
@@ -186,7 +186,7 @@ def safetensors_header(f:Path) -> dict|None:
         return header if f.stat().st_size == 8 + n + end else None
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError): return None
 
-# %% ../nbs/05_model.ipynb #49e56ef0
+# %% ../nbs/05_model.ipynb #0c97876b
 def _embedding_problem(cfg:dict, header:dict) -> str|None:
     "Whether the input embedding in `header` disagrees with the vocabulary and hidden sizes `cfg` declares."
     emb = next((v['shape'] for k, v in header.items() if k.endswith(('embed_tokens.weight', 'wte.weight', 'word_embeddings.weight'))), None)
@@ -211,7 +211,7 @@ def _weights_problem(p:Path, cfg:dict, weights:tuple) -> tuple[str, str]|None:
         if (why := _embedding_problem(cfg, header)): return str(p/'config.json'), why
     return None
 
-# %% ../nbs/05_model.ipynb #97469c45
+# %% ../nbs/05_model.ipynb #be8384f2
 def check_model_folder(p, # a saved model or LoRA adapter folder
                        adapter:bool=False, # a LoRA adapter: adapter_config.json and adapter weights instead of config.json and model weights
                        tokenizer:bool=True, # the folder must also hold a tokenizer
