@@ -419,6 +419,7 @@ def _record(d:dict, loc:str, link=None) -> QARecord:
     missing = [k for k in ('id', 'question', 'answer', 'q_entity') if d.get(k) is None]
     if missing: raise KMInputError(f'{loc}: missing field(s) {missing}')
     if not isinstance(d['question'], str) or not d['question'].strip(): raise KMInputError(f'{loc}: question must be a non-empty string')
+    if isinstance(d['id'], bool) or not isinstance(d['id'], (str, int)): raise KMInputError(f'{loc}: id must be a string or an integer, got {json.dumps(d["id"])[:80]}')
     d = dict(d, id=str(d['id']), answer=_names(d['answer'], 'answer', loc), q_entity=_names(d['q_entity'], 'q_entity', loc))
     rp = d.get('relation_path')
     if rp is not None and (not isinstance(rp, list) or not all(isinstance(r, str) and r.strip() for r in rp)):

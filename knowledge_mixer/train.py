@@ -75,6 +75,30 @@ def _text_rows(rows, path) -> list[dict]:
             raise KMInputError(f'{path}:{n}: every row of a text dataset needs a string "text" field, got {json.dumps(r)[:80]}')
     return [r for _, r in rows]
 
+# %% ../nbs/06_train.ipynb #d5b703ba
+_ROW_FORMS = {'prompt/chosen/rejected': ('prompt', 'chosen', 'rejected'), 'prompt/completion': ('prompt', 'completion'), 'messages': ('messages',)}
+
+def _is_messages(v) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(m, dict) and isinstance(m.get('role'), str) and isinstance(m.get('content'), str) for m in v)
+
+def _row_form(r) -> tuple[str|None, bool]:
+    "(form, whether its fields have the right types) of a training row; form None when it has none of the forms' fields (`messages` must be chat messages)."
+    if not isinstance(r, dict): return None, False
+    for form, keys in _ROW_FORMS.items():
+        if all(k in r for k in keys):
+            vals = [r[k] for k in keys]
+            return form, (form != 'messages' and all(isinstance(v, str) for v in vals)) or all(_is_messages(v) for v in vals)
+    return None, False
+
+def _check_row_forms(rows, path):
+    "Every row has the first row's form, with string (or chat-message) fields; the error names file:line."
+    (n0, r0), kinds = rows[0], 'strings, or lists of {"role", "content"} messages'
+    form0, _ = _row_form(r0)
+    for n, r in rows:
+        form, ok = _row_form(r)
+        if form != form0: raise KMInputError(f'{path}:{n}: a {form or "row without " + form0} row in a {form0} file (line {n0}); one form per file, got {json.dumps(r)[:80]}')
+        if not ok: raise KMInputError(f'{path}:{n}: the {form} fields must all be {kinds if form != "messages" else "a list of {role, content} messages"}, got {json.dumps(r)[:80]}')
+
 # %% ../nbs/06_train.ipynb #5e2b7c41
 def _saved_rows(p:Path):
     "A `Dataset` saved by `data.save_dataset` (a corpus, or `km_dataset sft` output), checked like a JSONL file."
@@ -98,7 +122,9 @@ def _records_or_rows(spec:str):
     n, first = rows[0]
     if isinstance(first, dict) and 'question' in first: return load_jsonl(p), None
     _check_fields(first, f'{p}:{n}')
-    return None, Dataset.from_list(_text_rows(rows, p) if 'text' in first else [r for _, r in rows])
+    if 'text' in first: return None, Dataset.from_list(_text_rows(rows, p))
+    _check_row_forms(rows, p)  # Arrow would fail on mixed types with a bare ArrowTypeError, a trainer on a missing field
+    return None, Dataset.from_list([r for _, r in rows])
 
 # %% ../nbs/06_train.ipynb #d84ff19b
 def _hold_out_texts(ds, fraction:float, seed:int=0):

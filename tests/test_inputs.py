@@ -343,3 +343,26 @@ def test_km_train_config_wrong_type_exits_2(tmp_path):
     (tmp_path / 'c.json').write_bytes('{"steps": 3}'.encode('utf-16'))
     r = run('km_train', '--config', tmp_path / 'c.json', '--out', tmp_path / 'run')
     assert r.returncode == 2 and 'this file is UTF-16' in r.stderr, r.stderr
+
+
+# --- training rows: one form per file, typed fields ----------------------------------------------------------
+@pytest.mark.parametrize('rows, says', [
+    ([{'prompt': 'a', 'completion': 'b'}, {'prompt': ['a'], 'completion': 'b'}], 't.jsonl:2: the prompt/completion fields must all be strings'),  # ArrowTypeError
+    ([{'prompt': 'a', 'completion': 'b'}, {'prompt': 'a'}], 't.jsonl:2: a row without prompt/completion row'),  # AttributeError in the trainer
+    ([{'prompt': 5, 'completion': 'b'}], 't.jsonl:1: the prompt/completion fields'),  # ValueError from the tokenizer
+    ([{'messages': 'hi'}], 't.jsonl:1: the messages fields must all be a list of {role, content} messages'),  # "No columns ... match"
+    ([{'prompt': 'a', 'completion': 'b'}, [1]], 't.jsonl:2:'),  # AttributeError: 'list' object has no attribute 'get'
+    ([{'prompt': 'a', 'chosen': 'b', 'rejected': 5}], 't.jsonl:1: the prompt/chosen/rejected fields'),  # KeyError: 'completion'
+])
+def test_training_rows_checked_at_the_line(tiny_folder, tmp_path, rows, says):
+    p = tmp_path / 't.jsonl'
+    p.write_text(''.join(json.dumps(r) + '\n' for r in rows))
+    r = run('km_train', '--base', tiny_folder, '--dataset', p, '--out', tmp_path / 'run', '--steps', 1)
+    one_line_error(r, says)
+
+
+def test_question_id_of_the_wrong_type(tmp_path):
+    from knowledge_mixer.data import load_jsonl
+    p = tmp_path / 'q.jsonl'
+    p.write_text(json.dumps(Q | {'id': ['a']}) + '\n')  # was read as the id "['a']"
+    with pytest.raises(KMInputError, match=r'q.jsonl:1: id must be a string or an integer'): load_jsonl(p)
