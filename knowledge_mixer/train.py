@@ -75,7 +75,7 @@ def _text_rows(rows, path) -> list[dict]:
             raise KMInputError(f'{path}:{n}: every row of a text dataset needs a string "text" field, got {json.dumps(r)[:80]}')
     return [r for _, r in rows]
 
-# %% ../nbs/06_train.ipynb #d5b703ba
+# %% ../nbs/06_train.ipynb #f223bc20
 _ROW_FORMS = {'prompt/chosen/rejected': ('prompt', 'chosen', 'rejected'), 'prompt/completion': ('prompt', 'completion'), 'messages': ('messages',)}
 
 def _is_messages(v) -> bool:
@@ -591,6 +591,9 @@ def _fit(kind:str, trainer_cls, config:TrainConfig, train_ds, eval_ds, model, to
     run_dir, main = _start_run(config)
     model, tokenizer = _base_model(config, model, tokenizer)
     tr = _trainer(kind, trainer_cls, config, run_dir, model, tokenizer, train_ds, eval_ds, callbacks, regularizer)
+    if tr.train_dataset is not None and len(tr.train_dataset) == 0:  # the trainer dropped every row: torch would say only "num_samples=0"
+        raise KMInputError(f'no training example is left after tokenising ({len(train_ds)} rows in): each prompt fills max_length = '
+                           f'{config.max_length} tokens, leaving no room for its completion; raise --max_length')
     resumed = _last_checkpoint(run_dir, main) if config.resume else None
     if resumed and main and kind != 'dpo': print(f'resuming from {resumed}', flush=True)  # (DPO resumes without a word)
     _train_resuming(tr, resumed)

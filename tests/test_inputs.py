@@ -366,3 +366,37 @@ def test_question_id_of_the_wrong_type(tmp_path):
     p = tmp_path / 'q.jsonl'
     p.write_text(json.dumps(Q | {'id': ['a']}) + '\n')  # was read as the id "['a']"
     with pytest.raises(KMInputError, match=r'q.jsonl:1: id must be a string or an integer'): load_jsonl(p)
+
+
+# --- advice that can be followed ------------------------------------------------------------------------------
+COMMAND_MODULES = {'km_pipeline': 'pipeline', 'km_graph': 'graph', 'km_walk': 'walk', 'km_paths': 'paths', 'km_dataset': 'data',
+                   'km_corpus': 'corpus', 'km_inject': 'inject', 'km_eval': 'eval', 'km_train': 'train', 'km_predict': 'reason',
+                   'km_serve': 'serve', 'km_ask': 'ask', 'km_export': 'export', 'km_benchmark': 'graphqa'}
+OTHER_TOOLS_FLAGS = {'--no-build-isolation', '--no-deps', '--cal_f1', '--nproc_per_node', '--nnodes', '--master_addr', '--master_port',
+                     '--num_machines', '--main_process_port', '--cpu', '--multi_gpu', '--no_name', '--no_'}  # pip, RoG, torchrun, accelerate; docstrings
+
+
+@pytest.mark.slow
+def test_every_flag_a_message_names_exists():
+    "A `--flag` in any string of the package is an option of one of our commands (or of pip/torchrun/accelerate, named above)."
+    import ast
+    import re
+    flag = re.compile(r'(?<![\w-])--[a-z][\w-]*')
+    known = set(OTHER_TOOLS_FLAGS)
+    for cmd in COMMAND_MODULES: known |= set(flag.findall(run(cmd, '--help').stdout))
+    pkg = Path(__file__).resolve().parents[1] / 'knowledge_mixer'
+    bad = []
+    for f in sorted(pkg.glob('*.py')):
+        if f.name.startswith('_') or f.name == 'serve.py': continue  # serve.py holds CSS (--fg: ...)
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                bad += [(f.name, node.lineno, x) for x in flag.findall(node.value) if x not in known]
+    assert not bad, bad
+
+
+@pytest.mark.slow
+def test_prompts_longer_than_max_length_named(tiny_folder, tmp_path):
+    p = tmp_path / 't.jsonl'
+    p.write_text(json.dumps({'prompt': 'who directed Heat ' * 20, 'completion': 'Michael Mann'}) + '\n')
+    r = run('km_train', '--base', tiny_folder, '--dataset', p, '--out', tmp_path / 'run', '--steps', 1, '--max_length', 8, '--batch_size', 1)
+    one_line_error(r, 'no training example is left after tokenising (1 rows in)', 'raise --max_length')  # was: ValueError: num_samples=0, exit 1
