@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'read_lines', 'parse_json', 'read_jsonl', 'check_unique',
-           'check_int', 'repo_root', 'data_dir', 'shared_data', 'atomic_path', 'restore_dir', 'replace_dir',
-           'atomic_dir', 'save_figure', 'seed_everything', 'generating', 'run_cli', 'check_action', 'progress_enabled',
-           'progress', 'quiet_library_progress', 'km_command', 'config_fields', 'config_to_flat', 'config_from_flat',
-           'sectioned', 'load_config_file', 'save_config', 'config_parser', 'parse_config', 'params_cell',
-           'spread_settings', 'settings_from']
+__all__ = ['disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'open_input', 'not_utf8', 'read_lines', 'parse_json',
+           'read_jsonl', 'check_unique', 'check_int', 'repo_root', 'data_dir', 'shared_data', 'atomic_path',
+           'restore_dir', 'replace_dir', 'atomic_dir', 'save_figure', 'seed_everything', 'generating', 'run_cli',
+           'check_action', 'progress_enabled', 'progress', 'quiet_library_progress', 'km_command', 'config_fields',
+           'config_to_flat', 'config_from_flat', 'sectioned', 'load_config_file', 'save_config', 'config_parser',
+           'parse_config', 'params_cell', 'spread_settings', 'settings_from']
 
 # %% ../nbs/00_core.ipynb #eb73292a
 def disable_telemetry():
@@ -61,7 +61,7 @@ def _sniff(head:bytes) -> str|None:
     if len(head) >= 4 and any(a.count(0) > 0.9 * len(a) and b.count(0) < 0.1 * len(b) for a, b in ((odd, even), (even, odd))): return 'utf-16'
     return 'binary' if b'\x00' in head else None
 
-def _open_text_bytes(path):
+def open_input(path):
     "`path` opened for reading bytes, gunzipped when it is gzip; UTF-16, other compressions and binary files raise saying what they are."
     import gzip
     path = Path(path)
@@ -76,7 +76,7 @@ def _open_text_bytes(path):
     if kind == 'parquet': raise KMInputError(f'{path}: a Parquet table, not lines of text; pass JSON lines here (km_dataset rog --format jsonl writes them)')
     raise KMInputError(f'{path}: compressed with {kind}; decompress it first (gzip files are read directly)')
 
-def _decode_advice(raw:bytes, at:int) -> str:
+def not_utf8(raw:bytes, at:int) -> str:
     "The error for a line that is not UTF-8: Latin-1 advice only where the bytes look like Latin-1 text (no C0 control bytes)."
     msg = f'invalid UTF-8 at byte {at}; '
     if any(b < 32 and b not in (9, 10, 13) for b in raw): return msg + 'this looks like binary data, not text; pass a UTF-8 text file'
@@ -87,14 +87,14 @@ def read_lines(path, max_bytes:int|None=None, # a longer line raises (None: no l
                fix:str='split or fix the line'): # what the too-long error advises
     "Yield (line number from 1, text) of a UTF-8 file (gzipped too), BOM and line end removed; bad lines raise naming `file:line`."
     import gzip, zlib
-    with _open_text_bytes(path) as f:
+    with open_input(path) as f:
         try:
             for n, raw in enumerate(iter(lambda: f.readline(max_bytes + 1), b'') if max_bytes else f, 1):
                 if max_bytes and len(raw) > max_bytes:
                     raise KMInputError(f'{where(path, n)}: line longer than {max_bytes:,} bytes; {fix}')
                 if n == 1 and raw.startswith(b'\xef\xbb\xbf'): raw = raw[3:]
                 try: line = raw.decode('utf-8')
-                except UnicodeDecodeError as e: raise KMInputError(f'{where(path, n)}: {_decode_advice(raw, e.start)}') from None
+                except UnicodeDecodeError as e: raise KMInputError(f'{where(path, n)}: {not_utf8(raw, e.start)}') from None
                 yield n, line.rstrip('\r\n')
         except (EOFError, gzip.BadGzipFile, zlib.error) as e:
             raise KMInputError(f'{path}: broken gzip file ({e}); check it with gzip -t, or pass the uncompressed file') from None
@@ -486,9 +486,9 @@ def _nested_to_flat(cls, d:dict, where_:str) -> dict:
 # %% ../nbs/00_core.ipynb #7315ea69
 def _read_mapping(path:Path):
     "The value in the JSON (or, by extension, YAML) file `path`; a parse error raises `KMInputError` naming the file."
-    with _open_text_bytes(path) as f: raw = f.read()  # UTF-16 or binary named as `read_lines` names them
+    with open_input(path) as f: raw = f.read()  # UTF-16 or binary named as `read_lines` names them
     try: text = raw.decode('utf-8-sig')
-    except UnicodeDecodeError as e: raise KMInputError(f'{path}: {_decode_advice(raw, e.start)}') from None
+    except UnicodeDecodeError as e: raise KMInputError(f'{path}: {not_utf8(raw, e.start)}') from None
     if path.suffix.lower() in ('.yaml', '.yml'):
         try: import yaml
         except ImportError: raise KMInputError(f'{path}: YAML configs need PyYAML (pip install pyyaml); or write the file as JSON') from None

@@ -21,7 +21,7 @@ import numpy as np
 from fastcore.basics import patch
 
 from . import _core
-from .core import KMInputError, KMNotFound, atomic_path, parse_json, progress, read_lines, run_cli, where
+from .core import KMInputError, KMNotFound, atomic_path, not_utf8, open_input, parse_json, progress, read_lines, run_cli, where
 
 # %% auto #0
 __all__ = ['MAX_LINE_BYTES', 'FORMAT_VERSION', 'RDF_FORMATS', 'inverse_name', 'stored_triple', 'KnowledgeGraph', 'detect_format',
@@ -826,14 +826,14 @@ def read_ntriples(path, quads:bool|None=None, # N-Quads (a 4th term, ignored); N
                   bad_lines:str='raise', # 'raise', or 'skip' malformed lines (a warning counts them)
                   block:int=1<<22): # bytes read at a time
     "Stream an N-Triples/N-Quads file (`.gz` too) as blocks of (line_number, rows); row i of a block is its line `line_number + i`: (s, p, o, g) terms as written, all '' for blank and comment lines."
-    import gzip, warnings
+    import warnings
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f'{path}: no such RDF file')
     if path.is_dir(): raise KMInputError(f'{path} is a folder; pass an .nt or .nq file')
     if bad_lines not in ('raise', 'skip'): raise KMInputError(f"bad_lines must be 'raise' or 'skip', got {bad_lines!r}")
     quads = rdf_format(path) == 'nquads' if quads is None else quads
     many, bad, line0, rest = _NT_LINE[quads][0], [], 1, b''
-    with (gzip.open if path.suffix.lower() == '.gz' else open)(path, 'rb') as f:
+    with open_input(path) as f:  # gzip by its bytes; UTF-16 and binary files named
         while True:
             chunk = f.read(block)
             data = rest + chunk
@@ -843,8 +843,9 @@ def read_ntriples(path, quads:bool|None=None, # N-Quads (a 4th term, ignored); N
             raw, rest = data[:cut], data[cut:]
             try: text = raw.decode('utf-8')
             except UnicodeDecodeError as e:
-                n = line0 + raw.count(b"\n", 0, e.start)
-                raise KMInputError(f"{where(path, n)}: invalid UTF-8; re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+                n, start = line0 + raw.count(b"\n", 0, e.start), raw.rfind(b"\n", 0, e.start) + 1
+                end = raw.find(b"\n", e.start)
+                raise KMInputError(f"{where(path, n)}: {not_utf8(raw[start:end if end >= 0 else len(raw)], e.start - start)}") from None
             if text.endswith('\n'): text = text[:-1]
             if text or chunk:
                 rows = many.findall(text)
@@ -984,12 +985,11 @@ def _rdf_graph(cls, col:_RDFCollector, order:dict, lang, base, inverse:bool, thr
 # %% ../nbs/00_graph.ipynb #e028fb34
 def _rdflib_blocks(path:Path, fmt:str):
     "Parse a whole RDF file with rdflib; yield its triples, sorted, as one block of (s, p, o, '') terms (blank nodes numbered _:b0, _:b1 ... in that order)."
-    import gzip
     try: import rdflib
     except ImportError: raise ImportError("reading Turtle or RDF/XML needs rdflib: pip install 'knowledge-mixer[rdf]'") from None
     if not path.exists(): raise FileNotFoundError(f'{path}: no such RDF file')
     g = rdflib.Dataset() if fmt == 'nquads' else rdflib.Graph()
-    with (gzip.open if path.suffix.lower() == '.gz' else open)(path, 'rb') as f:
+    with open_input(path) as f:
         try: g.parse(source=f, format=fmt)
         except Exception as e: raise KMInputError(f'{path}: rdflib cannot parse it as {fmt}: {e}') from None
     blanks = {}

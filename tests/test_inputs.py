@@ -400,3 +400,19 @@ def test_prompts_longer_than_max_length_named(tiny_folder, tmp_path):
     p.write_text(json.dumps({'prompt': 'who directed Heat ' * 20, 'completion': 'Michael Mann'}) + '\n')
     r = run('km_train', '--base', tiny_folder, '--dataset', p, '--out', tmp_path / 'run', '--steps', 1, '--max_length', 8, '--batch_size', 1)
     one_line_error(r, 'no training example is left after tokenising (1 rows in)', 'raise --max_length')  # was: ValueError: num_samples=0, exit 1
+
+
+@pytest.mark.parametrize('data, name, ok, says', [
+    (gzip.compress(b'<http://a> <http://r> <http://b> .\n'), 'kb.nt', True, ''),  # gzip without a .gz name
+    ('<http://a> <http://r> <http://b> .\n'.encode('utf-16'), 'kb.nt', False, 'this file is UTF-16'),  # was: Latin-1 advice
+    ('@prefix : <http://x/> .\n:a :r :b .\n'.encode('utf-16'), 'kb.ttl', False, 'this file is UTF-16'),  # was: rdflib's codec error
+    ('<http://a> <http://r> "caf\xe9" .\n'.encode('latin1'), 'kb.nt', False, 'kb.nt:1: invalid UTF-8 at byte 26; re-encode'),
+])
+def test_rdf_readers_sniff_like_read_lines(tmp_path, data, name, ok, says):
+    from knowledge_mixer.graph import load_graph
+    p = tmp_path / name
+    p.write_bytes(data)
+    if ok: assert load_graph(p, inverse=False).n_triples == 1
+    else:
+        with pytest.raises(KMInputError) as e: load_graph(p)
+        assert says in str(e.value), str(e.value)
