@@ -52,14 +52,14 @@ def where(path=None, line:int|None=None) -> str:
 _MAGIC = {b'PAR1': 'parquet', b'PK\x03\x04': 'zip', b'BZh': 'bzip2', b'\xfd7zXZ\x00': 'xz', b'\x28\xb5\x2f\xfd': 'zstd'}  # compressions we do not read
 
 def _sniff(head:bytes) -> str|None:
-    "What the first bytes of a file say it is: 'gzip', 'utf-16', a compression we do not read, 'binary' (NUL bytes), or None (text)."
+    "What the first bytes of a file say it is: 'gzip', 'utf-16', a compression we do not read, 'binary' (many NUL bytes), or None (text)."
     if head.startswith(b'\x1f\x8b'): return 'gzip'
     if head.startswith((b'\xff\xfe', b'\xfe\xff')): return 'utf-16'
     kind = next((k for m, k in _MAGIC.items() if head.startswith(m)), None)
     if kind: return kind
     even, odd = head[0::2], head[1::2]  # UTF-16 text of ASCII letters: every other byte is NUL
     if len(head) >= 4 and any(a.count(0) > 0.9 * len(a) and b.count(0) < 0.1 * len(b) for a, b in ((odd, even), (even, odd))): return 'utf-16'
-    return 'binary' if b'\x00' in head else None
+    return 'binary' if head.count(0) > len(head) // 10 else None  # a NUL or two is valid text (an N-Triples literal may hold one)
 
 def open_input(path):
     "`path` opened for reading bytes, gunzipped when it is gzip; UTF-16, other compressions and binary files raise saying what they are."
