@@ -328,10 +328,14 @@ def _rog_rows(files):
 def load_rog(path_or_dir, split:str='train', skip:SkipLog|None=None) -> list[QARecord]:
     "Read RoG-format records (parquet or JSON lines, offline) as `QARecord`s."
     files = _rog_files(path_or_dir, split)
-    out = []
+    out, seen = [], {}
     for i, row in enumerate(_rog_rows(files)):
         loc = f'{files[0].name} record {i}'
-        with _skipping(skip, loc): out.append(_rog_record(row, loc))
+        with _skipping(skip, loc):
+            rec = _rog_record(row, loc)
+            if rec.id in seen: raise KMInputError(f'{loc}: duplicate id {rec.id!r} (first in record {seen[rec.id]}); remove one of the two')
+            seen[rec.id] = i
+            out.append(rec)
     return out
 
 # %% ../nbs/04_data.ipynb #6ea9defd

@@ -416,3 +416,26 @@ def test_rdf_readers_sniff_like_read_lines(tmp_path, data, name, ok, says):
     else:
         with pytest.raises(KMInputError) as e: load_graph(p)
         assert says in str(e.value), str(e.value)
+
+
+def _rog_folder(d, dup=False):
+    d.mkdir()
+    for split, n in (('train', 6), ('test', 3)):
+        rows = [dict(id=f'{split}{i}', question=f'who directed film{i}', answer=[f'p{i}'], q_entity=[f'film{i}'], a_entity=[f'p{i}'],
+                     graph=[[f'film{i}', 'directed_by', f'p{i}'], [f'film{i}', 'year', '1999']]) for i in range(n)]
+        if dup: rows.append(rows[0])
+        (d / f'{split}.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
+    return d
+
+
+def test_rog_duplicate_ids_named_in_the_users_file(tmp_path):
+    from knowledge_mixer.data import load_rog
+    d = _rog_folder(tmp_path / 'rog', dup=True)  # was caught only in the run folder's own questions/test.jsonl
+    with pytest.raises(KMInputError, match=r"test.jsonl record 3: duplicate id 'test0' \(first in record 0\)"): load_rog(d, 'test')
+
+
+@pytest.mark.slow
+def test_km_pipeline_rog_with_default_threads(tiny_folder, tmp_path):
+    d = _rog_folder(tmp_path / 'rog')  # was: ValueError: threads must be in [1, 1024], got 0 (exit 1) from the graph stage
+    r = run('km_pipeline', '--rog', d, '--out', tmp_path / 'run', '--base', tiny_folder, '--steps', 1, '--max_length', 200)
+    assert r.returncode == 0, r.stderr[-2000:]
