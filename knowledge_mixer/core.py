@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['MARKER', 'MAX_THREADS', 'disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'read_lines', 'parse_json',
-           'read_jsonl', 'check_int', 'check_number', 'parse_fractions', 'available_memory', 'check_memory',
-           'repo_root', 'data_dir', 'shared_data', 'sweep_temps', 'atomic_path', 'restore_dir', 'current_dir',
-           'replace_dir', 'atomic_dir', 'folder_maker', 'mark_output_dir', 'check_output_dir', 'saved_settings',
-           'folder_lock', 'output_dir', 'save_figure', 'seed_everything', 'generating', 'run_cli', 'check_action',
-           'progress_enabled', 'progress', 'quiet_library_progress', 'km_command', 'config_fields', 'config_to_flat',
-           'config_from_flat', 'sectioned', 'load_config_file', 'save_config', 'config_parser', 'parse_config',
-           'params_cell', 'bounded', 'check_settings', 'spread_settings', 'settings_from']
+__all__ = ['MARKER', 'MAX_THREADS', 'disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'open_input', 'not_utf8',
+           'read_lines', 'parse_json', 'read_jsonl', 'check_unique', 'check_int', 'check_number', 'parse_fractions',
+           'available_memory', 'check_memory', 'repo_root', 'data_dir', 'shared_data', 'sweep_temps', 'atomic_path',
+           'restore_dir', 'current_dir', 'replace_dir', 'atomic_dir', 'folder_maker', 'mark_output_dir',
+           'check_output_dir', 'saved_settings', 'folder_lock', 'output_dir', 'save_figure', 'seed_everything',
+           'generating', 'run_cli', 'check_action', 'progress_enabled', 'progress', 'quiet_library_progress',
+           'km_command', 'config_fields', 'config_to_flat', 'config_from_flat', 'sectioned', 'load_config_file',
+           'save_config', 'config_parser', 'parse_config', 'params_cell', 'bounded', 'check_settings',
+           'spread_settings', 'settings_from']
 
 # %% ../nbs/00_core.ipynb #eb73292a
 def disable_telemetry():
@@ -50,32 +51,77 @@ def where(path=None, line:int|None=None) -> str:
     if path is None: return '<input>' if line is None else f'<input>:{line}'
     return f'{path}:{line}' if line is not None else str(path)
 
+# %% ../nbs/00_core.ipynb #24a37727
+_MAGIC = {b'PAR1': 'parquet', b'PK\x03\x04': 'zip', b'BZh': 'bzip2', b'\xfd7zXZ\x00': 'xz', b'\x28\xb5\x2f\xfd': 'zstd'}  # compressions we do not read
+
+def _sniff(head:bytes) -> str|None:
+    "What the first bytes of a file say it is: 'gzip', 'utf-16', a compression we do not read, 'binary' (many NUL bytes), or None (text)."
+    if head.startswith(b'\x1f\x8b'): return 'gzip'
+    if head.startswith((b'\xff\xfe', b'\xfe\xff')): return 'utf-16'
+    kind = next((k for m, k in _MAGIC.items() if head.startswith(m)), None)
+    if kind: return kind
+    even, odd = head[0::2], head[1::2]  # UTF-16 text of ASCII letters: every other byte is NUL
+    if len(head) >= 4 and any(a.count(0) > 0.9 * len(a) and b.count(0) < 0.1 * len(b) for a, b in ((odd, even), (even, odd))): return 'utf-16'
+    return 'binary' if head.count(0) > len(head) // 10 else None  # a NUL or two is valid text (an N-Triples literal may hold one)
+
+def open_input(path):
+    "`path` opened for reading bytes, gunzipped when it is gzip; UTF-16, other compressions and binary files raise saying what they are."
+    import gzip
+    path = Path(path)
+    if path.is_dir(): raise KMInputError(f'{path}: is a folder; pass a file')
+    f = open(path, 'rb')
+    kind = _sniff(f.read(4096)); f.seek(0)
+    if kind == 'gzip': return gzip.open(f)
+    if kind is None: return f
+    f.close()
+    if kind == 'utf-16': raise KMInputError(f'{path}: this file is UTF-16; convert it with iconv -f UTF-16 -t UTF-8 {path} > {path.stem}.utf8{path.suffix}')
+    if kind == 'binary': raise KMInputError(f'{path}: a binary file (NUL bytes), not UTF-8 text; pass the text file')
+    if kind == 'parquet': raise KMInputError(f'{path}: a Parquet table, not lines of text; pass JSON lines here (km_dataset rog --format jsonl writes them)')
+    raise KMInputError(f'{path}: compressed with {kind}; decompress it first (gzip files are read directly)')
+
+def not_utf8(raw:bytes, at:int) -> str:
+    "The error for a line that is not UTF-8: Latin-1 advice only where the bytes look like Latin-1 text (no C0 control bytes)."
+    msg = f'invalid UTF-8 at byte {at}; '
+    if any(b < 32 and b not in (9, 10, 13) for b in raw): return msg + 'this looks like binary data, not text; pass a UTF-8 text file'
+    return msg + 're-encode the file as UTF-8 (if it is Latin-1: iconv -f latin1 -t utf-8)'
+
 # %% ../nbs/00_core.ipynb #f730d6c3
 def read_lines(path, max_bytes:int|None=None, # a longer line raises (None: no limit)
                fix:str='split or fix the line'): # what the too-long error advises
-    "Yield (line number from 1, text) of a UTF-8 file, BOM and line end removed; bad lines raise naming `file:line`."
-    with open(path, 'rb') as f:
-        for n, raw in enumerate(iter(lambda: f.readline(max_bytes + 1), b'') if max_bytes else f, 1):
-            if max_bytes and len(raw) > max_bytes:
-                raise KMInputError(f'{where(path, n)}: line longer than {max_bytes:,} bytes; {fix}')
-            if n == 1 and raw.startswith(b'\xef\xbb\xbf'): raw = raw[3:]
-            try: line = raw.decode('utf-8')
-            except UnicodeDecodeError as e:
-                raise KMInputError(f'{where(path, n)}: invalid UTF-8 at byte {e.start}; re-encode the file as UTF-8 '
-                                   '(e.g. iconv -f latin1 -t utf-8)') from None
-            yield n, line.rstrip('\r\n')
+    "Yield (line number from 1, text) of a UTF-8 file (gzipped too), BOM and line end removed; bad lines raise naming `file:line`."
+    import gzip, zlib
+    with open_input(path) as f:
+        try:
+            for n, raw in enumerate(iter(lambda: f.readline(max_bytes + 1), b'') if max_bytes else f, 1):
+                if max_bytes and len(raw) > max_bytes:
+                    raise KMInputError(f'{where(path, n)}: line longer than {max_bytes:,} bytes; {fix}')
+                if n == 1 and raw.startswith(b'\xef\xbb\xbf'): raw = raw[3:]
+                try: line = raw.decode('utf-8')
+                except UnicodeDecodeError as e: raise KMInputError(f'{where(path, n)}: {not_utf8(raw, e.start)}') from None
+                yield n, line.rstrip('\r\n')
+        except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+            raise KMInputError(f'{path}: broken gzip file ({e}); check it with gzip -t, or pass the uncompressed file') from None
 
 # %% ../nbs/00_core.ipynb #7e96313c
 def parse_json(text:str, loc:str, # `file:line` (from `where`) for the error message
                fix:str=''): # advice appended to the error
     "`json.loads(text)`; broken JSON raises `KMInputError` naming `loc` and the column."
     try: return json.loads(text)
-    except json.JSONDecodeError as e: raise KMInputError(f'{loc}: broken JSON ({e.msg} at column {e.colno}){fix}') from None
+    except json.JSONDecodeError as e:  # a whole-file document (a config) spans lines: then say which
+        at = f'line {e.lineno}, column {e.colno}' if e.lineno > 1 else f'column {e.colno}'
+        raise KMInputError(f'{loc}: broken JSON ({e.msg} at {at}){fix}') from None
 
 def read_jsonl(path, fix:str=''): # advice appended to a broken-JSON error
     "Yield (line number, value) for each non-blank line of a JSON-lines file (`read_lines`); broken JSON names `file:line`."
     for n, line in read_lines(path):
         if line.strip(): yield n, parse_json(line, where(path, n), fix)
+
+# %% ../nbs/00_core.ipynb #a13e0485
+def check_unique(seen:dict, # key -> line number of its first line; filled as lines are read
+                 key, path, n:int, what:str='id'):
+    "Record that `key` is on line `n` of `path`; a key seen before raises naming both lines."
+    if key in seen: raise KMInputError(f'{where(path, n)}: duplicate {what} {key!r} (first on line {seen[key]}); remove one of the two lines')
+    seen[key] = n
 
 # %% ../nbs/00_core.ipynb #f6e53df0
 def check_int(name:str, v, lo:int, hi:int|None=None, # allowed range [lo, hi] (hi None: no upper bound)
@@ -628,14 +674,32 @@ def _nested_to_flat(cls, d:dict, where_:str) -> dict:
 # %% ../nbs/00_core.ipynb #7315ea69
 def _read_mapping(path:Path):
     "The value in the JSON (or, by extension, YAML) file `path`; a parse error raises `KMInputError` naming the file."
-    text = path.read_text(encoding='utf-8')
+    with open_input(path) as f: raw = f.read()  # UTF-16 or binary named as `read_lines` names them
+    try: text = raw.decode('utf-8-sig')
+    except UnicodeDecodeError as e: raise KMInputError(f'{path}: {not_utf8(raw, e.start)}') from None
     if path.suffix.lower() in ('.yaml', '.yml'):
         try: import yaml
         except ImportError: raise KMInputError(f'{path}: YAML configs need PyYAML (pip install pyyaml); or write the file as JSON') from None
         try: return yaml.safe_load(text)
-        except yaml.YAMLError as e: raise KMInputError(f'{path}: not valid YAML ({e})') from None
+        except yaml.YAMLError as e: raise KMInputError(f'{path}: not valid YAML ({" ".join(str(e).split())})') from None  # one line
     try: return json.loads(text)
     except ValueError as e: raise KMInputError(f'{path}: not valid JSON ({e})') from None
+
+# %% ../nbs/00_core.ipynb #40412617
+def _check_setting_types(cls, flat:dict, where_:str) -> dict:
+    "`flat` settings of `cls` (from a config file) with each value of its setting's type (an int is taken as a float); a wrong one raises naming the file and setting."
+    spec = {p[-1]: (f, t) for p, f, t, _ in config_fields(cls)}
+    out, kinds = {}, {str: 'a string', int: 'an integer', float: 'a number', bool: 'true or false'}
+    for k, v in flat.items():
+        f, t = spec[k]
+        bt = _base_type(t)
+        if v is None:
+            if bt is t and f.default is not None: raise KMInputError(f'{where_}: setting {k!r} cannot be null; give {kinds.get(bt, bt.__name__)} (or leave it out)')
+        elif bt is float and isinstance(v, int) and not isinstance(v, bool): v = float(v)
+        elif bt in (str, int, float, bool) and (type(v) is not bt):
+            raise KMInputError(f'{where_}: setting {k!r} must be {kinds[bt]}, got {v!r:.60}')
+        out[k] = v
+    return out
 
 # %% ../nbs/00_core.ipynb #d93bc9d1
 def load_config_file(cls, path) -> dict:
@@ -644,7 +708,7 @@ def load_config_file(cls, path) -> dict:
     if not path.is_file(): raise KMInputError(f'{path}: no such config file; pass a JSON (or YAML) file of settings')
     d = _read_mapping(path)
     if not isinstance(d, dict): raise KMInputError(f'{path}: expected a mapping of setting names to values, got {type(d).__name__}')
-    return _nested_to_flat(cls, d, str(path))
+    return _check_setting_types(cls, _nested_to_flat(cls, d, str(path)), str(path))
 
 def save_config(cfg, path) -> Path:
     "Write a config (nested sections kept) as JSON, atomically: the exact settings of a run, beside its outputs."

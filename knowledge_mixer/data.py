@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .core import MAX_THREADS, bounded, parse_fractions
-from .core import KMInputError, KMNotFound, atomic_path, parse_json, read_lines, run_cli, spread_settings, where
+from .core import KMInputError, KMNotFound, atomic_path, check_unique, parse_json, read_lines, run_cli, spread_settings, where
 from .engine import EngineSettings, ordered_map, stop_ray
 from .graph import KnowledgeGraph, load_graph
 from .link import EntityLinker, linker_for, mark_mentions
@@ -147,14 +147,15 @@ def _read_records(path, # a text file, one record a line (named in errors as giv
                   skip:SkipLog|None, # collect bad lines here instead of raising
                   wanted=lambda line: True # which lines hold a record; the others are passed over
                  ) -> list[QARecord]:
-    "The records `make` builds from the lines of `path`, each checked against `kg`; a bad line raises or goes to `skip`."
-    out = []
+    "The records `make` builds from the lines of `path`, each checked against `kg` and for a repeated id; a bad line raises or goes to `skip`."
+    out, seen = [], {}
     for n, line in read_lines(path):
         if not wanted(line): continue
         loc = where(path, n)
         with _skipping(skip, loc):
             rec = make(n, line, loc)
             _check_entities(rec, kg, loc)
+            check_unique(seen, rec.id, path, n)  # one question twice would be trained on, or scored, twice
             out.append(rec)
     return out
 
@@ -294,6 +295,16 @@ def _rog_files(path, split):
         if files: return files
     raise KMInputError(f'{path}: no {split}-*.parquet or {split}*.jsonl files; pass the file itself or the right split')
 
+# %% ../nbs/04_data.ipynb #e547641b
+def _names(v, field:str, loc:str) -> list[str]:
+    "A JSON list of names (a lone string or number counts as a list of one); anything else names the line and field."
+    if isinstance(v, (str, int, float)) and not isinstance(v, bool): v = [v]
+    if not isinstance(v, list) or not all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
+        raise KMInputError(f'{loc}: field {field!r} must be a list of names, got {json.dumps(v)[:80]}')
+    v = [str(x).strip() for x in v]
+    if not v or not all(v): raise KMInputError(f'{loc}: field {field!r} must hold at least one non-empty name, got {v}')
+    return v
+
 # %% ../nbs/04_data.ipynb #88dde3cb
 def _rog_record(row:dict, loc:str) -> QARecord:
     "One RoG row as a record; errors name `loc`."
@@ -301,8 +312,11 @@ def _rog_record(row:dict, loc:str) -> QARecord:
     if missing: raise KMInputError(f'{loc}: missing field(s) {missing}; RoG records need id, question, answer, q_entity')
     ans = list(row['answer']) if isinstance(row['answer'], (list, tuple)) else [row['answer']]
     if not ans: raise KMInputError(f'{loc}: empty answer list')
-    return QARecord(str(row['id']), row['question'], [str(a) for a in ans], list(row['q_entity']),
-                    list(row.get('a_entity') or []), hops=row.get('hops'), relation_path=list(row['relation_path']) if row.get('relation_path') else None,
+    rp = row.get('relation_path')
+    if rp and not (isinstance(rp, (list, tuple)) and all(isinstance(r, str) for r in rp)):
+        raise KMInputError(f'{loc}: relation_path must be a list of relation names, got {rp!r:.80}')
+    return QARecord(str(row['id']), row['question'], [str(a) for a in ans], _names(row['q_entity'], 'q_entity', loc),  # a lone name, not its letters
+                    _names(row['a_entity'], 'a_entity', loc) if row.get('a_entity') else [], hops=row.get('hops'), relation_path=list(rp) if rp else None,
                     qtype=row.get('qtype'), graph=[list(t) for t in row['graph']] if row.get('graph') is not None else None)
 
 # %% ../nbs/04_data.ipynb #6ca4b0e0
@@ -316,10 +330,14 @@ def _rog_rows(files):
 def load_rog(path_or_dir, split:str='train', skip:SkipLog|None=None) -> list[QARecord]:
     "Read RoG-format records (parquet or JSON lines, offline) as `QARecord`s."
     files = _rog_files(path_or_dir, split)
-    out = []
+    out, seen = [], {}
     for i, row in enumerate(_rog_rows(files)):
         loc = f'{files[0].name} record {i}'
-        with _skipping(skip, loc): out.append(_rog_record(row, loc))
+        with _skipping(skip, loc):
+            rec = _rog_record(row, loc)
+            if rec.id in seen: raise KMInputError(f'{loc}: duplicate id {rec.id!r} (first in record {seen[rec.id]}); remove one of the two')
+            seen[rec.id] = i
+            out.append(rec)
     return out
 
 # %% ../nbs/04_data.ipynb #6ea9defd
@@ -379,16 +397,6 @@ def save_jsonl(records, path):
         for r in records: f.write(json.dumps(r.to_dict() if isinstance(r, QARecord) else r, ensure_ascii=False) + '\n')
     return Path(path)
 
-# %% ../nbs/04_data.ipynb #e547641b
-def _names(v, field:str, loc:str) -> list[str]:
-    "A JSON list of names (a lone string or number counts as a list of one); anything else names the line and field."
-    if isinstance(v, (str, int, float)) and not isinstance(v, bool): v = [v]
-    if not isinstance(v, list) or not all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
-        raise KMInputError(f'{loc}: field {field!r} must be a list of names, got {json.dumps(v)[:80]}')
-    v = [str(x).strip() for x in v]
-    if not v or not all(v): raise KMInputError(f'{loc}: field {field!r} must hold at least one non-empty name, got {v}')
-    return v
-
 # %% ../nbs/04_data.ipynb #d7dff6ec
 def _our_fields(d:dict, loc:str, link=None) -> dict:
     "`d` with metaqa_mini's field names renamed to ours, and `q_entity` taken from the question's [brackets] (or linked) if absent."
@@ -400,6 +408,16 @@ def _our_fields(d:dict, loc:str, link=None) -> dict:
         d = dict(d, question=q, q_entity=[topic], **({'linked': linked} if linked else {}))
     return d
 
+# %% ../nbs/04_data.ipynb #0addd896
+def _check_optional_fields(d:dict, loc:str):
+    "The optional record fields `hops`, `qtype` and `graph` must have their JSON types; a wrong one raises naming `loc` and the field."
+    h = d.get('hops')
+    if h is not None and (isinstance(h, bool) or not isinstance(h, int) or h < 0): raise KMInputError(f'{loc}: field "hops" must be a whole number >= 0, got {h!r:.80}')
+    if d.get('qtype') is not None and not isinstance(d['qtype'], str): raise KMInputError(f'{loc}: field "qtype" must be a string, got {d["qtype"]!r:.80}')
+    g = d.get('graph')
+    if g is not None and not (isinstance(g, list) and all(isinstance(t, list) and len(t) == 3 and all(isinstance(x, str) for x in t) for t in g)):
+        raise KMInputError(f'{loc}: field "graph" must be a list of [head, relation, tail] names, got {json.dumps(g)[:80]}')
+
 # %% ../nbs/04_data.ipynb #ea8ab03b
 def _record(d:dict, loc:str, link=None) -> QARecord:
     "Check and normalise one JSON record (our fields or metaqa_mini's) into a `QARecord`; `link` finds a topic entity without brackets."
@@ -407,10 +425,13 @@ def _record(d:dict, loc:str, link=None) -> QARecord:
     missing = [k for k in ('id', 'question', 'answer', 'q_entity') if d.get(k) is None]
     if missing: raise KMInputError(f'{loc}: missing field(s) {missing}')
     if not isinstance(d['question'], str) or not d['question'].strip(): raise KMInputError(f'{loc}: question must be a non-empty string')
+    if isinstance(d['id'], bool) or not isinstance(d['id'], (str, int)): raise KMInputError(f'{loc}: id must be a string or an integer, got {json.dumps(d["id"])[:80]}')
     d = dict(d, id=str(d['id']), answer=_names(d['answer'], 'answer', loc), q_entity=_names(d['q_entity'], 'q_entity', loc))
     rp = d.get('relation_path')
     if rp is not None and (not isinstance(rp, list) or not all(isinstance(r, str) and r.strip() for r in rp)):
         raise KMInputError(f'{loc}: relation_path must be a list of relation names like ["directed_by", "~starred_actors"], got {json.dumps(rp)[:80]}')
+    if d.get('a_entity'): d['a_entity'] = _names(d['a_entity'], 'a_entity', loc)
+    _check_optional_fields(d, loc)
     return QARecord(**{k: v for k, v in d.items() if k in QARecord.__dataclass_fields__})
 
 def _json_record(n:int, line:str, loc:str, link=None) -> QARecord:
@@ -429,8 +450,9 @@ def load_jsonl(path, skip:SkipLog|None=None,
     return _read_records(path, partial(_json_record, link=_linking(kg, linker)), kg, skip, wanted=str.strip)
 
 def read_questions(path, kg:KnowledgeGraph|None=None, skip:SkipLog|None=None, linker:EntityLinker|None=None) -> list[QARecord]:
-    "Questions from a JSON-lines file (`.jsonl`: `load_jsonl`) or a `question<TAB>answers` text file (`load_questions`)."
-    if str(path).endswith('.jsonl'): return load_jsonl(path, skip, kg, linker)
+    "Questions from a JSON-lines file (`.jsonl`, `.jsonl.gz`: `load_jsonl`), RoG's Parquet (`load_rog`) or a `question<TAB>answers` text file (`load_questions`)."
+    if str(path).removesuffix('.gz').endswith('.jsonl'): return load_jsonl(path, skip, kg, linker)  # read_lines reads gzip
+    if str(path).endswith('.parquet'): return load_rog(path, skip=skip)  # as km_dataset rog and km_benchmark export write them
     return load_questions(path, kg, skip, linker=linker)
 
 # %% ../nbs/04_data.ipynb #522c662a
@@ -600,7 +622,7 @@ def _planning_targets(kg, records, source, max_hops, threads):
     "Per record: [(relation path tuple, weight)]."
     if source == 'gold':
         missing = [r.id for r in records if not r.relation_path]
-        if missing: raise KMInputError(f"source='gold' needs relation_path on every record; {missing[:3]} have none (use source='shortest')")
+        if missing: raise KMInputError(f"source='gold' needs relation_path on every record; {missing[:3]} have none (use source='shortest'; on the command line --source shortest)")
         return [[(tuple(r.relation_path), 1.0)] for r in records]
     if source != 'shortest': raise KMInputError(f"source must be 'gold' or 'shortest', got {source!r}")
     batch = batch_shortest_paths(kg, [(r.q_entity, r.a_entity) for r in records], max_hops=max_hops, threads=threads)
@@ -968,7 +990,7 @@ def _write_questions(cfg:DatasetConfig, graph:KnowledgeGraph):
 def _write_sft(cfg:DatasetConfig, graph:KnowledgeGraph):
     "`km_dataset sft`: planning, reasoning or DPO examples from the `--questions` file."
     if not cfg.questions: raise KMInputError('sft needs --questions (a JSONL file from `km_dataset questions` or load_jsonl)')
-    recs = load_jsonl(cfg.questions, kg=graph)
+    recs = read_questions(cfg.questions, kg=graph)  # any questions file the other commands write
     if cfg.kind == 'planning': ds = planning_dataset(graph, recs, cfg.source, chat=cfg.chat, threads=cfg.threads)
     elif cfg.kind == 'reasoning': ds = reasoning_dataset(graph, recs, chat=cfg.chat, threads=cfg.threads)
     elif cfg.kind == 'dpo': ds = dpo_dataset(graph, recs, seed=cfg.seed, chat=cfg.chat)
@@ -991,7 +1013,7 @@ def _write_rog(cfg:DatasetConfig, graph:KnowledgeGraph):
         a = rep['answers']
         print(f"{name}: {rep['questions']:,} questions, {rep['triples']['mean']:.0f} triples each on average (max {rep['triples']['max']:,}); "
               f"answers all inside {a['all_in_graph']:.1%}, any {a['any_in_graph']:.1%}")
-    print(f'wrote a RoG-format dataset to {cfg.out}/ (load it with datasets.load_dataset({cfg.format!r}, ...) or load_rog)')
+    print(f'wrote a RoG-format dataset to {cfg.out}/ (load it with datasets.load_dataset({"json" if cfg.format == "jsonl" else cfg.format!r}, ...) or load_rog)')
 
 # %% ../nbs/04_data.ipynb #40774085
 @contextlib.contextmanager

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from .core import bounded
-from .core import KMInputError, atomic_path, km_command, parse_json, read_jsonl, read_lines, run_cli, save_config, save_figure, where
+from .core import KMInputError, atomic_path, check_unique, km_command, parse_json, read_jsonl, read_lines, run_cli, save_config, save_figure, where
 
 # %% auto #0
 __all__ = ['ROG_KEYS', 'rog_normalize', 'rog_match', 'rog_prediction_lines', 'rog_scores', 'rog_evaluate', 'format_rog',
-           'read_rog_predictions', 'strict_normalize', 'answer_scores', 'path_scores', 'hits1_ceiling',
+           'row_problem', 'read_rog_predictions', 'strict_normalize', 'answer_scores', 'path_scores', 'hits1_ceiling',
            'score_prediction', 'plan_ranks', 'evaluate', 'report_markdown', 'write_report', 'read_predictions',
            'EvalConfig', 'km_eval']
 
@@ -77,17 +77,42 @@ def format_rog(result:dict) -> str:
     "One line in RoG's style (numbers printed with `str`, as RoG prints them), with GNN-RAG's Hit1 added."
     return ' '.join(f'{name}: {result[name]}' for name, _ in ROG_KEYS)
 
+# %% ../nbs/08_eval.ipynb #86300797
+def _strs(v) -> bool: return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+def row_problem(d, rog:bool=False) -> str|None:
+    "Why the prediction row `d` cannot be scored (wrong or missing field, wrong JSON type), or None; `rog`: RoG's fields only."
+    if not isinstance(d, dict): return f'expected a JSON object, got {type(d).__name__}'
+    if 'prediction' not in d: return 'needs "prediction"'
+    if not (isinstance(d['prediction'], str) or _strs(d['prediction'])): return '"prediction" must be a string or a list of strings'
+    if 'ground_truth' not in d: return 'needs "ground_truth", the gold answers (score predictions for a km_benchmark benchmark with km_benchmark score)'
+    if not _strs(d.get('ground_truth')) or not d['ground_truth']: return 'needs "ground_truth", a non-empty list of strings'
+    if d.get('id') is not None and not isinstance(d['id'], (str, int)): return '"id" must be a string or an integer'
+    if rog: return None
+    plans = d.get('plans')
+    if plans is not None and not (isinstance(plans, list) and all(isinstance(p, dict) and _strs(p.get('path')) for p in plans)):
+        return '"plans" must be a list of objects with a "path" list of relation names'
+    for k in ('gold_relation_paths',):
+        if d.get(k) is not None and not (isinstance(d[k], list) and all(_strs(p) for p in d[k])): return f'"{k}" must be a list of lists of strings'
+    if d.get('gold_path_answers') is not None and not _strs(d['gold_path_answers']): return '"gold_path_answers" must be a list of strings'
+    ab = d.get('answered_by')
+    if ab is not None and not (isinstance(ab, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in ab)):
+        return '"answered_by" must be a list of plan ranks (integers)'
+    for k in ('hops', 'qtype'):
+        if d.get(k) is not None and (isinstance(d[k], bool) or not isinstance(d[k], (str, int))): return f'"{k}" must be a string or an integer'
+    return None
+
 # %% ../nbs/08_eval.ipynb #34e03a55
 def read_rog_predictions(path) -> tuple[list[dict], list[str]]:
     "RoG's `predictions.jsonl`: rows with id, prediction, ground_truth. Broken lines are skipped (as RoG does) and reported."
-    rows, skipped = [], []
+    rows, skipped, seen = [], [], {}
     for n, line in read_lines(path):
         try:
             d = parse_json(line, where(path, n))
-            if not isinstance(d, dict) or 'prediction' not in d or not isinstance(d.get('ground_truth'), list) or not d['ground_truth']:
-                raise KMInputError(f'{where(path, n)}: needs prediction and a non-empty ground_truth list')
+            if problem := row_problem(d, rog=True): raise KMInputError(f'{where(path, n)}: {problem}')
         except KMInputError as e:
             skipped.append(str(e)); continue
+        if d.get('id') is not None: check_unique(seen, d['id'], path, n)  # not skipped: RoG would count it twice
         rows.append(d)
     return rows, skipped
 
@@ -137,7 +162,8 @@ def score_prediction(row:dict) -> dict:
     "All per-question metrics of one prediction row (strict, path, and RoG-compatible)."
     pred = row.get('prediction', [])
     pred = pred.split('\n') if isinstance(pred, str) else list(pred)
-    s = answer_scores(pred, row['ground_truth'])
+    try: s = answer_scores(pred, row['ground_truth'])
+    except KMInputError as e: raise KMInputError(f"question {row.get('id', '?')!r}: {e} ({row['ground_truth']!r} normalises to nothing)") from None
     plans = row.get('plans') or []
     valid = [bool(p.get('valid')) for p in plans] if plans and all('valid' in p for p in plans) else None
     s.update(path_scores([p['path'] for p in plans], row.get('gold_relation_paths'), valid))
@@ -246,10 +272,10 @@ def write_report(rows:list[dict], out_dir) -> dict:
 # %% ../nbs/08_eval.ipynb #b18a7bcd
 def read_predictions(path) -> list[dict]:
     "Our predictions JSONL (`km_predict`): every line must parse and carry prediction and ground_truth."
-    rows = []
+    rows, seen = [], {}
     for n, d in read_jsonl(path, fix='; fix or drop the line'):
-        if not isinstance(d, dict) or 'prediction' not in d or not d.get('ground_truth'):
-            raise KMInputError(f'{where(path, n)}: needs "prediction" and a non-empty "ground_truth"')
+        if problem := row_problem(d): raise KMInputError(f'{where(path, n)}: {problem}; fix or drop the line')
+        if d.get('id') is not None: check_unique(seen, d['id'], path, n)
         rows.append(d)
     return rows
 

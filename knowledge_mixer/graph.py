@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 from array import array
 from collections import Counter
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy as np
 from fastcore.basics import patch
 
 from . import _core
-from .core import KMInputError, KMNotFound, atomic_path, parse_json, progress, read_lines, run_cli, where
+from .core import KMInputError, KMNotFound, atomic_path, not_utf8, open_input, parse_json, progress, read_lines, run_cli, where
 
 # %% auto #0
 __all__ = ['MAX_LINE_BYTES', 'FORMAT_VERSION', 'RDF_FORMATS', 'inverse_name', 'stored_triple', 'KnowledgeGraph', 'detect_format',
@@ -379,7 +380,10 @@ def subgraph(self:KnowledgeGraph, seeds, hops:int=1) -> 'KnowledgeGraph':
 
 # %% ../nbs/00_graph.ipynb #0e4e279c
 _FORMATS = ('pipe', 'tsv', 'csv', 'jsonl')
-_HEADER_WORDS = {'head', 'h', 'subject', 'source', 'src', 's', 'head_label', 'from'}
+_HEADER_WORDS = ({'head', 'h', 'subject', 'source', 'src', 's', 'head_label', 'from'},  # per column: what header rows name them
+                 {'relation', 'r', 'rel', 'predicate', 'p', 'relation_label', 'edge', 'type'},
+                 {'tail', 't', 'object', 'target', 'dst', 'o', 'tail_label', 'to'}, {'weight', 'w', 'score'})
+_CONTROL = re.compile('[\x00-\x08\x0a-\x1f\x7f-\x9f]')  # C0/C1 controls but tab: str.strip() would eat some and merge two names
 MAX_LINE_BYTES = 1 << 20
 
 def detect_format(path, first_line:str) -> str:
@@ -416,9 +420,16 @@ def _jsonl_triple(obj, loc):
 # %% ../nbs/00_graph.ipynb #846dea46
 def _split_fields(line:str, fmt:str, loc:str) -> tuple:
     "The fields of one data line of a `fmt` triples file: stripped strings (JSONL values as given)."
-    if fmt == 'jsonl': return _jsonl_triple(parse_json(line, loc), loc)
-    if fmt == 'csv': return tuple(f.strip() for f in next(csv.reader([line])))
-    return tuple(f.strip() for f in line.split('|' if fmt == 'pipe' else '\t'))
+    if fmt == 'jsonl': fields = _jsonl_triple(parse_json(line, loc), loc)
+    else: fields = next(csv.reader([line])) if fmt == 'csv' else line.split('|' if fmt == 'pipe' else '\t')
+    for f in fields:
+        if isinstance(f, str) and (m := _CONTROL.search(f)):
+            raise KMInputError(f'{loc}: control character U+{ord(m.group()):04X} in the name {f!r}; remove it (names are printable text)')
+    return fields if fmt == 'jsonl' else tuple(f.strip() for f in fields)
+
+def _is_header(fields:tuple) -> bool:
+    "Whether a first row is a header: every column a known header name (`head|relation|tail`, `subject,predicate,object`, ...)."
+    return 3 <= len(fields) <= 4 and all(isinstance(f, str) and f.lower() in w for f, w in zip(fields, _HEADER_WORDS))
 
 # %% ../nbs/00_graph.ipynb #bdbc14ce
 def _open_triples(path:Path, format:str):
@@ -441,7 +452,9 @@ def iter_triples(path, format:str='auto', weighted:bool=False):
     for i, (n, line) in enumerate(rows):
         loc = where(path, n)
         fields = _split_fields(line, fmt, loc)
-        if i == 0 and fmt != 'jsonl' and fields and fields[0].lower() in _HEADER_WORDS: continue
+        if i == 0 and fmt != 'jsonl' and _is_header(fields):
+            print(f'{loc}: skipped the header row {line[:80]!r}', file=sys.stderr)  # said, in case it was data
+            continue
         if len(fields) != n_fields:
             raise KMInputError(f'{loc}: expected {n_fields} {fmt} fields (head, relation, tail{", weight" if weighted else ""}), '
                                f'found {len(fields)} in {line[:80]!r}; fix the line or pass format=')
@@ -813,14 +826,14 @@ def read_ntriples(path, quads:bool|None=None, # N-Quads (a 4th term, ignored); N
                   bad_lines:str='raise', # 'raise', or 'skip' malformed lines (a warning counts them)
                   block:int=1<<22): # bytes read at a time
     "Stream an N-Triples/N-Quads file (`.gz` too) as blocks of (line_number, rows); row i of a block is its line `line_number + i`: (s, p, o, g) terms as written, all '' for blank and comment lines."
-    import gzip, warnings
+    import warnings
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f'{path}: no such RDF file')
     if path.is_dir(): raise KMInputError(f'{path} is a folder; pass an .nt or .nq file')
     if bad_lines not in ('raise', 'skip'): raise KMInputError(f"bad_lines must be 'raise' or 'skip', got {bad_lines!r}")
     quads = rdf_format(path) == 'nquads' if quads is None else quads
     many, bad, line0, rest = _NT_LINE[quads][0], [], 1, b''
-    with (gzip.open if path.suffix.lower() == '.gz' else open)(path, 'rb') as f:
+    with open_input(path) as f:  # gzip by its bytes; UTF-16 and binary files named
         while True:
             chunk = f.read(block)
             data = rest + chunk
@@ -830,8 +843,9 @@ def read_ntriples(path, quads:bool|None=None, # N-Quads (a 4th term, ignored); N
             raw, rest = data[:cut], data[cut:]
             try: text = raw.decode('utf-8')
             except UnicodeDecodeError as e:
-                n = line0 + raw.count(b"\n", 0, e.start)
-                raise KMInputError(f"{where(path, n)}: invalid UTF-8; re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+                n, start = line0 + raw.count(b"\n", 0, e.start), raw.rfind(b"\n", 0, e.start) + 1
+                end = raw.find(b"\n", e.start)
+                raise KMInputError(f"{where(path, n)}: {not_utf8(raw[start:end if end >= 0 else len(raw)], e.start - start)}") from None
             if text.endswith('\n'): text = text[:-1]
             if text or chunk:
                 rows = many.findall(text)
@@ -971,12 +985,11 @@ def _rdf_graph(cls, col:_RDFCollector, order:dict, lang, base, inverse:bool, thr
 # %% ../nbs/00_graph.ipynb #e028fb34
 def _rdflib_blocks(path:Path, fmt:str):
     "Parse a whole RDF file with rdflib; yield its triples, sorted, as one block of (s, p, o, '') terms (blank nodes numbered _:b0, _:b1 ... in that order)."
-    import gzip
     try: import rdflib
     except ImportError: raise ImportError("reading Turtle or RDF/XML needs rdflib: pip install 'knowledge-mixer[rdf]'") from None
     if not path.exists(): raise FileNotFoundError(f'{path}: no such RDF file')
     g = rdflib.Dataset() if fmt == 'nquads' else rdflib.Graph()
-    with (gzip.open if path.suffix.lower() == '.gz' else open)(path, 'rb') as f:
+    with open_input(path) as f:
         try: g.parse(source=f, format=fmt)
         except Exception as e: raise KMInputError(f'{path}: rdflib cannot parse it as {fmt}: {e}') from None
     blanks = {}

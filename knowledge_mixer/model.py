@@ -13,9 +13,10 @@ from pathlib import Path
 from .core import KMInputError, KMNotFound
 
 # %% auto #0
-__all__ = ['SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'KNOWN_MODELS', 'CHATML', 'PATH_TOKENS', 'cache_dir', 'smollm2_gguf',
-           'convert_gguf', 'model_path', 'adapter_base', 'build_tokenizer', 'tiny_model', 'add_path_tokens',
-           'load_base_model', 'lora_config', 'train_token_rows']
+__all__ = ['SMOLLM2_GGUF', 'SMOLLM2_INSTALL', 'KNOWN_MODELS', 'CHATML', 'PATH_TOKENS', 'WEIGHT_FILES', 'TOKENIZER_FILES',
+           'cache_dir', 'smollm2_gguf', 'convert_gguf', 'model_path', 'adapter_base', 'build_tokenizer', 'tiny_model',
+           'add_path_tokens', 'safetensors_header', 'check_model_folder', 'load_base_model', 'lora_config',
+           'train_token_rows']
 
 # %% ../nbs/05_model.ipynb #2092599f
 def cache_dir() -> Path:
@@ -161,6 +162,80 @@ def _load_kwargs(dtype, attn_implementation, load_in_4bit, trust_remote_code) ->
                                                        bnb_4bit_compute_dtype=getattr(torch, dtype))
     return kw
 
+# %% ../nbs/05_model.ipynb #3c69ee6e
+WEIGHT_FILES = ('model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json')
+TOKENIZER_FILES = ('tokenizer.json', 'tokenizer.model', 'vocab.json')  # one of them holds a tokenizer's vocabulary
+
+def _json_object(f:Path, fix:str) -> dict:
+    "The JSON object in file `f`; missing, broken or not an object raises `KMInputError` naming `f`."
+    from knowledge_mixer.core import parse_json
+    try: text = f.read_text(encoding='utf-8')
+    except (OSError, UnicodeDecodeError) as e: raise KMInputError(f'{f}: unreadable ({e}){fix}') from None
+    d = parse_json(text, str(f), fix)
+    if not isinstance(d, dict): raise KMInputError(f'{f}: expected a JSON object, got {type(d).__name__}{fix}')
+    return d
+
+def safetensors_header(f:Path) -> dict|None:
+    "The tensor table of a safetensors file (name -> dtype, shape, offsets) if it is whole, else None (torn, cut short, not safetensors)."
+    try:
+        with open(f, 'rb') as fh:
+            n = int.from_bytes(fh.read(8), 'little')
+            if not 0 < n < 100 << 20: return None
+            header = json.loads(fh.read(n))
+        end = max([v['data_offsets'][1] for k, v in header.items() if k != '__metadata__'], default=0)
+        return header if f.stat().st_size == 8 + n + end else None
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError): return None
+
+# %% ../nbs/05_model.ipynb #0c97876b
+def _embedding_problem(cfg:dict, header:dict) -> str|None:
+    "Whether the input embedding in `header` disagrees with the vocabulary and hidden sizes `cfg` declares."
+    emb = next((v['shape'] for k, v in header.items() if k.endswith(('embed_tokens.weight', 'wte.weight', 'word_embeddings.weight'))), None)
+    want = [cfg.get('vocab_size'), cfg.get('hidden_size', cfg.get('n_embd'))]
+    if emb is None or None in want or list(emb) == want: return None
+    return f'declares vocab_size x hidden_size {want[0]} x {want[1]}, but the weights hold an embedding of {emb[0]} x {emb[1]}'
+
+def _weights_problem(p:Path, cfg:dict, weights:tuple) -> tuple[str, str]|None:
+    "(file, why) for the first missing or damaged weights file of the folder `p`, or None."
+    found = next((p/w for w in weights if (p/w).is_file()), None)
+    if found is None: return str(p), f'no weights file (looked for {", ".join(weights)})'
+    if found.name.endswith('.index.json'):
+        shards = sorted(set(_json_object(found, '').get('weight_map', {}).values()))
+        files = [p/s for s in shards]
+        if not files: return str(found), 'lists no weight files'
+    else: files = [found]
+    for f in files:
+        if f.suffix != '.safetensors': continue  # a pickled .bin is not opened here (nor loaded: safetensors only)
+        if not f.is_file(): return str(f), 'missing (named by the index)'
+        header = safetensors_header(f)
+        if header is None: return str(f), 'cut short or damaged (its header and size disagree)'
+        if (why := _embedding_problem(cfg, header)): return str(p/'config.json'), why
+    return None
+
+# %% ../nbs/05_model.ipynb #be8384f2
+def check_model_folder(p, # a saved model or LoRA adapter folder
+                       adapter:bool=False, # a LoRA adapter: adapter_config.json and adapter weights instead of config.json and model weights
+                       tokenizer:bool=True, # the folder must also hold a tokenizer
+                       fix:str='; the folder is damaged: copy it again, or retrain'): # advice appended to each error
+    "Refuse a damaged model folder naming the broken file: config JSON, missing or cut-short weights, missing or broken tokenizer."
+    p = Path(p)
+    if adapter:
+        cfg = _json_object(p/'adapter_config.json', fix)
+        bad = _weights_problem(p, {}, ('adapter_model.safetensors', 'adapter_model.bin'))
+    else:
+        cfg = _json_object(p/'config.json', fix)
+        if not isinstance(cfg.get('model_type'), str): raise KMInputError(f'{p}/config.json: no "model_type"; not a transformers model config{fix}')
+        from transformers import AutoConfig
+        try: full = AutoConfig.for_model(cfg['model_type'], **{k: v for k, v in cfg.items() if k != 'model_type'}).to_dict()  # with the defaults transformers fills in
+        except (ValueError, TypeError, KeyError) as e: raise KMInputError(f'{p}/config.json: {e}{fix}') from None
+        bad = _weights_problem(p, full, WEIGHT_FILES)
+    if bad: raise KMInputError(f'{bad[0]}: {bad[1]}{fix}')
+    if not tokenizer: return p
+    tf = next((p/t for t in TOKENIZER_FILES if (p/t).is_file()), None)
+    if tf is None: raise KMInputError(f'{p}: no tokenizer files (looked for {", ".join(TOKENIZER_FILES)}){fix}')
+    if tf.suffix == '.json': _json_object(tf, fix)
+    if (p/'tokenizer_config.json').exists(): _json_object(p/'tokenizer_config.json', fix)
+    return p
+
 # %% ../nbs/05_model.ipynb #61c35783
 def load_base_model(name_or_path:str='smollm2-135m', # local HF folder or a known name ('smollm2-135m')
                     dtype:str='float32', # weights dtype: float32, bfloat16, float16
@@ -171,6 +246,7 @@ def load_base_model(name_or_path:str='smollm2-135m', # local HF folder or a know
     "Load a causal LM and its tokenizer from local files only, with the path tokens added."
     from transformers import AutoModelForCausalLM, AutoTokenizer
     path = model_path(name_or_path)
+    check_model_folder(path, fix=f'; delete {path} to convert it again' if name_or_path in KNOWN_MODELS else '; the folder is damaged: copy it again, or retrain')
     kw = _load_kwargs(dtype, attn_implementation, load_in_4bit, trust_remote_code)
     tok = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
     model = AutoModelForCausalLM.from_pretrained(path, **kw)

@@ -312,17 +312,39 @@ def _fields_needed(mode, path_field):
     "The question fields a mode reads."
     return ['topic_entities'] + (['answers'] if mode in ('truth', 'both') else []) + ([path_field] if mode in ('retrieve', 'both') else [])
 
+# %% ../nbs/02_paths.ipynb #42ebad96
+_FIELD_ALIASES = {'topic_entities': 'q_entity', 'answers': 'answer', 'gold_relation_path': 'relation_path'}  # metaqa_mini's name -> ours (RoG's)
+
+def _path_question(q, need, loc:str) -> dict:
+    "Question `q` with the fields in `need` (ours or metaqa_mini's names) as lists of names; a missing field or a wrong type raises naming `loc`."
+    if not isinstance(q, dict): raise KMInputError(f'{loc}: expected a JSON object per line')
+    q = dict(q, **{k: q[_FIELD_ALIASES[k]] for k in need if k not in q and _FIELD_ALIASES.get(k) in q})
+    missing = [k for k in need if q.get(k) is None]
+    if missing: raise KMInputError(f'{loc}: missing field(s) {missing}; each question needs {list(need)} '
+                                   f'(or {[_FIELD_ALIASES.get(k, k) for k in need]})')
+    for k in need:
+        v = [q[k]] if isinstance(q[k], (str, int, float)) and not isinstance(q[k], bool) else q[k]
+        if not isinstance(v, list) or not all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
+            raise KMInputError(f'{loc}: field {k!r} must be a list of names, got {json.dumps(q[k])[:80]}')
+        q[k] = [str(x) for x in v]
+    return q
+
 # %% ../nbs/02_paths.ipynb #65cc3d2a
 def _iter_questions(path, need, lines:list|None=None):
     "Questions of a JSONL file, read lazily one line at a time, checking the fields each mode needs (line numbers go to `lines`)."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f'{path}: no such questions file')
-    for n, q in read_jsonl(path):
-        if not isinstance(q, dict): raise KMInputError(f'{path}:{n}: expected a JSON object per line')
-        missing = [k for k in need if k not in q]
-        if missing: raise KMInputError(f'{path}:{n}: missing field(s) {missing}; each question needs {list(need)}')
+    for n, q in (_parquet_rows(path) if path.suffix == '.parquet' else read_jsonl(path)):
+        q = _path_question(q, need, f'{path}:{n}')
         if lines is not None: lines.append(n)
         yield q
+
+def _parquet_rows(path:Path):
+    "(row number from 1, dict) of a Parquet table, as `km_dataset rog` and `km_benchmark export` write questions."
+    import pyarrow.parquet as pq
+    try: table = pq.read_table(path)
+    except Exception as e: raise KMInputError(f'{path}: cannot read it as Parquet ({type(e).__name__}: {e})') from None
+    yield from enumerate(table.to_pylist(), 1)
 
 def _read_questions(path, need):
     "Read a whole questions JSONL file, checking the fields each mode needs."
@@ -378,9 +400,7 @@ def _question_source(questions, need):
         return _iter_questions(questions, need, lines), lines
     def checked():
         for i, q in enumerate(questions):
-            missing = [k for k in need if not isinstance(q, dict) or k not in q]
-            if missing: raise KMInputError(f'question {i}: missing field(s) {missing}; each question needs {need}')
-            yield q
+            yield _path_question(q, need, f'question {i}')
     return checked(), None
 
 # %% ../nbs/02_paths.ipynb #aabb2877
@@ -446,7 +466,7 @@ def write_paths(kg:KnowledgeGraph, # the graph
 @spread_settings(EngineSettings)
 class PathsConfig:
     "Settings of `km_paths`: the files, what to mine (`PathSettings`), where (`EngineSettings`) and the chunk size of `write_paths`."
-    questions: str  # questions JSONL (topic_entities, answers, gold_relation_path)
+    questions: str  # questions JSONL (q_entity, answer, relation_path; or metaqa_mini's topic_entities, answers, gold_relation_path)
     kb: str  # the knowledge graph: a triples file (pipe, TSV, CSV, JSONL) or a saved .npz
     out: str  # output JSONL, one line per question (written atomically)
     settings: PathSettings  # what to mine: one field per setting of `PathSettings`

@@ -300,7 +300,7 @@ def _rog_parts(cfg:PipelineConfig) -> dict[str, list[QARecord]]:
 # %% ../nbs/09_pipeline.ipynb #9e428ac5
 def _rog_kg(cfg:PipelineConfig, out:Path) -> tuple[KnowledgeGraph, dict]:
     "The union of the RoG questions' own graphs, and what it held (saved as `rog_import.json`)."
-    kg, info = rog_graph([r for rs in _rog_parts(cfg).values() for r in rs], threads=cfg.threads)
+    kg, info = rog_graph([r for rs in _rog_parts(cfg).values() for r in rs], threads=cfg.threads or 1)  # 0 (torch's default) is no thread count here
     with atomic_path(out/'rog_import.json') as tmp: tmp.write_text(json.dumps(info, indent=1, ensure_ascii=False))
     print(f"  {info['questions']:,} questions with their own graphs ({info['mean_triples']:.0f} triples on average); {info['empty_graphs']} empty, "
           f"{info['duplicate_triples']} duplicate triples kept once; {info['no_topic']} without their topic entity in their graph "

@@ -758,7 +758,7 @@ def load_planner(model_dir, # a planner folder saved by training; with runtime '
                  runtime:str='torch', # 'torch', or 'onnx' (onnxruntime)
                  dtype:str='float32'): # the weights on torch: 'float32' or 'bfloat16'
     "A planner saved by training (a merged model folder, or a LoRA adapter folder with its tokenizer: merged on load), or its ONNX export."
-    from knowledge_mixer.model import load_base_model
+    from knowledge_mixer.model import check_model_folder, load_base_model
     from knowledge_mixer.core import current_dir
     from knowledge_mixer.export import MANIFEST, load_onnx_planner
     ReasonConfig(runtime=runtime, plan_dtype=dtype).check()
@@ -769,8 +769,10 @@ def load_planner(model_dir, # a planner folder saved by training; with runtime '
     if (p/'adapter_config.json').exists():
         from peft import PeftModel
         from transformers import AutoTokenizer
+        check_model_folder(p, adapter=True)  # a damaged file named, before transformers or PEFT read it
+        base = adapter_base(p)
         tok = AutoTokenizer.from_pretrained(p, local_files_only=True)
-        model, _ = load_base_model(adapter_base(p))
+        model, _ = load_base_model(base)
         if model.get_input_embeddings().weight.shape[0] != len(tok): model.resize_token_embeddings(len(tok))
         model = PeftModel.from_pretrained(model, p, local_files_only=True).merge_and_unload().eval()  # merged: one matmul per layer, not three
     else: model, tok = load_base_model(str(p))

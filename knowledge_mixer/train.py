@@ -78,6 +78,30 @@ def _text_rows(rows, path) -> list[dict]:
             raise KMInputError(f'{path}:{n}: every row of a text dataset needs a string "text" field, got {json.dumps(r)[:80]}')
     return [r for _, r in rows]
 
+# %% ../nbs/06_train.ipynb #f223bc20
+_ROW_FORMS = {'prompt/chosen/rejected': ('prompt', 'chosen', 'rejected'), 'prompt/completion': ('prompt', 'completion'), 'messages': ('messages',)}
+
+def _is_messages(v) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(m, dict) and isinstance(m.get('role'), str) and isinstance(m.get('content'), str) for m in v)
+
+def _row_form(r) -> tuple[str|None, bool]:
+    "(form, whether its fields have the right types) of a training row; form None when it has none of the forms' fields (`messages` must be chat messages)."
+    if not isinstance(r, dict): return None, False
+    for form, keys in _ROW_FORMS.items():
+        if all(k in r for k in keys):
+            vals = [r[k] for k in keys]
+            return form, (form != 'messages' and all(isinstance(v, str) for v in vals)) or all(_is_messages(v) for v in vals)
+    return None, False
+
+def _check_row_forms(rows, path):
+    "Every row has the first row's form, with string (or chat-message) fields; the error names file:line."
+    (n0, r0), kinds = rows[0], 'strings, or lists of {"role", "content"} messages'
+    form0, _ = _row_form(r0)
+    for n, r in rows:
+        form, ok = _row_form(r)
+        if form != form0: raise KMInputError(f'{path}:{n}: a {form or "row without " + form0} row in a {form0} file (line {n0}); one form per file, got {json.dumps(r)[:80]}')
+        if not ok: raise KMInputError(f'{path}:{n}: the {form} fields must all be {kinds if form != "messages" else "a list of {role, content} messages"}, got {json.dumps(r)[:80]}')
+
 # %% ../nbs/06_train.ipynb #5e2b7c41
 def _saved_rows(p:Path):
     "A `Dataset` saved by `data.save_dataset` (a corpus, or `km_dataset sft` output), checked like a JSONL file."
@@ -101,7 +125,9 @@ def _records_or_rows(spec:str):
     n, first = rows[0]
     if isinstance(first, dict) and 'question' in first: return load_jsonl(p), None
     _check_fields(first, f'{p}:{n}')
-    return None, Dataset.from_list(_text_rows(rows, p) if 'text' in first else [r for _, r in rows])
+    if 'text' in first: return None, Dataset.from_list(_text_rows(rows, p))
+    _check_row_forms(rows, p)  # Arrow would fail on mixed types with a bare ArrowTypeError, a trainer on a missing field
+    return None, Dataset.from_list([r for _, r in rows])
 
 # %% ../nbs/06_train.ipynb #d84ff19b
 def _hold_out_texts(ds, fraction:float, seed:int=0):
@@ -448,14 +474,8 @@ class TrainResult:
 # %% ../nbs/06_train.ipynb #8ba8615c
 def _safetensors_ok(f:Path) -> bool:
     "The header of a safetensors file parses and its tensors end exactly at the end of the file (not cut short)."
-    try:
-        with open(f, 'rb') as fh:
-            n = int.from_bytes(fh.read(8), 'little')
-            if not 0 < n < 100 << 20: return False
-            header = json.loads(fh.read(n))
-        end = max([v['data_offsets'][1] for k, v in header.items() if k != '__metadata__'], default=0)
-        return f.stat().st_size == 8 + n + end
-    except (OSError, ValueError, KeyError, TypeError, IndexError): return False
+    from knowledge_mixer.model import safetensors_header
+    return safetensors_header(f) is not None
 
 def checkpoint_problem(cp:Path) -> str|None:
     "Why the checkpoint folder `cp` is incomplete or torn (None if it is whole). The HF trainer writes `trainer_state.json` last, in place."
@@ -618,6 +638,9 @@ def _fit(kind:str, trainer_cls, config:TrainConfig, train_ds, eval_ds, model, to
         model, tokenizer = _base_model(config, model, tokenizer)
         if main: check_row_lengths(config, model, tokenizer, train_ds)
         tr = _trainer(kind, trainer_cls, config, run_dir, model, tokenizer, train_ds, eval_ds, callbacks, regularizer)
+        if tr.train_dataset is not None and len(tr.train_dataset) == 0:  # the trainer dropped every row: torch would say only "num_samples=0"
+            raise KMInputError(f'no training example is left after tokenising ({len(train_ds)} rows in): each prompt fills max_length = '
+                               f'{config.max_length} tokens, leaving no room for its completion; raise --max_length')
         resumed = _last_checkpoint(run_dir, main) if config.resume else None
         if resumed and main and kind != 'dpo': print(f'resuming from {resumed}', flush=True)  # (DPO resumes without a word)
         _train_resuming(tr, resumed)
