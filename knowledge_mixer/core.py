@@ -17,13 +17,13 @@ import numpy as np
 # %% auto #0
 __all__ = ['MARKER', 'MAX_THREADS', 'disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'open_input', 'not_utf8',
            'read_lines', 'parse_json', 'read_jsonl', 'check_unique', 'check_int', 'check_number', 'parse_fractions',
-           'available_memory', 'check_memory', 'repo_root', 'data_dir', 'shared_data', 'sweep_temps', 'atomic_path',
-           'restore_dir', 'current_dir', 'replace_dir', 'atomic_dir', 'folder_maker', 'mark_output_dir',
-           'check_output_dir', 'saved_settings', 'folder_lock', 'output_dir', 'save_figure', 'seed_everything',
-           'generating', 'run_cli', 'check_action', 'progress_enabled', 'progress', 'quiet_library_progress',
-           'km_command', 'config_fields', 'config_to_flat', 'config_from_flat', 'sectioned', 'load_config_file',
-           'save_config', 'config_parser', 'parse_config', 'params_cell', 'bounded', 'check_settings',
-           'spread_settings', 'settings_from']
+           'available_memory', 'check_memory', 'repo_root', 'data_dir', 'shared_data', 'sweep_temps',
+           'check_output_file', 'atomic_path', 'restore_dir', 'current_dir', 'replace_dir', 'atomic_dir',
+           'folder_maker', 'mark_output_dir', 'check_output_dir', 'saved_settings', 'folder_lock', 'output_dir',
+           'save_figure', 'seed_everything', 'generating', 'run_cli', 'check_action', 'progress_enabled', 'progress',
+           'quiet_library_progress', 'km_command', 'config_fields', 'config_to_flat', 'config_from_flat', 'sectioned',
+           'load_config_file', 'save_config', 'config_parser', 'parse_config', 'params_cell', 'bounded',
+           'check_settings', 'spread_settings', 'settings_from']
 
 # %% ../nbs/00_core.ipynb #eb73292a
 def disable_telemetry():
@@ -262,10 +262,17 @@ def sweep_temps(folder) -> list[Path]:
     return gone
 
 # %% ../nbs/00_core.ipynb #e43784b8
+def check_output_file(path, flag:str='--out') -> Path:
+    "`path` as a `Path`, unless it is an existing folder (an output file cannot replace one): a `KMInputError` naming `flag`."
+    path = Path(path)
+    if path.is_dir(): raise KMInputError(f'{flag} {path} is a folder, but the output is one file: give a file name, e.g. {path/"out.jsonl"}')
+    return path
+
 @contextlib.contextmanager
 def atomic_path(path, suffix:str=''):
     "Yield a temp path beside `path`; on success flush it to disk and rename it over `path`, on error delete it."
     path = Path(path)
+    check_output_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sweep_temps(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.{_writer_tag()}', suffix=suffix or '.tmp', dir=path.parent)

@@ -451,9 +451,12 @@ def load_jsonl(path, skip:SkipLog|None=None,
 
 def read_questions(path, kg:KnowledgeGraph|None=None, skip:SkipLog|None=None, linker:EntityLinker|None=None) -> list[QARecord]:
     "Questions from a JSON-lines file (`.jsonl`, `.jsonl.gz`: `load_jsonl`), RoG's Parquet (`load_rog`) or a `question<TAB>answers` text file (`load_questions`)."
-    if str(path).removesuffix('.gz').endswith('.jsonl'): return load_jsonl(path, skip, kg, linker)  # read_lines reads gzip
-    if str(path).endswith('.parquet'): return load_rog(path, skip=skip)  # as km_dataset rog and km_benchmark export write them
-    return load_questions(path, kg, skip, linker=linker)
+    if str(path).removesuffix('.gz').endswith('.jsonl'): recs = load_jsonl(path, skip, kg, linker)  # read_lines reads gzip
+    elif str(path).endswith('.parquet'): recs = load_rog(path, skip=skip)  # as km_dataset rog and km_benchmark export write them
+    else: recs = load_questions(path, kg, skip, linker=linker)
+    if not recs and skip is None:  # a command would go on to write nothing (or fail later, naming something else)
+        raise KMInputError(f'{path}: holds no questions (it is empty or has only blank lines); pass a file with one question per line')
+    return recs
 
 # %% ../nbs/04_data.ipynb #522c662a
 def frequent_relation_paths(kg:KnowledgeGraph, max_hops:int=3, n_samples:int=300, min_share:float=0.02,

@@ -207,6 +207,8 @@ def evaluate(rows:list[dict]) -> dict:
     out['rog'] = rog_evaluate([_rog_row(r) for r in rows])
     ranks = plan_ranks(rows)
     if ranks: out['plan_ranks'] = ranks
+    capped = sum(r.get('capped') is True for r in rows)
+    if capped: out['capped'] = capped  # questions planned from a menu `max_candidates` cut (km_predict marks them)
     return out
 
 # %% ../nbs/08_eval.ipynb #b92cfff9
@@ -225,6 +227,9 @@ def report_markdown(ev:dict) -> str:
     if ev.get('plan_ranks'):
         used = ', '.join(f'{"no valid plan" if k == "none" else f"plan {k}"} {100 * v:.1f}%' for k, v in ev['plan_ranks'].items() if k != 'n')
         lines += ['', f'Answers came from: {used} (of {ev["plan_ranks"]["n"]} questions).']
+    if ev.get('capped'):
+        lines += ['', f'{ev["capped"]:,} of {ev["overall"]["n"]:,} questions were planned from a menu of relation paths that the '
+                  '`max_candidates` cap cut (their longest paths): a longer gold path may have been missing for them; rerun with a larger --max_candidates.']
     if 'hits1_ceiling' in ev['overall']:
         lines += ['', 'Hits@1 ceiling: the expected Hits@1 of a planner that always follows the gold relation path and then picks any one '
                   'entity it reaches; below 100 where the KG makes a question ambiguous (e.g. two films with one title).']

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import (KMInputError, atomic_dir, atomic_path, bounded, check_action, check_output_dir, folder_lock,
+from .core import (KMInputError, atomic_dir, atomic_path, bounded, check_action, check_output_dir, check_unique, folder_lock,
                                   km_command, mark_output_dir, read_jsonl, run_cli, spread_settings)
 from .data import (METAQA_QTYPES, METAQA_RELATIONS, QARecord, export_rog, frequent_relation_paths, metaqa_relation_path, movie_world,
                                   relation_phrase, save_jsonl)
@@ -693,11 +693,13 @@ def export_benchmark_rog(kg:KnowledgeGraph, bench:Benchmark, out, hops:int=2, ma
 # %% ../nbs/08_graphqa.ipynb #558e4f56
 def read_benchmark_predictions(path) -> dict:
     "id -> answers from a JSONL file of {\"id\", \"prediction\"} lines (km_predict's output works as it is)."
-    out = {}
+    out, seen = {}, {}
     for n, row in read_jsonl(path, fix='each line must be a JSON object {"id": ..., "prediction": [...]}'):
         if not isinstance(row, dict) or 'id' not in row or 'prediction' not in row:
             raise KMInputError(f'{path}:{n}: each line needs "id" and "prediction" fields')
-        if row['id'] in out: raise KMInputError(f'{path}:{n}: a second prediction for id {row["id"]!r}')
+        if not isinstance(row['id'], (str, int)) or isinstance(row['id'], bool):
+            raise KMInputError(f'{path}:{n}: "id" must be a string (or an integer), got {json.dumps(row["id"])[:60]}')
+        check_unique(seen, str(row['id']), path, n)  # ids compare as the benchmark writes them: 7 and "7" are one id
         try: out[str(row['id'])] = _pred_list(row['prediction'])
         except KMInputError as e: raise KMInputError(f'{path}:{n}: {e}') from None
     return out

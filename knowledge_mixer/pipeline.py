@@ -17,9 +17,9 @@ from .core import (KMInputError, atomic_path, bounded, check_output_dir, check_s
                                   seed_everything, settings_from)
 from .engine import EngineSettings, stop_ray
 from .graph import KnowledgeGraph, load_graph
-from .data import (DatasetConfig, QARecord, load_jsonl, load_metaqa, load_questions, load_rog, metaqa_variant, movie_questions,
-                                  movie_world, on_own_graph, plain_name, planning_dataset, rog_graph, rog_namespaced, save_dataset, save_jsonl,
-                                  split_records)
+from .data import (DatasetConfig, QARecord, load_jsonl, load_metaqa, load_rog, metaqa_variant, movie_questions, movie_world,
+                                  on_own_graph, plain_name, planning_dataset, read_questions, rog_graph, rog_namespaced, save_dataset,
+                                  save_jsonl, split_records)
 from .inject import CORPUS_KINDS, InjectConfig
 from .reason import ReasonConfig, llm_endpoint
 from .train import TrainConfig, check_base
@@ -311,7 +311,7 @@ def _rog_kg(cfg:PipelineConfig, out:Path) -> tuple[KnowledgeGraph, dict]:
 def _questions(cfg:PipelineConfig, kg:KnowledgeGraph) -> list:
     "The run's questions: the `questions` file, MetaQA's dev questions, or questions built from the KG."
     if cfg.questions:
-        return load_jsonl(cfg.questions, kg=kg) if cfg.questions.endswith('.jsonl') else load_questions(cfg.questions, kg)
+        return read_questions(cfg.questions, kg=kg)  # JSONL (gzip too), Parquet or question<TAB>answers, as every command reads them
     if cfg.dataset == 'metaqa':
         d = _metaqa_dir(cfg)
         return load_metaqa(d, hops=[int(h) for h in cfg.hops.split(',')], kg=kg) + (load_metaqa(d, hops=1, variant='ntm', kg=kg) if cfg.paraphrases != 'off' else [])

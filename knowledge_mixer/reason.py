@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import MAX_THREADS, bounded, check_memory
+from .core import MAX_THREADS, bounded, check_memory, check_output_file
 from .core import (KMInputError, KMNotFound, atomic_path, check_int, generating, km_command, progress, run_cli,
                                   save_config, sectioned)
 from .engine import EngineSettings, check_engine, ordered_map, stop_ray
@@ -834,7 +834,7 @@ def plan_all(planner, # a planner folder (any engine), or a loaded (model, token
 # %% ../nbs/07_reason.ipynb #83444675
 def _predict_main(cfg:PredictConfig):
     import warnings
-    cfg.reason.check()
+    cfg.reason.check(); check_output_file(cfg.out)  # before the planner loads
     ep = check_endpoint(llm_endpoint(cfg.reason)) if cfg.llm else None  # fail fast: before the planner loads
     graph = load_graph(cfg.kg)
     recs = read_questions(cfg.questions, kg=graph)[:cfg.limit or None]

@@ -144,7 +144,11 @@ def test_cli_scores_a_baseline_and_names_a_broken_line(tmp_path):
     assert r.returncode == 2 and 'bad.jsonl:4' in r.stderr, r.stderr
     (tmp_path / 'dup.jsonl').write_text('\n'.join(lines + lines[:1]) + '\n')
     r = km('score', tmp_path / 'b', '--predictions', tmp_path / 'dup.jsonl', '--out', tmp_path / 's3')
-    assert r.returncode == 2 and 'a second prediction' in r.stderr, r.stderr
+    assert r.returncode == 2 and 'duplicate id' in r.stderr and '(first on line 1)' in r.stderr, r.stderr
+    ints = [json.dumps({'id': 7, 'prediction': []}), json.dumps({'id': '7', 'prediction': []})]  # #20: 7 and "7" are one id
+    (tmp_path / 'dup_int.jsonl').write_text('\n'.join(ints) + '\n')
+    r = km('score', tmp_path / 'b', '--predictions', tmp_path / 'dup_int.jsonl', '--out', tmp_path / 's4')
+    assert r.returncode == 2 and "dup_int.jsonl:2: duplicate id '7'" in r.stderr, r.stderr
 
 
 def test_cli_verify_names_a_stale_item_on_a_changed_graph(tmp_path, world):
