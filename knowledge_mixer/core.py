@@ -17,7 +17,7 @@ import numpy as np
 # %% auto #0
 __all__ = ['MARKER', 'MAX_THREADS', 'disable_telemetry', 'KMInputError', 'KMNotFound', 'where', 'open_input', 'not_utf8',
            'read_lines', 'parse_json', 'read_jsonl', 'check_unique', 'check_int', 'check_number', 'parse_fractions',
-           'available_memory', 'check_memory', 'repo_root', 'data_dir', 'shared_data', 'sweep_temps',
+           'available_memory', 'check_memory', 'check_disk', 'repo_root', 'data_dir', 'shared_data', 'sweep_temps',
            'check_output_file', 'atomic_path', 'restore_dir', 'current_dir', 'replace_dir', 'atomic_dir',
            'folder_maker', 'mark_output_dir', 'check_output_dir', 'saved_settings', 'folder_lock', 'output_dir',
            'save_figure', 'seed_everything', 'generating', 'run_cli', 'check_action', 'progress_enabled', 'progress',
@@ -181,6 +181,15 @@ def check_memory(need:int, what:str, # bytes an operation will hold; what it is,
     if need > free: raise KMInputError(f'{what} needs about {need / 2**30:,.1f} GiB, but {free / 2**30:,.1f} GiB is free; {fix}')
     return need
 
+def check_disk(path, need:int, what:str, # the output file (or folder) about to be written, its size in bytes, what it is
+               fix:str) -> int: # which setting to lower
+    "`need` if it fits on the disk that will hold `path`, else a `KMInputError` with both sizes and the fix (before a byte is written)."
+    import shutil
+    folder = next(p for p in (Path(path).absolute(), *Path(path).absolute().parents) if p.exists())
+    free = shutil.disk_usage(folder).free
+    if need > free: raise KMInputError(f'{what} needs about {need / 2**30:,.1f} GiB on disk, but {folder} has {free / 2**30:,.1f} GiB free; {fix}')
+    return need
+
 # %% ../nbs/00_core.ipynb #5154e428
 def repo_root() -> Path|None:
     "The repository root (the folder holding `settings.ini`), from this package's location or the cwd."
@@ -265,7 +274,7 @@ def sweep_temps(folder) -> list[Path]:
 def check_output_file(path, flag:str='--out') -> Path:
     "`path` as a `Path`, unless it is an existing folder (an output file cannot replace one): a `KMInputError` naming `flag`."
     path = Path(path)
-    if path.is_dir(): raise KMInputError(f'{flag} {path} is a folder, but the output is one file: give a file name, e.g. {path/"out.jsonl"}')
+    if path.is_dir(): raise KMInputError(f'{flag} {path} is a folder, but the output is one file: give the path of a file (in that folder, or elsewhere)')
     return path
 
 @contextlib.contextmanager

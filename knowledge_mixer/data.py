@@ -1031,6 +1031,9 @@ def _dataset_folder(cfg:DatasetConfig):
 # %% ../nbs/04_data.ipynb #99aa29d1
 def _dataset_main(cfg:DatasetConfig):
     write = {'questions': _write_questions, 'sft': _write_sft, 'rog': _write_rog}[check_action(cfg.action, ('questions', 'sft', 'rog'))]
+    parse_fractions('--split', cfg.split, ('train', 'validation', 'test'))
+    if cfg.action != 'rog' and cfg.split != DatasetConfig.split:  # a flag the action would ignore in silence
+        raise KMInputError(f'--split applies to the rog action only ({cfg.action} writes no split); drop it, or split with km_dataset rog')
     with _dataset_folder(cfg):
         graph = load_graph(cfg.kg) if cfg.kg else movie_world(cfg.n_movies, seed=cfg.seed)
         write(cfg, graph)

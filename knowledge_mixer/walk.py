@@ -18,7 +18,7 @@ import numpy as np
 from fastcore.basics import patch
 
 from . import _core
-from .core import MAX_THREADS, bounded
+from .core import MAX_THREADS, bounded, check_disk
 from .core import (KMInputError, KMNotFound, atomic_path, check_int, km_command, progress, read_lines, run_cli,
                                   save_config, spread_settings)
 from .engine import EngineSettings, ordered_map, stop_ray
@@ -330,6 +330,13 @@ def _write_text(path:Path, chunks) -> tuple[int, int]:
             del pieces  # free this chunk's text before the next arrives
     return steps, lines
 
+# %% ../nbs/01_walk.ipynb #c8279801
+def _walk_file_bytes(kg:KnowledgeGraph, W:int, L:int, sep:str|None) -> int:
+    "About the bytes of a file of `W` walks of `L` steps: the arrays of `Walks.save`, or (with `sep`) text lines of names of average length."
+    if sep is None: return W * (2 * L + 1) * 4
+    def mean_len(names): return np.mean([len(n.encode()) for n in names[:10_000]]) if len(names) else 0
+    return int(W * ((L + 1) * mean_len(kg.entities) + L * (mean_len(kg.relation_names) + 2 * len(sep.encode())) + 1))
+
 # %% ../nbs/01_walk.ipynb #8cc71c54
 @spread_settings(WalkSettings)
 @spread_settings(EngineSettings)
@@ -349,6 +356,7 @@ def write_walks(kg:KnowledgeGraph, # the graph to walk
         raise KMInputError(f'chunk={chunk:,} walks of length {L:,} need {chunk * (2 * L + 1) * 4 / 2**20:,.0f} MiB '
                            'at a time, over 4 GiB; pass a smaller chunk')
     W, text = len(s) * settings.n_walks, path.suffix != '.npz'
+    check_disk(path, _walk_file_bytes(kg, W, L, sep if text else None), f'{W:,} walks of length {L:,}', 'lower --n_walks or --length, or walk fewer starts')
     chunks = _walk_chunks(kg, s, settings, chunk, run, sep if text else None)
     if not text: return WalkFile(path, W, L, _write_npz(path, chunks, (W, L), settings.n_walks))
     return WalkFile(path, W, L, *_write_text(path, chunks))
