@@ -20,9 +20,9 @@ __all__ = ['MARKER', 'MAX_THREADS', 'disable_telemetry', 'KMInputError', 'KMNotF
            'available_memory', 'check_memory', 'check_disk', 'repo_root', 'data_dir', 'shared_data', 'sweep_temps',
            'check_output_file', 'atomic_path', 'restore_dir', 'current_dir', 'replace_dir', 'atomic_dir',
            'folder_maker', 'mark_output_dir', 'check_output_dir', 'saved_settings', 'folder_lock', 'output_dir',
-           'save_figure', 'seed_everything', 'generating', 'run_cli', 'check_action', 'progress_enabled', 'progress',
-           'quiet_library_progress', 'km_command', 'config_fields', 'config_to_flat', 'config_from_flat', 'sectioned',
-           'load_config_file', 'save_config', 'config_parser', 'parse_config', 'params_cell', 'bounded',
+           'save_figure', 'seed_everything', 'generating', 'one_line', 'run_cli', 'check_action', 'progress_enabled',
+           'progress', 'quiet_library_progress', 'km_command', 'config_fields', 'config_to_flat', 'config_from_flat',
+           'sectioned', 'load_config_file', 'save_config', 'config_parser', 'parse_config', 'params_cell', 'bounded',
            'check_settings', 'spread_settings', 'settings_from']
 
 # %% ../nbs/00_core.ipynb #eb73292a
@@ -485,6 +485,12 @@ def generating(model, tokenizer):
         if was_training: model.train()
 
 # %% ../nbs/00_core.ipynb #3b16bab7
+def one_line(msg, limit:int=2000) -> str:
+    "`msg` as one readable line: line breaks become spaces, and a message past `limit` characters keeps its head and tail (a 1 MB name quoted in an error stays short)."
+    msg = ' '.join(str(msg).split('\n'))
+    if len(msg) <= limit: return msg
+    return f'{msg[:limit * 3 // 4]} … [{len(msg) - limit:,} characters cut] … {msg[-limit // 4:]}'
+
 def run_cli(name:str, fn, *args, debug:bool=False, **kwargs):
     "Call `fn`; turn known input errors into one line on stderr and `SystemExit(2)`, others into `SystemExit(1)`."
     import sys, traceback
@@ -493,14 +499,14 @@ def run_cli(name:str, fn, *args, debug:bool=False, **kwargs):
         return fn(*args, **kwargs)
     except (KMInputError, KMNotFound, FileNotFoundError, IsADirectoryError, PermissionError) as e:
         if debug: traceback.print_exc()
-        print(f'{name}: error: {e}', file=sys.stderr)
+        print(f'{name}: error: {one_line(e)}', file=sys.stderr)
         raise SystemExit(2)
     except KeyboardInterrupt:
         print(f'{name}: interrupted', file=sys.stderr)
         raise SystemExit(130)
     except Exception as e:
         if debug: raise
-        print(f'{name}: failed: {type(e).__name__}: {e} (rerun with --debug for the traceback)', file=sys.stderr)
+        print(f'{name}: failed: {type(e).__name__}: {one_line(e)} (rerun with --debug for the traceback)', file=sys.stderr)
         raise SystemExit(1)
 
 # %% ../nbs/00_core.ipynb #5f702c0d

@@ -330,7 +330,7 @@ def _write_text(path:Path, chunks) -> tuple[int, int]:
             del pieces  # free this chunk's text before the next arrives
     return steps, lines
 
-# %% ../nbs/01_walk.ipynb #c8279801
+# %% ../nbs/01_walk.ipynb #4dc7a678
 def _walk_file_bytes(kg:KnowledgeGraph, W:int, L:int, sep:str|None) -> int:
     "About the bytes of a file of `W` walks of `L` steps: the arrays of `Walks.save`, or (with `sep`) text lines of names of average length."
     if sep is None: return W * (2 * L + 1) * 4
