@@ -359,7 +359,7 @@ def test_cli(tmp_path):
     w = Walks.load(tmp_path / 'w.npz')
     assert w.nodes.shape == (9, 21) and (w.relations[w.relations >= 0] % 2 == 0).all()
     r = km_walk(str(tmp_path / 'kb.txt'), str(tmp_path / 'x.npz'), '--length', '-1', tmp=tmp_path)
-    assert r.returncode == 2 and r.stderr.strip().startswith('km_walk: error: length must be >= 0')
+    assert r.returncode == 2 and r.stderr.strip().startswith('km_walk: error: --length must be >= 1, got -1')
     assert len(r.stderr.strip().splitlines()) == 1
     r = km_walk(str(tmp_path / 'missing.txt'), str(tmp_path / 'x.npz'), tmp=tmp_path)
     assert r.returncode == 2 and 'no such graph file' in r.stderr
