@@ -23,7 +23,7 @@ from fastcore.basics import patch
 from .core import MAX_THREADS, bounded, check_settings
 from .core import km_command
 
-from .core import (KMInputError, KMNotFound, atomic_path, data_dir, generating, output_dir, progress_enabled, read_jsonl,
+from .core import (KMInputError, KMNotFound, atomic_path, check_output_dir, data_dir, generating, output_dir, progress_enabled, read_jsonl,
                                   run_cli, save_figure, saved_settings, seed_everything)
 from .data import load_dataset_dir, load_jsonl, load_metaqa, planning_dataset, split_records
 from .text import parse_relation_paths
@@ -813,6 +813,7 @@ def launch(config:TrainConfig, train_ds=None, eval_ds=None, env:dict|None=None) 
 def run_training(config:TrainConfig) -> TrainResult:
     "Load the datasets named in `config` and train (SFT or DPO), in this process or by launching N processes."
     config.check(); check_base(config.base)
+    if not _is_worker(): check_output_dir(config.out, 'km_train', legacy=_train_legacy)  # a folder we may not write: said before the datasets load
     if config.num_processes > 1 and not _is_worker(): return launch(config)
     train, valid = load_datasets(config.dataset, config.eval_dataset, config.valid_fraction, config.seed,
                                  config.max_train, config.max_eval)
