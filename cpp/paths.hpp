@@ -262,6 +262,8 @@ struct RetrieveOptions {
     int64_t max_paths = 1000;     // explicit paths kept per question (0: none)
     bool simple = false;          // forbid revisiting an entity within a path
     bool exclude_sources = false; // paths that come back to a source entity (at any hop) do not count (MetaQA)
+    bool exclude_source_ends = false; // paths that end on a source entity do not count (they may pass through one)
+    bool drops_end(bool is_source) const { return is_source && (exclude_sources || exclude_source_ends); }
 };
 
 struct RetrieveScratch {
@@ -313,7 +315,7 @@ inline void retrieve_dfs(const CSRView& g, const rel_t* R, int L, const Retrieve
             nodes[k + 1] = w;
             rels[k] = R[k];
             if (k + 1 == L) {
-                if (o.exclude_sources && sc.smark.has(w)) continue;
+                if (o.drops_end(sc.smark.has(w))) continue;
                 if (count_all) {
                     if (!sc.acc.has(w)) { sc.acc.set(w); sc.cnt[w] = 0; sc.touched.push_back(w); }
                     sc.cnt[w] = sat_add(sc.cnt[w], 1);
@@ -363,7 +365,7 @@ inline void retrieve_one(const CSRView& g, const node_t* S, int64_t ns, const re
     const bool need_paths = o.simple || o.max_paths > 0;
     sc.V[L].clear();
     for (node_t v : sc.F[L])
-        if (!(o.exclude_sources && sc.smark.has(v))) sc.V[L].push_back(v);
+        if (!o.drops_end(sc.smark.has(v))) sc.V[L].push_back(v);
     for (int k = L - 1; k >= 0 && need_paths; --k) {
         sc.V[k].clear();
         if (sc.V[k + 1].empty()) continue;
@@ -377,7 +379,7 @@ inline void retrieve_one(const CSRView& g, const node_t* S, int64_t ns, const re
     if (!o.simple) {
         for (size_t i = 0; i < sc.F[L].size(); ++i) {
             node_t v = sc.F[L][i];
-            if (o.exclude_sources && sc.smark.has(v)) continue;
+            if (o.drops_end(sc.smark.has(v))) continue;
             res.ends.push_back(v);
             res.counts.push_back(sc.C[L][i]);
             res.total = sat_add(res.total, sc.C[L][i]);

@@ -92,12 +92,12 @@ static py::dict py_batch_retrieve(const offs64& indptr, const ids32& dst, const 
                                   const offs64& src_ptr, const ids32& src,
                                   const offs64& path_ptr, const ids32& path, int64_t n_rels_total,
                                   int64_t max_paths, bool simple, bool exclude_sources, int threads,
-                                  int64_t max_bytes) {
+                                  int64_t max_bytes, bool exclude_source_ends) {
     CSRView g = csr_view(indptr, dst, rel, py::none());
     const int64_t Q = check_questions(g, src_ptr, src, path_ptr, path, "relation paths", "relation path", n_rels_total);
     check_path_lengths(path_ptr, Q);
     OutputBudget budget = batch_budget(threads, max_paths, 0, max_bytes);
-    const RetrieveOptions o{max_paths, simple, exclude_sources};
+    const RetrieveOptions o{max_paths, simple, exclude_sources, exclude_source_ends};
     BatchPaths b = without_gil([&] {
         return batch_retrieve(g, src_ptr.data(), src.data(), path_ptr.data(), path.data(), Q, o, threads, &budget);
     });
@@ -156,7 +156,7 @@ void bind_paths(py::module_& m) {
     m.def("batch_retrieve", &py_batch_retrieve, py::arg("indptr"), py::arg("dst"), py::arg("rel"), py::arg("src_ptr"),
           py::arg("src"), py::arg("path_ptr"), py::arg("path"), py::arg("n_rels_total"), py::arg("max_paths"),
           py::arg("simple") = false, py::arg("exclude_sources") = false, py::arg("threads") = 1,
-          py::arg("max_bytes") = int64_t(1) << 32,
+          py::arg("max_bytes") = int64_t(1) << 32, py::arg("exclude_source_ends") = false,
           "Follow each question's relation sequence from its sources. Returns dict(qptr, pptr, nodes, rels, "
           "truncated, eptr, ends, counts, totals): end entities (sorted) with path counts, and at most max_paths "
           "explicit paths per question. Raises ValueError when the output would pass max_bytes (4 GiB by default).");

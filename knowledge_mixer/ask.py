@@ -22,7 +22,7 @@ from .core import (MAX_THREADS, KMInputError, KMNotFound, bounded, check_int, cu
                                   quiet_library_progress, run_cli, settings_from)
 from .graph import KnowledgeGraph
 from .link import linker_for, mark_mentions
-from .reason import Plan, ReasonConfig, answer, load_planner, plan
+from .reason import Plan, ReasonConfig, answer, load_planner, plan, resolve_path_rule
 from .text import verbalize_path
 
 # %% auto #0
@@ -78,6 +78,7 @@ class AskSettings:
     max_candidates = None  # most relation paths in one question's menu; beyond it the longest are cut (default: the run's)
     runtime = None  # where the planner runs: 'torch', or 'onnx' (the run's export in RUN/onnx, made by km_export RUN) (default: the run's)
     plan_dtype = None  # the planner's weights on torch: 'float32', or 'bfloat16' (faster on CPUs with AMX or AVX512-BF16) (default: the run's)
+    path_rule = None  # the walks that count as answers: no-return, any, end-not-topic or simple (default: the run's; auto: the rule its questions stage learned)
     paths_per_answer: int = bounded(2, 0)  # supporting paths kept per answer
     max_paths: int = bounded(10, 0)  # supporting paths kept per question, best answers first
     threads: int = bounded(0, 0, MAX_THREADS)  # torch threads (0: torch's default)
@@ -93,7 +94,7 @@ def _resolve(settings:dict, saved:dict|None=None) -> AskSettings:
         if f.name in known and getattr(s, f.name) is None: setattr(s, f.name, (saved or {}).get(f.name, f.default))
     for k, lo in (('beams', 1), ('max_hops', 1), ('top_plans', 1), ('max_candidates', 1), ('paths_per_answer', 0), ('max_paths', 0), ('threads', 0)):
         check_int(k, getattr(s, k), lo)
-    ReasonConfig(planner=s.planner, runtime=s.runtime, plan_dtype=s.plan_dtype).check()  # the same rules as km_predict's
+    ReasonConfig(planner=s.planner, runtime=s.runtime, plan_dtype=s.plan_dtype, path_rule=s.path_rule).check()  # the same rules as km_predict's
     return s
 
 # %% ../nbs/10_ask.ipynb #a60fe7ee
@@ -137,6 +138,7 @@ class Reasoner:
         "Load a run folder's graph, planner (`runtime='onnx'`: its export in RUN/onnx) and reasoning settings; the reasoner's name is the folder's."
         run = _check_run(run)
         s = _resolve(settings, _run_settings(run))
+        s.path_rule = resolve_path_rule(s.path_rule, run)  # auto: the rule the run's questions stage recorded
         if s.threads:
             import torch
             torch.set_num_threads(s.threads)
@@ -164,10 +166,10 @@ def _confidence(p:Plan) -> float:
 # %% ../nbs/10_ask.ipynb #621952e5
 _SAMPLE = 256  # retrieved paths per followed plan, searched for the answers' supporting paths
 
-def _follow(kg:KnowledgeGraph, recs:list[dict], plans:list[list[Plan]], top_plans:int) -> list[list[tuple]]:
+def _follow(kg:KnowledgeGraph, recs:list[dict], plans:list[list[Plan]], top_plans:int, path_rule:str) -> list[list[tuple]]:
     "Each question's best `top_plans` valid plans, each with the `Prediction` that following it alone gives (one `reason.answer` call)."
     jobs = [(qi, p) for qi, ps in enumerate(plans) for p in sorted((p for p in ps if p.valid), key=lambda p: -p.score)[:top_plans]]
-    preds = answer(kg, [recs[qi] for qi, _ in jobs], [[p] for _, p in jobs], top_plans=1, max_paths=_SAMPLE) if jobs else []
+    preds = answer(kg, [recs[qi] for qi, _ in jobs], [[p] for _, p in jobs], top_plans=1, path_rule=path_rule, max_paths=_SAMPLE) if jobs else []
     out = [[] for _ in recs]
     for (qi, p), pred in zip(jobs, preds): out[qi].append((p, pred))
     return out
@@ -257,9 +259,10 @@ def ask_many(self:Reasoner, questions:list[str], # questions: topic entities in 
     topics, unknown = [_topics(self.kg, q) for q in qs], [_bracketed(self.kg, q)[1] for q in qs]
     asked = [i for i, m in enumerate(topics) if m]
     recs = [dict(id=str(i), question=_marked(qs[i], topics[i]), answer=[], q_entity=[m['entity'] for m in topics[i]]) for i in asked]
+    rule = resolve_path_rule(s.path_rule)  # a Reasoner made from a run holds the run's rule; else auto is MetaQA's
     plans = (plan(self.model, self.tokenizer, recs, self.kg, s.beams, s.constrained, s.max_hops, batch_size, method=s.planner,
-                 max_candidates=s.max_candidates) if recs else [])
-    followed = dict(zip(asked, _follow(self.kg, recs, plans, s.top_plans)))
+                 path_rule=rule, max_candidates=s.max_candidates) if recs else [])
+    followed = dict(zip(asked, _follow(self.kg, recs, plans, s.top_plans, rule)))
     plans = dict(zip(asked, plans))
     share = (time.perf_counter() - t0) / max(len(qs), 1)
     return [_answer(self, q, topics[i], unknown[i], plans.get(i, []), followed.get(i, []), share) for i, q in enumerate(qs)]

@@ -22,7 +22,7 @@ from .core import KMInputError, KMNotFound, atomic_path, check_unique, parse_jso
 from .engine import EngineSettings, ordered_map, stop_ray
 from .graph import KnowledgeGraph, load_graph
 from .link import EntityLinker, linker_for, mark_mentions
-from .paths import MAX_HOPS, batch_retrieve, batch_shortest_paths, relation_paths_from
+from .paths import MAX_HOPS, batch_retrieve, batch_shortest_paths, check_path_rule, relation_paths_from
 from .text import (planning_messages, planning_prompt, reasoning_messages, reasoning_prompt,
                                   relation_path_to_text, verbalize_relation)
 
@@ -377,15 +377,17 @@ def split_key(rec:QARecord) -> str:
 
 # %% ../nbs/04_data.ipynb #11ccac7c
 def split_records(records:list[QARecord], fractions=(0.8, 0.1, 0.1), seed:int=0,
-                  names=('train', 'valid', 'test')) -> dict[str, list[QARecord]]:
-    "Deterministic grouped split: records sharing `split_key` never land in two parts."
+                  names=('train', 'valid', 'test'),
+                  key=split_key # a record's leakage group (the main job passes mined paths for records with no path or type)
+                 ) -> dict[str, list[QARecord]]:
+    "Deterministic grouped split: records sharing `key` (by default `split_key`) never land in two parts."
     fr = np.asarray(fractions, float)
     if len(fr) != len(names) or (fr < 0).any() or not np.isclose(fr.sum(), 1.0):
         raise KMInputError(f'fractions {tuple(fractions)} must be {len(names)} non-negative numbers summing to 1')
     edges = np.cumsum(fr)
     out = {n: [] for n in names}
     for rec in records:
-        h = hashlib.sha256(f'{seed}:{split_key(rec)}'.encode()).digest()
+        h = hashlib.sha256(f'{seed}:{key(rec)}'.encode()).digest()
         u = int.from_bytes(h[:8], 'big') / 2**64
         out[names[min(int(np.searchsorted(edges, u, 'right')), len(names) - 1)]].append(rec)
     return out
@@ -525,9 +527,9 @@ def _topic_candidates(kg, path, rng, per_type) -> list[int]:
     return has_first[:max(4 * per_type, 50)]
 
 # %% ../nbs/04_data.ipynb #3b7e32ce
-def _answer_sets(kg, path, cands, max_answers, exclude_topic, threads) -> list[tuple[int, list[int]]]:
+def _answer_sets(kg, path, cands, max_answers, path_rule, threads) -> list[tuple[int, list[int]]]:
     "(topic id, sorted answer ids) for each candidate whose answer set along `path` has 1..max_answers entities."
-    res = batch_retrieve(kg, [(v, list(path)) for v in cands], max_paths=0, exclude_sources=exclude_topic, threads=threads)
+    res = batch_retrieve(kg, [(v, list(path)) for v in cands], max_paths=0, threads=threads, rule=path_rule)
     out = []
     for q, v in enumerate(cands):
         ends, _ = res.end_ids(q)
@@ -546,7 +548,7 @@ def build_questions(kg:KnowledgeGraph, # any knowledge graph
                     relation_paths:list|None=None, # path types (lists of relation names); None: `frequent_relation_paths`
                     per_type:int=20, # questions per path type (balanced)
                     max_answers:int=30, # skip questions with more answers (hub answers make poor questions)
-                    exclude_topic:bool=True, # the topic entity is never its own answer (MetaQA's convention)
+                    path_rule:str='no-return', # the walks that count as answers (`PATH_RULES`; MetaQA's: none that comes back to the topic)
                     frames:list[str]|None=None, # question frames with `{x}` (the paraphrases)
                     phrases:dict|None=None, # relation -> (forward, backward) noun-phrase templates
                     seed:int=0, id_prefix:str='kg', threads:int=1) -> list[QARecord]:
@@ -558,7 +560,7 @@ def build_questions(kg:KnowledgeGraph, # any knowledge graph
     for path in types:
         cands = _topic_candidates(kg, path, rng, per_type)
         if not cands: continue
-        for v, ends in _answer_sets(kg, path, cands, max_answers, exclude_topic, threads)[:per_type]:
+        for v, ends in _answer_sets(kg, path, cands, max_answers, path_rule, threads)[:per_type]:
             frame = frames[int(rng.integers(len(frames)))]
             records.append(_question(kg, f'{id_prefix}-{len(records)}', v, ends, path, frame, phrases))
     return records
@@ -621,19 +623,28 @@ def plot_questions(records, # QARecords (or dicts in RoG's schema with `hops`)
     return fig
 
 # %% ../nbs/04_data.ipynb #2a668ac5
-def _planning_targets(kg, records, source, max_hops, threads):
-    "Per record: [(relation path tuple, weight)]."
+def _planning_targets(kg, records, source, max_hops, threads, path_rule=None):
+    "Per record: [(relation path tuple, weight)]; mined paths that reach none of the answers under `path_rule` are left out."
     if source == 'gold':
         missing = [r.id for r in records if not r.relation_path]
         if missing: raise KMInputError(f"source='gold' needs relation_path on every record; {missing[:3]} have none (use source='shortest'; on the command line --source shortest)")
         return [[(tuple(r.relation_path), 1.0)] for r in records]
     if source != 'shortest': raise KMInputError(f"source must be 'gold' or 'shortest', got {source!r}")
     batch = batch_shortest_paths(kg, [(r.q_entity, r.a_entity) for r in records], max_hops=max_hops, threads=threads)
-    out = []
-    for i in range(len(records)):
-        rp = {p: c for p, c in batch[i].relation_paths.items() if p}  # an answer equal to the topic has no path
-        total = sum(rp.values()) or 1
-        out.append([(p, c / total) for p, c in rp.items()])
+    mined = [{p: c for p, c in batch[i].relation_paths.items() if p} for i in range(len(records))]  # an answer equal to the topic has no path
+    if path_rule is not None: mined = _reaching(kg, records, mined, path_rule, threads)
+    return [[(p, c / (sum(rp.values()) or 1)) for p, c in rp.items()] for rp in mined]
+
+def _reaching(kg, records, mined, path_rule, threads):
+    "The mined relation paths of each record that still reach one of its answers when walked under `path_rule`."
+    jobs = [(r.q_entity, list(p)) for r, rp in zip(records, mined) for p in rp]
+    res, j, out = batch_retrieve(kg, jobs, max_paths=0, threads=threads, rule=check_path_rule(path_rule)) if jobs else None, 0, []
+    for r, rp in zip(records, mined):
+        gold, keep = set(kg.entity_ids([a for a in r.a_entity if kg.has_entity(a)]).tolist()), {}
+        for p, c in rp.items():
+            if gold & set(res.end_ids(j)[0].tolist()): keep[p] = c
+            j += 1
+        out.append(keep)
     return out
 
 # %% ../nbs/04_data.ipynb #8c1bf137
@@ -647,10 +658,11 @@ def _assistant(text:str) -> list[dict]:
 
 # %% ../nbs/04_data.ipynb #6b4e2b36
 def planning_dataset(kg:KnowledgeGraph, records:list[QARecord], source:str='gold', max_hops:int=3, chat:bool=False,
-                     system:str|None=None, threads:int=1):
+                     system:str|None=None, threads:int=1,
+                     path_rule:str|None=None): # source 'shortest': keep only mined paths that reach an answer under this rule (`PATH_RULES`)
     "Question -> relation path examples (one per distinct path), as a `datasets.Dataset`."
     rows = []
-    for rec, targets in zip(records, _planning_targets(kg, records, source, max_hops, threads)):
+    for rec, targets in zip(records, _planning_targets(kg, records, source, max_hops, threads, path_rule)):
         for path, w in targets:
             text = relation_path_to_text(path)
             if chat: row = dict(prompt=planning_messages(rec.question, system), completion=_assistant(text))
@@ -971,6 +983,7 @@ class DatasetConfig:
     questions: str|None = None  # sft: questions JSONL; rog: questions JSONL or question<TAB>answers text (default: built from the KG, as the questions action does)
     kind: str = 'planning'  # sft: planning, reasoning or dpo
     source: str = 'gold'  # planning targets: 'gold' (the record's path) or 'shortest' (all shortest relation paths)
+    path_rule: str = 'no-return'  # the walks that count as answers: questions are answered by them, and mined shortest paths must reach an answer under it (no-return: MetaQA's; any: RoG's; end-not-topic; simple)
     per_type: int = bounded(20, 1)  # questions per relation-path type
     n_movies: int = bounded(2500, 1)  # size of the embedded movie world
     chat: bool = False  # chat-messages form instead of plain prompt/completion
@@ -985,8 +998,8 @@ class DatasetConfig:
 # %% ../nbs/04_data.ipynb #c6b9489e
 def _write_questions(cfg:DatasetConfig, graph:KnowledgeGraph):
     "`km_dataset questions`: MetaQA's question types over the movie world, or frequent path types over `--kg`."
-    if not cfg.kg: recs = movie_questions(graph, cfg.per_type, cfg.seed)
-    else: recs = build_questions(graph, per_type=cfg.per_type, seed=cfg.seed, threads=cfg.threads)
+    if not cfg.kg: recs = movie_questions(graph, cfg.per_type, cfg.seed, path_rule=cfg.path_rule)
+    else: recs = build_questions(graph, per_type=cfg.per_type, seed=cfg.seed, threads=cfg.threads, path_rule=cfg.path_rule)
     save_jsonl(recs, cfg.out)
     print(f'wrote {len(recs):,} questions ({len(set(r.qtype for r in recs))} path types) to {cfg.out}')
 
@@ -994,7 +1007,7 @@ def _write_sft(cfg:DatasetConfig, graph:KnowledgeGraph):
     "`km_dataset sft`: planning, reasoning or DPO examples from the `--questions` file."
     if not cfg.questions: raise KMInputError('sft needs --questions (a JSONL file from `km_dataset questions` or load_jsonl)')
     recs = read_questions(cfg.questions, kg=graph)  # any questions file the other commands write
-    if cfg.kind == 'planning': ds = planning_dataset(graph, recs, cfg.source, chat=cfg.chat, threads=cfg.threads)
+    if cfg.kind == 'planning': ds = planning_dataset(graph, recs, cfg.source, chat=cfg.chat, threads=cfg.threads, path_rule=cfg.path_rule)
     elif cfg.kind == 'reasoning': ds = reasoning_dataset(graph, recs, chat=cfg.chat, threads=cfg.threads)
     elif cfg.kind == 'dpo': ds = dpo_dataset(graph, recs, seed=cfg.seed, chat=cfg.chat)
     else: raise KMInputError(f"--kind must be planning, reasoning or dpo, got {cfg.kind!r}")
@@ -1008,7 +1021,8 @@ def _write_rog(cfg:DatasetConfig, graph:KnowledgeGraph):
     fr = parse_fractions('--split', cfg.split, ('train', 'validation', 'test'))
     mark_output_dir(cfg.out, 'km_dataset')
     if cfg.questions: recs = read_questions(cfg.questions, kg=graph)
-    else: recs = movie_questions(graph, cfg.per_type, cfg.seed) if not cfg.kg else build_questions(graph, per_type=cfg.per_type, seed=cfg.seed, threads=cfg.threads)
+    else: recs = (movie_questions(graph, cfg.per_type, cfg.seed, path_rule=cfg.path_rule) if not cfg.kg else
+                  build_questions(graph, per_type=cfg.per_type, seed=cfg.seed, threads=cfg.threads, path_rule=cfg.path_rule))
     for name, part in split_records(recs, fr, cfg.seed, names=('train', 'validation', 'test')).items():
         try: rep = export_rog(graph, part, Path(cfg.out)/name, cfg.hops, cfg.max_triples, cfg.format, threads=cfg.threads,
                               engine=cfg.engine, workers=cfg.workers)

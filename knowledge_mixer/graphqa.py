@@ -20,11 +20,11 @@ from .data import (METAQA_QTYPES, METAQA_RELATIONS, QARecord, export_rog, freque
                                   relation_phrase, save_jsonl)
 from .eval import strict_normalize
 from .graph import KnowledgeGraph, load_graph
-from .paths import batch_retrieve, batch_shortest_paths
+from .paths import PATH_RULES, batch_retrieve, batch_shortest_paths, check_path_rule
 
 # %% auto #0
-__all__ = ['FORMAT', 'TASKS', 'ANSWER_TYPES', 'SPLITS', 'BUCKETS', 'TEMPLATES', 'PATH_RULES', 'MAX_GOLD_PATHS', 'ABSTAIN',
-           'ACTIONS', 'BenchmarkConfig', 'graph_hash', 'popularity_buckets', 'forward_reach', 'execute', 'verify_item',
+__all__ = ['FORMAT', 'TASKS', 'ANSWER_TYPES', 'SPLITS', 'BUCKETS', 'TEMPLATES', 'MAX_GOLD_PATHS', 'ABSTAIN', 'ACTIONS',
+           'BenchmarkConfig', 'graph_hash', 'popularity_buckets', 'forward_reach', 'execute', 'verify_item',
            'Benchmark', 'build_benchmark', 'benchmark_card', 'save_benchmark', 'load_benchmark', 'score_item',
            'score_benchmark', 'oracle_answers', 'random_answers', 'to_records', 'to_dataset', 'export_questions',
            'export_benchmark_rog', 'read_benchmark_predictions', 'score_markdown', 'BenchmarkCommand', 'km_benchmark']
@@ -52,7 +52,6 @@ TEMPLATES = {
               'is there a directed path of at most {k} edges from [{x}] to [{y}]',
               'can you get from [{x}] to [{y}] in {k} forward steps or fewer', 'is [{y}] reachable from [{x}] within {k} directed hops'],
 }
-PATH_RULES = {'no-return': True, 'any': False}  # rule -> whether a walk that comes back to a topic entity is excluded
 
 # %% ../nbs/08_graphqa.ipynb #dc3a2529
 @dataclass
@@ -65,7 +64,7 @@ class BenchmarkConfig:
     max_families: int = 50  # families per task at most
     max_hops: int = 3  # longest relation path, distance and reachability bound
     max_answers: int = 30  # entity and count questions have at most this many answers
-    path_rule: str = 'no-return'  # walks that count as answers: 'no-return' (none that comes back to a topic entity: MetaQA's rule) or 'any'
+    path_rule: str = 'no-return'  # walks that count as answers (`PATH_RULES`): 'no-return' (none that comes back to a topic entity: MetaQA's rule), 'any', 'end-not-topic' or 'simple'
     heldout_entities: float = 0.1  # share of topic entities (per popularity bucket) kept for the unseen-entity test
     heldout_compositions: float = 0.2  # share of multi-hop relation paths kept for the unseen-composition test
     heldout_paraphrase: float = 0.1  # share of items asked with their task's held-out template (the unseen-paraphrase test)
@@ -79,7 +78,7 @@ class BenchmarkConfig:
         for k, lo, hi in (('per_family', 1, 10_000), ('max_families', 1, 10_000), ('max_hops', 1, 4), ('max_answers', 1, 10_000)):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi: raise KMInputError(f'{k} must be an integer in [{lo}, {hi}], got {v!r}')
-        if self.path_rule not in PATH_RULES: raise KMInputError(f'path_rule must be one of {", ".join(PATH_RULES)}, got {self.path_rule!r}')
+        check_path_rule(self.path_rule)
         for k in ('heldout_entities', 'heldout_compositions', 'heldout_paraphrase'):
             if not 0 <= getattr(self, k) < 1: raise KMInputError(f'{k} must be in [0, 1), got {getattr(self, k)!r}')
         fr = self.split_fractions()
@@ -124,14 +123,14 @@ class _Build:
     bucket: np.ndarray
     triples_of: np.ndarray  # triples each entity appears in (a self-loop once)
     src: np.ndarray  # the source entity of each stored edge
-    exclude: bool  # the path rule: walks back to a topic entity do not count
+    rule: str  # the path rule: the walks that count as answers
 
 def _build_state(kg:KnowledgeGraph, cfg:BenchmarkConfig) -> _Build:
     H, _, T = kg.triple_ids()
     n = kg.n_entities
     per = np.bincount(H, minlength=n) + np.bincount(T, minlength=n) - np.bincount(H[H == T], minlength=n)
     src = np.repeat(np.arange(n, dtype=np.int32), np.diff(kg.indptr))
-    return _Build(kg, cfg, np.random.default_rng(cfg.seed), popularity_buckets(kg), per, src, PATH_RULES[cfg.path_rule])
+    return _Build(kg, cfg, np.random.default_rng(cfg.seed), popularity_buckets(kg), per, src, cfg.path_rule)
 
 # %% ../nbs/08_graphqa.ipynb #890b073c
 def _interleave(groups:list[list]) -> list:
@@ -150,7 +149,7 @@ def _starts(b:_Build, relation:str) -> np.ndarray:
 def _ends(b:_Build, sources:list, paths:list) -> list[list[int]]:
     "For each (source, relation path): the sorted end entity ids under the path rule."
     if not sources: return []
-    res = batch_retrieve(b.kg, [([v], list(p)) for v, p in zip(sources, paths)], max_paths=0, exclude_sources=b.exclude)
+    res = batch_retrieve(b.kg, [([v], list(p)) for v, p in zip(sources, paths)], max_paths=0, rule=b.rule)
     return [res.end_ids(q)[0].tolist() for q in range(len(sources))]
 
 # %% ../nbs/08_graphqa.ipynb #e986ba06
@@ -164,7 +163,7 @@ def _alternating(kg:KnowledgeGraph, nodes, rels) -> list[str]:
 
 def _gold_paths(b:_Build, source:int, path, answers:list[int]) -> list[list[str]]:
     "Up to MAX_GOLD_PATHS entity paths from `source` along `path` ending at `answers`, one per answer first."
-    res = batch_retrieve(b.kg, [([source], list(path))], max_paths=20 * MAX_GOLD_PATHS, exclude_sources=b.exclude)
+    res = batch_retrieve(b.kg, [([source], list(path))], max_paths=20 * MAX_GOLD_PATHS, rule=b.rule)
     want, firsts, rest = set(answers), {}, []
     for nodes, rels in res.path_ids(0):
         end = int(nodes[-1])
@@ -342,7 +341,7 @@ def _reach_items(b:_Build) -> list[dict]:
 
 # %% ../nbs/08_graphqa.ipynb #6fd97aec
 def _follow(kg:KnowledgeGraph, start:str, path:list, rule:str) -> list[int]:
-    res = batch_retrieve(kg, [([start], path)], max_paths=0, exclude_sources=PATH_RULES[rule])
+    res = batch_retrieve(kg, [([start], path)], max_paths=0, rule=rule)
     return res.end_ids(0)[0].tolist()
 
 def execute(kg:KnowledgeGraph, program:dict) -> list[str]:
@@ -525,7 +524,7 @@ def benchmark_card(bench:Benchmark) -> str:
              f"- Tasks: {', '.join(m['counts'])}" + (f"; skipped (the graph stores no inverse edges): {', '.join(m['skipped_tasks'])}" if m['skipped_tasks'] else '') + '.',
              f"- Up to {c['per_family']} items per family and {c['max_families']} families per task; paths up to {c['max_hops']} hops; "
              f"at most {c['max_answers']} answers. Path rule `{c['path_rule']}`" +
-             (' (a walk that returns to a topic entity does not count, as in MetaQA).' if c['path_rule'] == 'no-return' else ' (every walk counts).'),
+             f" ({PATH_RULES[c['path_rule']]}).",
              f"- Held out: {len(held['entities']):,} topic entities, {len(held['compositions'])} relation compositions"
              + (f" ({', '.join(held['compositions'][:6])}{', …' if len(held['compositions']) > 6 else ''})" if held['compositions'] else '')
              + ', and one template per task: ' + '; '.join(f"{t}: \"{TEMPLATES[t][i]}\"" for t, i in held['templates'].items() if t in m['counts'])

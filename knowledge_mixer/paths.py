@@ -24,9 +24,10 @@ from .engine import EngineSettings, ordered_map, stop_ray
 from .graph import KnowledgeGraph, load_graph
 
 # %% auto #0
-__all__ = ['MAX_HOPS', 'KGPath', 'ShortestPaths', 'Retrieval', 'PathBatch', 'batch_shortest_paths', 'shortest_paths',
-           'batch_retrieve', 'retrieve_paths', 'Paths', 'enumerate_paths', 'RelationPaths', 'relation_paths_from',
-           'draw_paths', 'PathSettings', 'paths_for_questions', 'write_paths', 'PathsConfig', 'km_paths']
+__all__ = ['MAX_HOPS', 'PATH_RULES', 'KGPath', 'ShortestPaths', 'Retrieval', 'PathBatch', 'batch_shortest_paths',
+           'shortest_paths', 'check_path_rule', 'rule_options', 'batch_retrieve', 'retrieve_paths', 'rule_agreement',
+           'choose_path_rule', 'Paths', 'enumerate_paths', 'RelationPaths', 'relation_paths_from', 'draw_paths',
+           'PathSettings', 'paths_for_questions', 'write_paths', 'PathsConfig', 'km_paths']
 
 # %% ../nbs/02_paths.ipynb #8f8905a8
 @dataclass(frozen=True)
@@ -197,22 +198,43 @@ def shortest_paths(kg:KnowledgeGraph, # the graph
     "All shortest paths from each source to each target (RoG's training supervision), with relation-path support."
     return batch_shortest_paths(kg, [(sources, targets)], max_hops, max_paths)[0]
 
+# %% ../nbs/02_paths.ipynb #994641dc
+PATH_RULES = {  # the walks along a relation path that count as answers; the first is the default where data cannot tell
+    'no-return': "a walk that comes back to a topic entity at any hop does not count (MetaQA's answer sets)",
+    'any': "every walk counts, revisits included (RoG's bfs_with_rule)",
+    'end-not-topic': 'a walk may pass through a topic entity but may not end on one',
+    'simple': 'no entity twice within one walk (its own start included)',
+}
+
+def check_path_rule(rule:str, auto:bool=False) -> str:
+    "`rule` when it names a path rule (or is 'auto' where `auto` allows it), else a `KMInputError` listing the rules."
+    names = list(PATH_RULES) + (['auto'] if auto else [])
+    if rule not in names: raise KMInputError(f"path_rule must be one of {', '.join(names)}, got {rule!r}")
+    return rule
+
+def rule_options(rule:str) -> dict:
+    "The engine's switches for a path rule."
+    check_path_rule(rule)
+    return dict(simple=rule == 'simple', exclude_sources=rule == 'no-return', exclude_source_ends=rule == 'end-not-topic')
+
 # %% ../nbs/02_paths.ipynb #01b2ccb6
 def batch_retrieve(kg:KnowledgeGraph, # the graph
                    questions:list, # (sources, relation_path) pairs; sources a name/id or a list, relations names or ids
                    max_paths:int=1000, # explicit paths kept per question (0: end sets only)
                    simple:bool=False, # forbid revisiting an entity within a path
                    exclude_sources:bool=False, # paths that return to a source entity (at any hop) do not count
-                   threads:int=1 # worker threads (results do not depend on it)
+                   threads:int=1, # worker threads (results do not depend on it)
+                   rule:str|None=None # a path rule (`PATH_RULES`), in place of `simple` and `exclude_sources`
                   ) -> PathBatch:
     "Follow relation paths for many questions at once, multi-threaded in C++; returns a `PathBatch` of id arrays."
+    o = rule_options(rule) if rule is not None else dict(simple=bool(simple), exclude_sources=bool(exclude_sources), exclude_source_ends=False)
     max_paths = check_int('max_paths', max_paths, 0)
     threads = check_int('threads', threads, 1, MAX_THREADS, '; use threads=1 for a single core')
     questions = list(questions)
     sptr, S = _pack_entities(kg, [q[0] for q in questions], 'source')
     rptr, R = _pack_relations(kg, [q[1] for q in questions])
     out = _core.batch_retrieve(kg.indptr, kg.dst, kg.rel, sptr, S, rptr, R, 2 * kg.n_relations, max_paths,
-                               bool(simple), bool(exclude_sources), threads)
+                               o['simple'], o['exclude_sources'], threads, exclude_source_ends=o['exclude_source_ends'])
     return PathBatch(kg, out, 'retrieve')
 
 # %% ../nbs/02_paths.ipynb #f4ed7879
@@ -221,10 +243,51 @@ def retrieve_paths(kg:KnowledgeGraph, # the graph
                    relation_path, # relations to follow in order (`~r` walks an edge backwards)
                    max_paths:int=1000, # explicit paths kept (the end set and counts are always exact)
                    simple:bool=False, # forbid revisiting an entity within a path
-                   exclude_sources:bool=False # paths that return to a source entity do not count (MetaQA)
+                   exclude_sources:bool=False, # paths that return to a source entity do not count (MetaQA)
+                   rule:str|None=None # a path rule (`PATH_RULES`), in place of `simple` and `exclude_sources`
                   ) -> Retrieval:
     "The paths that follow `relation_path` from `sources`, and the end entities with how many paths reach each."
-    return batch_retrieve(kg, [(sources, relation_path)], max_paths, simple, exclude_sources)[0]
+    return batch_retrieve(kg, [(sources, relation_path)], max_paths, simple, exclude_sources, rule=rule)[0]
+
+# %% ../nbs/02_paths.ipynb #c282e22f
+def _candidate_paths(kg, questions, max_hops, threads, per_question:int=3) -> list[list]:
+    "Per question: its given relation paths, or the `per_question` best-supported shortest relation paths to its answers ([] when none)."
+    mine = [i for i, (_, _, ps) in enumerate(questions) if not ps]
+    out = [list(ps or []) for _, _, ps in questions]
+    if mine:
+        sb = batch_shortest_paths(kg, [questions[i][:2] for i in mine], max_hops, 100, threads)
+        for j, i in enumerate(mine): out[i] = [list(p) for p in sb[j].relation_paths if p][:per_question]
+    return out
+
+def rule_agreement(kg:KnowledgeGraph, # the graph
+                   questions:list, # (topic entities, answers, relation paths or None) triples; None: the shortest relation paths are mined
+                   max_hops:int=3, # longest mined path
+                   threads:int=1 # worker threads
+                  ) -> dict:
+    "Per path rule: the share of questions whose answer set its retrieval gives back exactly (`exact`), the mean overlap (`overlap`) and the questions used."
+    def follows(p): return all(str(r).removeprefix('~') in kg.relations for r in p)
+    known = [([t for t in ts if kg.has_entity(t)], [a for a in ans if kg.has_entity(a)], [p for p in ps or [] if p and follows(p)] or None)
+             for ts, ans, ps in questions]
+    known = [q for q in known if q[0] and q[1]]  # a question with no topic or answer in the graph says nothing about the rule
+    cands = _candidate_paths(kg, known, max_hops, threads)
+    jobs = [(q[0], p) for q, ps in zip(known, cands) for p in ps]
+    used = sum(1 for ps in cands if ps)
+    res = {}
+    for rule in PATH_RULES:
+        rb = batch_retrieve(kg, jobs, max_paths=0, threads=threads, rule=rule) if jobs else None
+        exact = overlap = 0.0; j = 0
+        for q, ps in zip(known, cands):
+            gold, best = set(kg.entity_ids(q[1]).tolist()), (0.0, 0.0)
+            for _ in ps:
+                ends = set(rb.end_ids(j)[0].tolist()); j += 1
+                best = max(best, (float(ends == gold), len(ends & gold) / len(ends | gold)))
+            exact += best[0]; overlap += best[1]
+        res[rule] = dict(exact=exact / used if used else 0.0, overlap=overlap / used if used else 0.0, questions=used)
+    return res
+
+def choose_path_rule(agreement:dict) -> str:
+    "The rule with the highest exact agreement (then overlap); on a tie the earliest in `PATH_RULES`."
+    return max(PATH_RULES, key=lambda r: (agreement[r]['exact'], agreement[r]['overlap'], -list(PATH_RULES).index(r)))
 
 # %% ../nbs/02_paths.ipynb #04d83387
 @dataclass

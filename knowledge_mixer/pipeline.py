@@ -21,14 +21,14 @@ from .data import (DatasetConfig, QARecord, load_jsonl, load_metaqa, load_rog, m
                                   on_own_graph, plain_name, planning_dataset, read_questions, rog_graph, rog_namespaced, save_dataset,
                                   save_jsonl, split_records)
 from .inject import CORPUS_KINDS, InjectConfig
-from .reason import ReasonConfig, llm_endpoint
+from .reason import ReasonConfig, llm_endpoint, recorded_path_rule
 from .train import TrainConfig, check_base
 
 # %% auto #0
-__all__ = ['PARAPHRASES', 'ROG_SPLITS', 'STAGES', 'QuestionsConfig', 'PlannerConfig', 'InjectStageConfig', 'PipelineConfig',
-           'claim_run_folder', 'run_stage', 'degree_plot', 'stage_graph', 'given_split', 'stage_questions',
-           'stage_sft_data', 'check_trainable', 'check_test_prompts', 'stage_train', 'stage_predict', 'stage_eval',
-           'stage_inject', 'write_report', 'run_pipeline', 'km_pipeline']
+__all__ = ['PARAPHRASES', 'ROG_SPLITS', 'RULE_SAMPLE', 'STAGES', 'QuestionsConfig', 'PlannerConfig', 'InjectStageConfig',
+           'PipelineConfig', 'claim_run_folder', 'run_stage', 'degree_plot', 'stage_graph', 'given_split',
+           'stage_questions', 'record_path_rule', 'stage_sft_data', 'check_trainable', 'check_test_prompts',
+           'stage_train', 'stage_predict', 'stage_eval', 'stage_inject', 'write_report', 'run_pipeline', 'km_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #ac581aa4
 @dataclass
@@ -315,10 +315,11 @@ def _questions(cfg:PipelineConfig, kg:KnowledgeGraph) -> list:
     if cfg.dataset == 'metaqa':
         d = _metaqa_dir(cfg)
         return load_metaqa(d, hops=[int(h) for h in cfg.hops.split(',')], kg=kg) + (load_metaqa(d, hops=1, variant='ntm', kg=kg) if cfg.paraphrases != 'off' else [])
+    made_with = cfg.path_rule if cfg.path_rule != 'auto' else 'no-return'  # built questions follow the rule asked for (auto: MetaQA's, learned back below)
     if cfg.kg:
         from knowledge_mixer.data import build_questions
-        return build_questions(kg, per_type=cfg.per_type, seed=cfg.seed)
-    return movie_questions(kg, per_type=cfg.per_type, seed=cfg.seed)
+        return build_questions(kg, per_type=cfg.per_type, seed=cfg.seed, path_rule=made_with)
+    return movie_questions(kg, per_type=cfg.per_type, seed=cfg.seed, path_rule=made_with)
 
 # %% ../nbs/09_pipeline.ipynb #3b5177cd
 def _split_files(folder) -> dict[str, Path]:
@@ -362,8 +363,9 @@ def stage_questions(cfg:PipelineConfig, out:Path) -> dict:
         parts = given_split(cfg.questions, KnowledgeGraph.load(out/'kg.npz'))
         recs = [r for rs in parts.values() for r in rs]
     else:
-        recs = _questions(cfg, KnowledgeGraph.load(out/'kg.npz'))
-        parts = split_records(recs, cfg.split_fractions(), seed=cfg.seed)  # a paraphrase shares its template's group, so its part
+        kg = KnowledgeGraph.load(out/'kg.npz')
+        recs = _questions(cfg, kg)
+        parts = split_records(recs, cfg.split_fractions(), seed=cfg.seed, key=_split_key(kg, recs, cfg))  # a paraphrase shares its template's group, so its part
     if cfg.paraphrases == 'test':
         for name in ('train', 'valid'): parts[name] = [r for r in parts[name] if metaqa_variant(r.id) == 'vanilla']
     parts['train'] = _even_sample(parts['train'], cfg.max_train, cfg.seed)
@@ -371,7 +373,37 @@ def stage_questions(cfg:PipelineConfig, out:Path) -> dict:
     for name, rs in parts.items(): save_jsonl(rs, out/'questions'/f'{name}.jsonl')
     sizes = {name: len(rs) for name, rs in parts.items()}
     print(f'  {len(recs):,} questions, {len({r.qtype for r in recs})} types; split {sizes}', flush=True)
-    return sizes
+    return sizes | record_path_rule(cfg, out, KnowledgeGraph.load(out/'kg.npz'), parts['train'])
+
+# %% ../nbs/09_pipeline.ipynb #0db6d05c
+RULE_SAMPLE = 5000  # training questions followed per rule when the path rule is learned
+
+def record_path_rule(cfg:PipelineConfig, out:Path, kg:KnowledgeGraph, train:list) -> dict:
+    "Learn (`auto`) or take the run's path rule, save it with every rule's agreement on the training questions, and return both."
+    from knowledge_mixer.paths import choose_path_rule, rule_agreement
+    from knowledge_mixer.reason import RULE_FILE
+    sample = train[::max(1, -(-len(train) // RULE_SAMPLE))]
+    agreement = rule_agreement(kg, [(r.q_entity, r.a_entity, [r.relation_path] if r.relation_path else None) for r in sample],
+                               cfg.max_hops, cfg.threads or 1)
+    rule = choose_path_rule(agreement) if cfg.path_rule == 'auto' else cfg.path_rule
+    info = dict(rule=rule, chosen='auto' if cfg.path_rule == 'auto' else 'setting', questions=agreement[rule]['questions'],
+                agreement={r: round(a['exact'], 4) for r, a in agreement.items()}, overlap={r: round(a['overlap'], 4) for r, a in agreement.items()})
+    with atomic_path(out/'questions'/RULE_FILE) as tmp: tmp.write_text(json.dumps(info, indent=1))
+    print(f"  path rule {rule} ({'learned' if info['chosen'] == 'auto' else 'as set'}); exact agreement on {info['questions']:,} training questions: "
+          + ', '.join(f'{r} {100 * a:.1f}%' for r, a in info['agreement'].items()), flush=True)
+    return dict(path_rule=rule, rule_agreement=info['agreement'][rule])
+
+def _split_key(kg:KnowledgeGraph, recs:list, cfg:PipelineConfig):
+    "The split's grouping: `split_key`, with the best-supported shortest relation path standing in for the path of a record with neither path nor type."
+    from knowledge_mixer.data import split_key
+    from knowledge_mixer.paths import batch_shortest_paths
+    bare = [r for r in recs if not r.relation_path and not r.qtype and r.q_entity and all(kg.has_entity(e) for e in r.q_entity + r.a_entity)]
+    sb = batch_shortest_paths(kg, [(r.q_entity, r.a_entity) for r in bare], cfg.max_hops, 100, cfg.threads or 1) if bare else None
+    mined = {id(r): next((p for p in sb[i].relation_paths if p), None) for i, r in enumerate(bare)}
+    def key(r):
+        p = mined.get(id(r))
+        return '|'.join(sorted(r.q_entity)) + '||' + ','.join(p) if p else split_key(r)
+    return key
 
 # %% ../nbs/09_pipeline.ipynb #28681081
 def stage_sft_data(cfg:PipelineConfig, out:Path) -> dict:
@@ -383,7 +415,7 @@ def stage_sft_data(cfg:PipelineConfig, out:Path) -> dict:
         if cfg.rog: recs = on_own_graph(kg, recs, need_answer=True)[0]  # a question with no topic or answer in its graph has no target
         if not recs: continue
         source = 'gold' if all(r.relation_path for r in recs) else 'shortest'
-        ds = planning_dataset(kg, recs, source=source, max_hops=cfg.max_hops)
+        ds = planning_dataset(kg, recs, source=source, max_hops=cfg.max_hops, path_rule=recorded_path_rule(out))
         save_dataset(ds, out/'data'/f'planning_{name}')
         sizes[name] = len(ds)
     return sizes
@@ -487,7 +519,7 @@ def _rog_predictions(preds:list, usable:list, skipped:list, order:list) -> list:
 # %% ../nbs/09_pipeline.ipynb #cc4044ed
 def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
     "KG-constrained planning (with `runtime='onnx'`: on onnxruntime), retrieval and answers for the test questions (by an OpenAI-compatible LLM with `llm`)."
-    from knowledge_mixer.reason import check_endpoint, gold_path_answers, predict, write_predictions
+    from knowledge_mixer.reason import check_endpoint, gold_path_answers, predict, resolve_path_rule, write_predictions
     import torch
     ep = check_endpoint(llm_endpoint(cfg.reason)) if cfg.llm else None  # a wrong URL or key fails before planning
     if cfg.threads: torch.set_num_threads(cfg.threads)
@@ -500,8 +532,9 @@ def stage_predict(cfg:PipelineConfig, out:Path) -> dict:
     test, skipped = on_own_graph(kg, test) if cfg.rog else (test, [])  # rog: a question whose topic is not in its graph gets no answer
     try: plans = _plan_questions(cfg, planner, test, kg)
     finally: stop_ray()  # a local Ray cluster this stage started
-    preds = predict(kg, test, plans, cfg.reason, ep)
-    for p, reach in zip(preds, gold_path_answers(kg, test)): p.gold_path_answers = reach  # for the eval's Hits@1 ceiling
+    preds = predict(kg, test, plans, cfg.reason, ep, planner=planner)  # path_rule 'auto': the rule the questions stage recorded
+    rule = resolve_path_rule(cfg.path_rule, out)
+    for p, reach in zip(preds, gold_path_answers(kg, test, rule)): p.gold_path_answers = reach  # for the eval's Hits@1 ceiling
     if cfg.rog: preds = _rog_predictions(preds, test, skipped, load_jsonl(out/'questions'/'test.jsonl'))
     write_predictions(preds, out/'predictions.jsonl')
     write_predictions(preds, out/'predictions_rog.jsonl', 'rog')

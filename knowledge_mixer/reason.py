@@ -16,22 +16,22 @@ from pathlib import Path
 import numpy as np
 
 from .core import MAX_THREADS, bounded, check_memory, check_output_file
-from .core import (KMInputError, KMNotFound, atomic_path, check_int, generating, km_command, progress, run_cli,
-                                  save_config, sectioned)
+from .core import (KMInputError, KMNotFound, atomic_path, check_int, generating, km_command, parse_json, progress,
+                                  run_cli, save_config, sectioned)
 from .engine import EngineSettings, check_engine, ordered_map, stop_ray
 from .graph import KnowledgeGraph, load_graph
-from .paths import MAX_HOPS, batch_retrieve, relation_paths_from
+from .paths import MAX_HOPS, PATH_RULES, batch_retrieve, check_path_rule, relation_paths_from
 from .text import (parse_relation_paths, path_to_text, planning_messages, planning_prompt, reasoning_prompt,
                                   relation_path_to_text)
 from .data import QARecord, read_questions
 from .model import adapter_base
 
 # %% auto #0
-__all__ = ['MAX_CANDIDATES', 'PLANNERS', 'MAX_BEAMS', 'RUNTIMES', 'PLAN_DTYPES', 'TokenTrie', 'path_token_trie', 'Plan',
-           'mark_valid', 'candidate_paths', 'PathTrie', 'CappedMenuWarning', 'plan', 'check_prompt_lengths',
+__all__ = ['MAX_CANDIDATES', 'PLANNERS', 'MAX_BEAMS', 'RULE_FILE', 'RUNTIMES', 'PLAN_DTYPES', 'TokenTrie', 'path_token_trie',
+           'Plan', 'mark_valid', 'candidate_paths', 'PathTrie', 'CappedMenuWarning', 'plan', 'check_prompt_lengths',
            'check_beam_memory', 'Prediction', 'answer', 'gold_path_answers', 'parse_answers', 'ReasonConfig',
-           'LLMEndpoint', 'llm_endpoint', 'chat_replies', 'check_endpoint', 'reason', 'predict', 'write_predictions',
-           'load_planner', 'PredictConfig', 'plan_all', 'km_predict']
+           'recorded_path_rule', 'resolve_path_rule', 'LLMEndpoint', 'llm_endpoint', 'chat_replies', 'check_endpoint',
+           'reason', 'predict', 'write_predictions', 'load_planner', 'PredictConfig', 'plan_all', 'km_predict']
 
 # %% ../nbs/07_reason.ipynb #c3196f9c
 class TokenTrie:
@@ -87,7 +87,7 @@ def _check_topics(kg, questions, qs):
 
 # %% ../nbs/07_reason.ipynb #9f619061
 def mark_valid(kg:KnowledgeGraph, entities_per_q:list, plans_per_q:list[list[Plan]], threads:int=1,
-               exclude_topic:bool=True): # count only paths that end off the question's entities, as `answer` does
+               path_rule:str='no-return'): # the walks that count (`PATH_RULES`), as `answer` counts them
     "Set `valid` on each plan: its relations are known and following it from the question's entities reaches an answer."
     jobs, where_ = [], []
     for qi, (ents, plans) in enumerate(zip(entities_per_q, plans_per_q)):
@@ -97,7 +97,7 @@ def mark_valid(kg:KnowledgeGraph, entities_per_q:list, plans_per_q:list[list[Pla
             except KMNotFound: continue
             if p.path: jobs.append((ents, list(p.path))); where_.append((qi, pi))
     if jobs:
-        res = batch_retrieve(kg, jobs, max_paths=0, exclude_sources=exclude_topic, threads=threads)
+        res = batch_retrieve(kg, jobs, max_paths=0, threads=threads, rule=path_rule)
         for j, (qi, pi) in enumerate(where_): plans_per_q[qi][pi].valid = len(res.end_ids(j)[0]) > 0
     return plans_per_q
 
@@ -409,7 +409,7 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
          chat:bool=False, # prompts through the chat template (for chat-form training sets)
          threads:int=1,
          method:str='exact', # 'exact': the exact top `beams` of the constrained set; 'beam': beam search (the only way unconstrained)
-         exclude_topic:bool=True, # a plan is valid only if it reaches an entity other than the question's (as `answer` counts)
+         path_rule:str='no-return', # a plan is valid only if a walk that counts under this rule (`PATH_RULES`) follows it, as `answer` counts
          max_candidates:int=MAX_CANDIDATES # most relation paths in one question's KG-constrained menu (beyond it the longest are cut, and its plans say `capped`)
         ) -> list[list[Plan]]:
     "Top-`beams` relation paths per question with scores (mean token log-probability), best first; KG-constrained unless asked."
@@ -439,7 +439,7 @@ def plan(model, tokenizer, # a fine-tuned planner and its tokenizer (with the pa
                    _plan_batch(model, tokenizer, kg, chunk, beams, constrained, max_hops, max_new_tokens, chat, max_candidates))
             for j, ps in zip(idx, got): out[j] = ps
     if constrained: _mark_capped(kg, tokenizer, qs, out, max_hops, max_candidates)
-    return mark_valid(kg, [ents for _, ents in qs], out, threads, exclude_topic)
+    return mark_valid(kg, [ents for _, ents in qs], out, threads, path_rule)
 
 # %% ../nbs/07_reason.ipynb #38e74110
 def _positions(model) -> int|None:
@@ -515,14 +515,14 @@ def _ranked_ends(kg, res, j):
     return [kg.entities[e] for e in ends[np.lexsort((ends, -counts))].tolist()]
 
 # %% ../nbs/07_reason.ipynb #d6e6e4a9
-def answer(kg:KnowledgeGraph, questions:list, plans:list[list[Plan]], top_plans:int=1, exclude_topic:bool=True,
+def answer(kg:KnowledgeGraph, questions:list, plans:list[list[Plan]], top_plans:int=1, path_rule:str='no-return',
            max_paths:int=5, threads:int=1) -> list[Prediction]:
     "Retrieval-only answers: follow the best valid plans and rank the entities they reach; `answered_by` says which plans gave them."
     jobs, owner = [], []
     for qi, (r, ps) in enumerate(zip(questions, plans)):
         _, ents = _question_of(r)
         for rank, p in _best_plans(kg, r, qi, ps, top_plans): jobs.append((ents, list(p.path))); owner.append((qi, rank))
-    res = batch_retrieve(kg, jobs, max_paths=max_paths, exclude_sources=exclude_topic, threads=threads) if jobs else None
+    res = batch_retrieve(kg, jobs, max_paths=max_paths, threads=threads, rule=path_rule) if jobs else None
     answers, samples, ranks = [[] for _ in questions], [[] for _ in questions], [[] for _ in questions]
     for j, (qi, rank) in enumerate(owner):
         seen = set(answers[qi])
@@ -535,11 +535,11 @@ def answer(kg:KnowledgeGraph, questions:list, plans:list[list[Plan]], top_plans:
 def _gold_path(r):
     return list(r.relation_path or []) if isinstance(r, QARecord) else list(r.get('relation_path') or [])
 
-def gold_path_answers(kg:KnowledgeGraph, questions:list, exclude_topic:bool=True, threads:int=1) -> list[list|None]:
+def gold_path_answers(kg:KnowledgeGraph, questions:list, path_rule:str='no-return', threads:int=1) -> list[list|None]:
     "The entities each question's gold relation path reaches under the answer step's rule; None where a question has no gold path or it names a relation the KG lacks."
     def known(path): return all((x[1:] if x.startswith('~') else x) in kg.relations for x in path)
     gold = [[Plan(tuple(p), 0.0, valid=True)] if (p := _gold_path(r)) and known(p) else [] for r in questions]
-    preds = answer(kg, questions, gold, exclude_topic=exclude_topic, max_paths=0, threads=threads)
+    preds = answer(kg, questions, gold, path_rule=path_rule, max_paths=0, threads=threads)
     return [p.prediction if g else None for p, g in zip(preds, gold)]
 
 # %% ../nbs/07_reason.ipynb #5a1c0e3b
@@ -572,6 +572,7 @@ class ReasonConfig:
     planner: str = 'exact'  # 'exact': score every relation path the KG allows and keep the exact top `beams` (fast, never worse); 'beam': KG-constrained beam search (needed with --unconstrained)
     top_plans: int = bounded(1, 1)  # valid plans whose end entities are answers
     max_candidates: int = bounded(MAX_CANDIDATES, 1)  # most relation paths in one question's KG-constrained menu: beyond it the longest are cut and the prediction says "capped"
+    path_rule: str = 'auto'  # the walks that count as answers (plan validity, answers, truth paths): no-return (MetaQA), any (RoG), end-not-topic, simple; auto: learned from the training questions by the main job and recorded in its run (no-return for a planner without one)
     runtime: str = 'torch'  # where the planner runs: 'torch' (the trained model) or 'onnx' (its km_export folder, on onnxruntime)
     plan_dtype: str = 'float32'  # the planner's weights on torch: 'float32', or 'bfloat16' (matmuls ~3x faster on CPUs with AMX or AVX512-BF16; scores keep ~3 digits, so near-tied plans may swap)
     llm: bool = False  # reasoning step: an OpenAI-compatible chat LLM answers from each question's retrieved paths (RoG's prompt) instead of the plans' end entities
@@ -588,11 +589,30 @@ class ReasonConfig:
         "Refuse a planner, runtime or weights dtype that does not exist, or a runtime that cannot run in that dtype, before anything loads."
         for k, ok in (('planner', PLANNERS), ('runtime', RUNTIMES), ('plan_dtype', PLAN_DTYPES)):
             if getattr(self, k) not in ok: raise KMInputError(f"{k} must be one of {', '.join(map(repr, ok))}, got {getattr(self, k)!r}")
+        check_path_rule(self.path_rule, auto=True)
         if self.runtime == 'onnx' and self.plan_dtype != 'float32':
             raise KMInputError("an ONNX planner runs as exported (float32, or int8 with km_export --quantize): "
                                "drop --plan_dtype bfloat16, or plan with --runtime torch")
         return self
 
+
+# %% ../nbs/07_reason.ipynb #502ff01f
+RULE_FILE = 'path_rule.json'  # a run's record of its questions' path rule, in its questions/ folder
+
+def recorded_path_rule(planner) -> str|None:
+    "The path rule recorded by the run a planner folder belongs to (the folder itself or up to two levels above it holds `questions/path_rule.json`), or None."
+    p = Path(planner).resolve()
+    for d in (p, *list(p.parents)[:2]):
+        f = d/'questions'/RULE_FILE
+        if f.is_file():
+            rule = parse_json(f.read_text(encoding='utf-8'), str(f)).get('rule')
+            return check_path_rule(rule) if isinstance(rule, str) else None
+    return None
+
+def resolve_path_rule(rule:str, planner=None) -> str:
+    "A concrete path rule: `rule` itself, or for 'auto' the rule recorded with the planner's run (else the first of `PATH_RULES`, MetaQA's)."
+    if check_path_rule(rule, auto=True) != 'auto': return rule
+    return (recorded_path_rule(planner) if planner is not None else None) or next(iter(PATH_RULES))
 
 # %% ../nbs/07_reason.ipynb #5a1c0e41
 _KEY_VARS = ('KM_LLM_API_KEY', 'OPENAI_API_KEY')  # where the key is looked for when `llm_api_key_env` is unset
@@ -733,10 +753,13 @@ def reason(model, # a local causal LM, or an `LLMEndpoint` (any OpenAI-compatibl
 # %% ../nbs/07_reason.ipynb #5a1c0e50
 def predict(kg:KnowledgeGraph, questions:list, plans:list[list[Plan]], cfg:ReasonConfig, # the reasoning settings
             endpoint:LLMEndpoint|None=None, # with `cfg.llm`: the endpoint (None: `llm_endpoint(cfg)`)
-            threads:int=1) -> list[Prediction]:
+            threads:int=1,
+            planner=None # the planner folder: where `path_rule='auto'` finds the run's rule
+           ) -> list[Prediction]:
     "Answers as the reasoning settings say: the best plans' end entities, or (`cfg.llm`) an LLM's reading of their paths."
-    if not cfg.llm: return answer(kg, questions, plans, cfg.top_plans, threads=threads)
-    preds = answer(kg, questions, plans, cfg.top_plans, max_paths=cfg.llm_paths, threads=threads)
+    rule = resolve_path_rule(cfg.path_rule, planner)
+    if not cfg.llm: return answer(kg, questions, plans, cfg.top_plans, rule, threads=threads)
+    preds = answer(kg, questions, plans, cfg.top_plans, rule, max_paths=cfg.llm_paths, threads=threads)
     return reason(endpoint or llm_endpoint(cfg), None, questions, preds)
 
 # %% ../nbs/07_reason.ipynb #cf571df6
@@ -808,7 +831,7 @@ def _plan_task(job:dict, recs:list) -> list[list[Plan]]:
     m, tok = job['loaded'] or _task_planner(job['planner'])
     r = job['reason']
     return plan(m, tok, recs, job['kg'], r.beams, r.constrained, r.max_hops, job['batch_size'], chat=job['chat'], method=r.planner,
-                max_candidates=r.max_candidates)
+                path_rule=job['rule'], max_candidates=r.max_candidates)
 
 def plan_all(planner, # a planner folder (any engine), or a loaded (model, tokenizer) (engine 'local' only)
              kg:KnowledgeGraph, questions:list, reason:ReasonConfig, # the graph, the questions, the planning settings
@@ -823,7 +846,8 @@ def plan_all(planner, # a planner folder (any engine), or a loaded (model, token
         raise KMInputError("engine='ray' loads the planner in every worker: pass its folder, not a loaded model")
     key = (str(Path(planner).resolve()), reason.runtime, reason.plan_dtype) if folder else None
     loaded = None if run.engine == 'ray' else load_planner(*key) if folder else planner
-    job = dict(loaded=loaded, planner=key, kg=kg, reason=reason, batch_size=batch_size, chat=chat)
+    job = dict(loaded=loaded, planner=key, kg=kg, reason=reason, batch_size=batch_size, chat=chat,
+               rule=resolve_path_rule(reason.path_rule, planner if folder else None))
     group = check_int('group', group, 0) or 4 * batch_size
     plans = []
     with progress(total=len(questions), desc='planning') as bar:
@@ -843,14 +867,16 @@ def _predict_main(cfg:PredictConfig):
             warnings.simplefilter('ignore', CappedMenuWarning)  # the summary line below counts the capped questions
             plans = plan_all(cfg.model, graph, recs, cfg.reason, cfg.batch_size, chat=cfg.chat, run=cfg.compute)
     finally: stop_ray()  # a local Ray cluster this command started
-    preds = predict(graph, recs, plans, cfg.reason, ep)
+    preds = predict(graph, recs, plans, cfg.reason, ep, planner=cfg.model)
     write_predictions(preds, cfg.out, cfg.format)
     save_config(cfg, f'{cfg.out}.config.json')  # the exact settings, beside the predictions (a key is never one)
     valid = [p.valid for ps in plans for p in ps]
     by = f'; answers by the LLM {ep.model!r}' if ep else ''
     capped = sum(bool(p.capped) for p in preds)
     cut = f'; {capped:,} questions planned from a capped menu (see "capped" in {cfg.out}; raise --max_candidates)' if capped else ''
-    print(f'wrote {len(preds):,} predictions to {cfg.out}; {100 * np.mean(valid) if valid else 0:.1f}% of {len(valid):,} plans valid{by}{cut}')
+    rule = resolve_path_rule(cfg.path_rule, cfg.model)
+    print(f'wrote {len(preds):,} predictions to {cfg.out}; {100 * np.mean(valid) if valid else 0:.1f}% of {len(valid):,} plans valid{by}{cut}; '
+          f'path rule {rule}' + (' (recorded with the planner)' if cfg.path_rule == 'auto' and recorded_path_rule(cfg.model) else ''))
 
 # %% ../nbs/07_reason.ipynb #19e098c7
 @km_command(PredictConfig)
