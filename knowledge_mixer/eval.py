@@ -9,6 +9,7 @@ import json
 import re
 import string
 import sys
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,24 +20,29 @@ from .core import bounded
 from .core import KMInputError, atomic_path, check_unique, km_command, parse_json, read_jsonl, read_lines, run_cli, save_config, save_figure, where
 
 # %% auto #0
-__all__ = ['ROG_KEYS', 'rog_normalize', 'rog_match', 'rog_prediction_lines', 'rog_scores', 'rog_evaluate', 'format_rog',
-           'row_problem', 'read_rog_predictions', 'strict_normalize', 'answer_scores', 'path_scores', 'hits1_ceiling',
-           'score_prediction', 'plan_ranks', 'evaluate', 'report_markdown', 'write_report', 'read_predictions',
-           'EvalConfig', 'km_eval']
+__all__ = ['ROG_KEYS', 'SHOWN_IDS', 'SHOWN_PATHS', 'rog_normalize', 'rog_match', 'rog_prediction_lines', 'rog_scores',
+           'empty_gold', 'rog_evaluate', 'format_rog', 'row_problem', 'read_rog_predictions', 'strict_normalize',
+           'text_normalize', 'answer_scores', 'path_scores', 'hits1_ceiling', 'score_prediction', 'path_label',
+           'plan_ranks', 'evaluate', 'report_markdown', 'write_report', 'read_predictions', 'EvalConfig', 'km_eval']
 
 # %% ../nbs/08_eval.ipynb #1f88d550
 _PUNCT = set(string.punctuation)
 
-def rog_normalize(s:str) -> str:
-    "RoG's normalisation: lowercase, drop punctuation, then articles a/an/the, collapse whitespace."
+def _rog_norm(s:str) -> str:
+    "RoG's `normalize` exactly (its evaluate_results.py)."
     s = ''.join(c for c in s.lower() if c not in _PUNCT)
     s = re.sub(r'\b(a|an|the)\b', ' ', s)
     s = re.sub(r'\b(<pad>)\b', ' ', s)  # kept for fidelity: after punctuation removal it never matches
     return ' '.join(s.split())
 
+def rog_normalize(s:str) -> str:
+    "RoG's normalisation (lowercase, drop punctuation, then articles a/an/the, collapse whitespace); the stripped raw string when that leaves nothing."
+    return _rog_norm(s) or s.strip()
+
 def rog_match(text:str, answer:str) -> bool:
-    "RoG's match: the normalised answer is a substring of the normalised text."
-    return rog_normalize(answer) in rog_normalize(text)
+    "RoG's match: the normalised answer is a substring of the normalised text; an answer RoG's rule empties is looked for as written."
+    a = _rog_norm(answer)
+    return a in _rog_norm(text) if a else answer.strip() in text
 
 # %% ../nbs/08_eval.ipynb #fd5d85f2
 def rog_prediction_lines(prediction, topk:int=-1) -> list[str]:
@@ -65,13 +71,20 @@ def rog_scores(prediction, ground_truth:list[str], topk:int=-1) -> dict:
 # %% ../nbs/08_eval.ipynb #a9282696
 ROG_KEYS = [('Accuracy', 'acc'), ('Hit', 'hit'), ('Hit1', 'hit1'), ('F1', 'f1'), ('Precision', 'precision'), ('Recall', 'recall')]
 
+def empty_gold(gold:list[str]) -> bool:
+    "True when a gold answer set has no answer: none at all, or only empty or whitespace strings."
+    return not any(str(a).strip() for a in gold)
+
 def rog_evaluate(rows, topk:int=-1) -> dict:
-    "Aggregate RoG metrics over rows with `prediction` and `ground_truth`, summed in file order as RoG does."
+    "Aggregate RoG metrics over rows with `prediction` and `ground_truth`, summed in file order as RoG does; questions with an empty gold set are skipped and counted."
+    if not rows: raise KMInputError('no predictions to evaluate')
+    kept = [row for row in rows if not empty_gold(row['ground_truth'])]
+    if not kept: raise KMInputError(f'every question ({len(rows)}) has an empty gold answer set: nothing to score')
     lists = defaultdict(list)
-    for row in rows:
+    for row in kept:
         for k, v in rog_scores(row['prediction'], row['ground_truth'], topk).items(): lists[k].append(v)
-    if not lists: raise KMInputError('no predictions to evaluate')
-    return {name: sum(lists[k]) * 100 / len(lists[k]) for name, k in ROG_KEYS}
+    skipped = {'empty_gold': len(rows) - len(kept)} if len(kept) < len(rows) else {}
+    return {name: sum(lists[k]) * 100 / len(lists[k]) for name, k in ROG_KEYS} | skipped
 
 def format_rog(result:dict) -> str:
     "One line in RoG's style (numbers printed with `str`, as RoG prints them), with GNN-RAG's Hit1 added."
@@ -86,9 +99,11 @@ def row_problem(d, rog:bool=False) -> str|None:
     if 'prediction' not in d: return 'needs "prediction"'
     if not (isinstance(d['prediction'], str) or _strs(d['prediction'])): return '"prediction" must be a string or a list of strings'
     if 'ground_truth' not in d: return 'needs "ground_truth", the gold answers (score predictions for a km_benchmark benchmark with km_benchmark score)'
-    if not _strs(d.get('ground_truth')) or not d['ground_truth']: return 'needs "ground_truth", a non-empty list of strings'
+    if not _strs(d.get('ground_truth')): return 'needs "ground_truth", a list of strings (the gold answers)'
+    if rog and not d['ground_truth']: return 'needs "ground_truth", a non-empty list of strings'  # RoG's script divides by zero on []
     if d.get('id') is not None and not isinstance(d['id'], (str, int)): return '"id" must be a string or an integer'
     if rog: return None
+    if d.get('relation_path') is not None and not _strs(d['relation_path']): return '"relation_path" must be a list of relation names (strings)'
     plans = d.get('plans')
     if plans is not None and not (isinstance(plans, list) and all(isinstance(p, dict) and _strs(p.get('path')) for p in plans)):
         return '"plans" must be a list of objects with a "path" list of relation names'
@@ -118,17 +133,21 @@ def read_rog_predictions(path) -> tuple[list[dict], list[str]]:
 
 # %% ../nbs/08_eval.ipynb #52c411fc
 def strict_normalize(s:str) -> str:
-    "Lowercase, drop punctuation and articles, collapse whitespace (equality, not substring, is used with it)."
+    "A name as strict matching compares it: Unicode NFC, whitespace stripped and runs collapsed to one space; case, punctuation and articles kept."
+    return ' '.join(unicodedata.normalize('NFC', str(s)).split())
+
+def text_normalize(s:str) -> str:
+    "Lenient form of a free-text answer (an LLM's text, not a KG name): lowercase, drop punctuation and articles, collapse whitespace."
     s = ''.join(c for c in str(s).lower() if c not in _PUNCT)
     return ' '.join(re.sub(r'\b(a|an|the)\b', ' ', s).split())
 
-def _dedup_norm(xs):
-    return list(dict.fromkeys(n for n in (strict_normalize(x) for x in xs) if n))
+def _dedup_norm(xs, norm=strict_normalize):
+    return list(dict.fromkeys(n for n in map(norm, xs) if n))
 
 # %% ../nbs/08_eval.ipynb #b5eb83f0
-def answer_scores(predicted:list[str], gold:list[str], ks=(1, 3, 10)) -> dict:
-    "Strict per-question metrics: Hits@k, set precision/recall/F1, exact-set match."
-    pred, gold_n = _dedup_norm(predicted), set(_dedup_norm(gold))
+def answer_scores(predicted:list[str], gold:list[str], ks=(1, 3, 10), norm=strict_normalize) -> dict:
+    "Strict per-question metrics: Hits@k, set precision/recall/F1, exact-set match, and whether the gold answer is listed but not first."
+    pred, gold_n = _dedup_norm(predicted, norm), set(_dedup_norm(gold, norm))
     if not gold_n: raise KMInputError('a question has an empty gold answer set')
     correct = sum(1 for p in pred if p in gold_n)
     prec = correct / len(pred) if pred else 0.0
@@ -136,6 +155,7 @@ def answer_scores(predicted:list[str], gold:list[str], ks=(1, 3, 10)) -> dict:
     out = {f'hits@{k}': float(any(p in gold_n for p in pred[:k])) for k in ks}
     out.update(precision=prec, recall=rec, f1=0.0 if prec + rec == 0 else 2 * prec * rec / (prec + rec),
                exact=float(set(pred) == gold_n), n_pred=len(pred))
+    out['rank_miss'] = float(not (pred and pred[0] in gold_n) and correct > 0)  # gold in the list, not first
     return out
 
 # %% ../nbs/08_eval.ipynb #8eb9ab00
@@ -163,7 +183,7 @@ def score_prediction(row:dict) -> dict:
     pred = row.get('prediction', [])
     pred = pred.split('\n') if isinstance(pred, str) else list(pred)
     try: s = answer_scores(pred, row['ground_truth'])
-    except KMInputError as e: raise KMInputError(f"question {row.get('id', '?')!r}: {e} ({row['ground_truth']!r} normalises to nothing)") from None
+    except KMInputError as e: raise KMInputError(f"question {row.get('id', '?')!r}: {e} (ground_truth {row['ground_truth']!r})") from None
     plans = row.get('plans') or []
     valid = [bool(p.get('valid')) for p in plans] if plans and all('valid' in p for p in plans) else None
     s.update(path_scores([p['path'] for p in plans], row.get('gold_relation_paths'), valid))
@@ -176,11 +196,16 @@ def _mean_table(rows):
     keys = sorted({k for r in rows for k in r if isinstance(r[k], (int, float))})
     return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys} | {'n': len(rows)}
 
+def path_label(row:dict) -> str:
+    "The row's relation path as `r1 → r2`, or '(no path)'."
+    return ' → '.join(row.get('relation_path') or []) or '(no path)'
+
 def _grouped(scored, key):
-    "Mean tables of the (row, scores) pairs grouped by the row's `key` (hops or qtype); rows without it are left out."
+    "Mean tables of the (row, scores) pairs grouped by `key`: a row field (hops or qtype; rows without it are left out) or a function of the row."
     groups = defaultdict(list)
     for r, s in scored:
-        if r.get(key) is not None: groups[str(r[key])].append(s)
+        g = key(r) if callable(key) else r.get(key)
+        if g is not None: groups[str(g)].append(s)
     return {g: _mean_table(v) for g, v in sorted(groups.items())}
 
 # %% ../nbs/08_eval.ipynb #e29b5ae1
@@ -196,13 +221,20 @@ def _rog_row(r):
     "A prediction row as RoG's script reads it: the prediction as newline-joined text, and the gold answers."
     return dict(prediction=(r['prediction'] if isinstance(r['prediction'], str) else '\n'.join(r['prediction'])), ground_truth=r['ground_truth'])
 
-def evaluate(rows:list[dict]) -> dict:
-    "Metrics overall, per hop and per question type for prediction rows."
+def _row_id(r, i): return r['id'] if r.get('id') is not None else f'row {i + 1}'
+
+def evaluate(rows:list[dict], source:str='the predictions') -> dict:
+    "Metrics overall, per hop and per question type (or relation path, when no row has a type); questions with an empty gold set are skipped and listed."
     if not rows: raise KMInputError('no predictions to evaluate')
+    empty = [_row_id(r, i) for i, r in enumerate(rows) if empty_gold(r['ground_truth'])]
+    rows = [r for r in rows if not empty_gold(r['ground_truth'])]
+    if not rows: raise KMInputError(f'{source}: every question ({len(empty)}) has an empty gold answer set ("ground_truth"): nothing to score; give each question its gold answers')
     scored = [(r, score_prediction(r)) for r in rows]
     out = {'overall': _mean_table([s for _, s in scored])}
-    for key in ('hops', 'qtype'):
-        groups = _grouped(scored, key)
+    if empty: out['empty_gold'] = {'n': len(empty), 'ids': empty}
+    typed = any(r.get('qtype') is not None for r in rows)
+    for key, by in (('hops', 'hops'), ('qtype', 'qtype') if typed else ('path', path_label)):
+        groups = _grouped(scored, by)
         if groups: out[f'by_{key}'] = groups
     out['rog'] = rog_evaluate([_rog_row(r) for r in rows])
     ranks = plan_ranks(rows)
@@ -212,6 +244,8 @@ def evaluate(rows:list[dict]) -> dict:
     return out
 
 # %% ../nbs/08_eval.ipynb #b92cfff9
+SHOWN_IDS, SHOWN_PATHS = 20, 30  # the report lists at most this many skipped ids and relation paths; the metrics JSON has all
+
 def _hop_label(h): return f'{h}-hop' if h.isdigit() else h
 
 def report_markdown(ev:dict) -> str:
@@ -224,6 +258,20 @@ def report_markdown(ev:dict) -> str:
     lines += [row(_hop_label(h), m) for h, m in (ev.get('by_hops') or {}).items()]
     lines.append(row('**all**', ev['overall']))
     lines += ['', 'RoG-compatible (its `evaluate_results.py`, substring matching): ' + format_rog(ev['rog'])]
+    if 'rank_miss' in ev['overall']:
+        lines += ['', f'Gold in list, not first: {100 * ev["overall"]["rank_miss"]:.1f}% of questions (a gold answer is among the predictions, '
+                  'but a wrong one is ranked first; a better ranking would turn these into Hits@1).']
+    if ev.get('empty_gold'):
+        ids = ev['empty_gold']['ids']
+        more = f' (first {SHOWN_IDS}; all in eval_metrics.json)' if len(ids) > SHOWN_IDS else ''
+        lines += ['', f'{len(ids):,} question{"s" * (len(ids) != 1)} skipped: their gold answer set is empty (no answer, or only blank strings); '
+                  f'every metric is over the other {ev["overall"]["n"]:,}. Ids{more}: ' + ', '.join(map(str, ids[:SHOWN_IDS])) + '.']
+    if ev.get('by_path'):
+        paths = sorted(ev['by_path'].items(), key=lambda kv: (-kv[1]['n'], kv[0]))
+        lines += ['', f'Grouped by relation path: the questions have no type ({len(paths):,} paths'
+                  + (f'; the {SHOWN_PATHS} most frequent shown, all in eval_metrics.json' if len(paths) > SHOWN_PATHS else '') + ').', '',
+                  '| relation path | n | Hits@1 | F1 | Gold in list, not first |', '|---|---|---|---|---|']
+        lines += [f'| {p} | {m["n"]} | {100 * m["hits@1"]:.1f} | {100 * m["f1"]:.1f} | {100 * m["rank_miss"]:.1f} |' for p, m in paths[:SHOWN_PATHS]]
     if ev.get('plan_ranks'):
         used = ', '.join(f'{"no valid plan" if k == "none" else f"plan {k}"} {100 * v:.1f}%' for k, v in ev['plan_ranks'].items() if k != 'n')
         lines += ['', f'Answers came from: {used} (of {ev["plan_ranks"]["n"]} questions).']
@@ -264,14 +312,14 @@ def _size_plot(rows, path):
     save_figure(fig, path)
 
 # %% ../nbs/08_eval.ipynb #7730955a
-def write_report(rows:list[dict], out_dir) -> dict:
+def write_report(rows:list[dict], out_dir, source:str='the predictions') -> dict:
     "Evaluate `rows` and write metrics.json, report.md and plots into `out_dir`; returns the metrics."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    ev = evaluate(rows)
+    ev = evaluate(rows, source)
     with atomic_path(out/'eval_metrics.json') as tmp: tmp.write_text(json.dumps(ev, indent=1))
     with atomic_path(out/'eval_report.md') as tmp:
         tmp.write_text('# Evaluation\n\n' + report_markdown(ev) + '\n\n![per hop](eval_by_hop.png)\n\n![size vs F1](eval_size_f1.png)\n')
-    _bar_plot(ev, out/'eval_by_hop.png'); _size_plot(rows, out/'eval_size_f1.png')
+    _bar_plot(ev, out/'eval_by_hop.png'); _size_plot([r for r in rows if not empty_gold(r['ground_truth'])], out/'eval_size_f1.png')
     return ev
 
 # %% ../nbs/08_eval.ipynb #b18a7bcd
@@ -297,11 +345,14 @@ class EvalConfig:
 def _eval_rog(cfg:EvalConfig):
     rows, skipped = read_rog_predictions(cfg.predictions)
     for s in skipped: print(f'skipped {s}', file=sys.stderr)
+    empty = [_row_id(r, i) for i, r in enumerate(rows) if empty_gold(r['ground_truth'])]
+    if rows and len(empty) == len(rows): raise KMInputError(f'{cfg.predictions}: every question ({len(rows)}) has an empty gold answer set ("ground_truth"): nothing to score')
+    if empty: print(f'skipped questions with an empty gold answer set ({len(empty)}): ' + ', '.join(map(str, empty[:SHOWN_IDS])) + (' …' if len(empty) > SHOWN_IDS else ''), file=sys.stderr)
     print(format_rog(rog_evaluate(rows, cfg.topk)))
 
 def _eval_km(cfg:EvalConfig):
     rows = read_predictions(cfg.predictions)
-    ev = write_report(rows, cfg.out) if cfg.out else evaluate(rows)
+    ev = write_report(rows, cfg.out, cfg.predictions) if cfg.out else evaluate(rows, cfg.predictions)
     print(report_markdown(ev))
     if cfg.out:
         save_config(cfg, Path(cfg.out)/'eval_config.json')  # the exact settings, beside the metrics

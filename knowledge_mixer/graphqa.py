@@ -18,7 +18,7 @@ from .core import (KMInputError, atomic_dir, atomic_path, bounded, check_action,
                                   km_command, mark_output_dir, read_jsonl, run_cli, spread_settings)
 from .data import (METAQA_QTYPES, METAQA_RELATIONS, QARecord, export_rog, frequent_relation_paths, metaqa_relation_path, movie_world,
                                   relation_phrase, save_jsonl)
-from .eval import strict_normalize
+from .eval import text_normalize
 from .graph import KnowledgeGraph, load_graph
 from .paths import PATH_RULES, batch_retrieve, batch_shortest_paths, check_path_rule
 
@@ -571,9 +571,9 @@ _NUMBER_WORDS = {w: i for i, w in enumerate('zero one two three four five six se
 
 def _norm_answer(text, answer_type:str, topics=()) -> str:
     "One answer as the scorer compares it ('' when it says nothing of that type); a number is looked for outside the topic names."
-    s = strict_normalize(text) or str(text).strip()  # a name of punctuation only (".") is compared as it is
+    s = text_normalize(text) or str(text).strip()  # a name of punctuation only (".") is compared as it is
     if answer_type == 'number':
-        for t in sorted((strict_normalize(t) for t in topics), key=len, reverse=True):
+        for t in sorted((text_normalize(t) for t in topics), key=len, reverse=True):
             if t: s = re.sub(rf'(?<!\w){re.escape(t)}(?!\w)', ' ', s)  # "the actors of [Heat 2] are 3" is 3, not 2
         m = re.search(r'-?\d+', s.replace(',', ''))
         if m: return str(int(m.group()))
@@ -628,7 +628,7 @@ def score_benchmark(bench:Benchmark, predictions:dict, # item id -> answers (bes
     unknown = sorted(set(predictions) - {it['id'] for it in bench.items})
     if unknown: raise KMInputError(f'{len(unknown)} predictions are for ids not in {bench.meta["name"]}@{bench.meta["version"]} '
                                    f'(e.g. {unknown[0]!r}): score them against the benchmark version they were made for')
-    names = {strict_normalize(e) for e in kg.entities} if kg is not None else None
+    names = {text_normalize(e) for e in kg.entities} if kg is not None else None
     splits = [s for s in SPLITS if s != 'train'] if splits is None else list(splits)
     rows = [dict(score_item(it, predictions.get(it['id']), names), task=it['task'], split=it['split'], bucket=it['bucket'], hops=it['hops'])
             for it in bench.items if it['split'] in splits]

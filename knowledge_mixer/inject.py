@@ -21,7 +21,7 @@ from .corpus import (closed_book_questions, corpus_stats, dedup, fact_corpus, he
                                     path_corpus, planning_text, popularity_buckets, qa_corpus, qa_sft, qa_prompt, relation_templates, walk_corpus)
 from .data import (QARecord, build_questions, load_dataset_dir, movie_questions, movie_world, planning_dataset,
                                   save_dataset)
-from .eval import answer_scores, evaluate, strict_normalize
+from .eval import answer_scores, evaluate, text_normalize
 from .graph import stored_triple, KnowledgeGraph, load_graph
 from .paths import batch_retrieve
 from .reason import Prediction, answer, mark_valid, plan, reason
@@ -79,7 +79,7 @@ def closed_book_answers(model, tokenizer, questions:list, # QARecords (a `[topic
 # %% ../nbs/08_inject.ipynb #f37b7512
 def _top(pred, gold:set, names:set) -> str:
     "What the first (non-empty) answer is: right, a wrong entity of the KG, an invented name, or none."
-    first = next((n for n in map(strict_normalize, pred) if n), None)
+    first = next((n for n in map(text_normalize, pred) if n), None)
     if first is None: return 'none'
     return 'right' if first in gold else 'wrong_entity' if first in names else 'invented'
 
@@ -89,12 +89,12 @@ def closed_book_scores(kg:KnowledgeGraph, questions:list, answers:list[list[str]
     "Per question: strict scores, what its top answer is (right, wrong_entity, invented, none), hops, relation and popularity."
     questions = _check_questions(questions)
     if len(answers) != len(questions): raise KMInputError(f'got {len(answers)} answer lists for {len(questions)} questions')
-    buckets, names = popularity_buckets(kg) if buckets is None else buckets, {strict_normalize(e) for e in kg.entities}
+    buckets, names = popularity_buckets(kg) if buckets is None else buckets, {text_normalize(e) for e in kg.entities}
     rows = []
     for q, pred in zip(questions, answers):
-        s, rp = answer_scores(pred, q.answer), list(q.relation_path or [])
+        s, rp = answer_scores(pred, q.answer, norm=text_normalize), list(q.relation_path or [])
         rows.append(dict(id=q.id, question=q.question, prediction=list(pred), ground_truth=list(q.answer),
-                         top=_top(pred, {strict_normalize(a) for a in q.answer}, names), hops=q.hops or len(rp) or None,
+                         top=_top(pred, {text_normalize(a) for a in q.answer}, names), hops=q.hops or len(rp) or None,
                          relation=q.qtype or '/'.join(rp) or None, popularity=buckets.get(q.q_entity[0]) if q.q_entity else None,
                          **{k: s[k] for k in ('hits@1', 'hits@3', 'f1', 'precision', 'recall', 'exact')}))
     return rows

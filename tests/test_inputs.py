@@ -83,7 +83,7 @@ def test_control_characters_refused_not_merged(tmp_path):
 ROW = dict(id='q1', prediction=['Paris'], ground_truth=['Paris'])
 
 EVAL_CASES = {  # name: (row changes, what the error says); each was a TypeError/AttributeError or scored as valid
-    'ground_truth string': (dict(ground_truth='Paris'), 'needs "ground_truth", a non-empty list of strings'),
+    'ground_truth string': (dict(ground_truth='Paris'), 'needs "ground_truth", a list of strings'),  # #21: [] is scored as skipped
     'ground_truth numbers': (dict(ground_truth=[1, None]), 'needs "ground_truth"'),
     'prediction number': (dict(prediction=5), '"prediction" must be a string or a list of strings'),
     'prediction null': (dict(prediction=None), '"prediction" must be a string or a list of strings'),
