@@ -197,8 +197,8 @@ def _mean_table(rows):
     return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys} | {'n': len(rows)}
 
 def path_label(row:dict) -> str:
-    "The row's relation path as `r1 → r2`, or '(no path)'."
-    return ' → '.join(row.get('relation_path') or []) or '(no path)'
+    "The row's relation path (`relation_path`, else the first of our predictions' `gold_relation_paths`) as `r1 → r2`, or '(no path)'."
+    return ' → '.join(row.get('relation_path') or (row.get('gold_relation_paths') or [[]])[0] or []) or '(no path)'
 
 def _grouped(scored, key):
     "Mean tables of the (row, scores) pairs grouped by `key`: a row field (hops or qtype; rows without it are left out) or a function of the row."

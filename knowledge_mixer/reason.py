@@ -27,11 +27,12 @@ from .data import QARecord, read_questions
 from .model import adapter_base
 
 # %% auto #0
-__all__ = ['MAX_CANDIDATES', 'PLANNERS', 'MAX_BEAMS', 'RULE_FILE', 'RUNTIMES', 'PLAN_DTYPES', 'TokenTrie', 'path_token_trie',
-           'Plan', 'mark_valid', 'candidate_paths', 'PathTrie', 'CappedMenuWarning', 'plan', 'check_prompt_lengths',
-           'check_beam_memory', 'Prediction', 'answer', 'gold_path_answers', 'parse_answers', 'ReasonConfig',
-           'recorded_path_rule', 'resolve_path_rule', 'LLMEndpoint', 'llm_endpoint', 'chat_replies', 'check_endpoint',
-           'reason', 'predict', 'write_predictions', 'load_planner', 'PredictConfig', 'plan_all', 'km_predict']
+__all__ = ['MAX_CANDIDATES', 'PLANNERS', 'MAX_BEAMS', 'RANKINGS', 'DEFAULT_RANK', 'EVIDENCE_DEGREE', 'RULE_FILE', 'RUNTIMES',
+           'PLAN_DTYPES', 'TokenTrie', 'path_token_trie', 'Plan', 'mark_valid', 'candidate_paths', 'PathTrie',
+           'CappedMenuWarning', 'plan', 'check_prompt_lengths', 'check_beam_memory', 'Prediction', 'answer',
+           'gold_path_answers', 'parse_answers', 'ReasonConfig', 'recorded_path_rule', 'resolve_path_rule',
+           'LLMEndpoint', 'llm_endpoint', 'chat_replies', 'check_endpoint', 'reason', 'predict', 'write_predictions',
+           'load_planner', 'PredictConfig', 'plan_all', 'km_predict']
 
 # %% ../nbs/07_reason.ipynb #c3196f9c
 class TokenTrie:
@@ -509,26 +510,58 @@ def _best_plans(kg, r, qi, plans, top_plans):
     return good
 
 # %% ../nbs/07_reason.ipynb #faf57daa
-def _ranked_ends(kg, res, j):
-    "The entities retrieval job `j` reached, most paths first (ties by entity id)."
-    ends, counts = res.end_ids(j)
-    return [kg.entities[e] for e in ends[np.lexsort((ends, -counts))].tolist()]
+RANKINGS = ('paths', 'score', 'degree', 'evidence')  # how `answer` orders the entities its plans reach (see above)
+DEFAULT_RANK = 'score'  # `ReasonConfig.rank`'s default: on dev never below 'paths', and above it when several plans answer (nbs/bench/ranking.ipynb)
+EVIDENCE_DEGREE = 0.01  # weight of log(1 + degree) in 'evidence': ~0.1 for a 10,000-edge hub, below one more path's log(2/1)
+
+def _one_of(name:str, v, ok):
+    "`v` if it is one of `ok`, else a `KMInputError` naming the setting and its choices."
+    if v not in ok: raise KMInputError(f"{name} must be one of {', '.join(map(repr, ok))}, got {v!r}")
+    return v
+
+def _degrees(kg) -> np.ndarray:
+    "Every entity's edge count, in and out (a graph stored without inverse edges keeps only out-edges in its rows)."
+    deg = np.diff(kg.indptr)
+    return deg if kg.inverse else deg + np.bincount(kg.dst, minlength=kg.n_entities)
+
+def _ranked_ends(kg, res, js:list, # retrieval jobs of one question's plans, best plan first
+                 scores=None, # those plans' scores (None: equal)
+                 rank:str='paths', deg=None): # one of RANKINGS; `_degrees(kg)` for 'degree' and 'evidence'
+    "The entities the jobs `js` reached, ordered by `rank` (ties by entity id)."
+    ends = [res.end_ids(j) for j in js]
+    if rank == 'paths' or (rank == 'score' and len(js) == 1):  # plan by plan, most paths first; an entity keeps its place from the first plan that reached it
+        order = [e for E, C in ends for e in E[np.lexsort((E, -C))].tolist()]
+        return [kg.entities[e] for e in dict.fromkeys(order)]
+    E, C = np.concatenate([e for e, _ in ends]), np.concatenate([c for _, c in ends]).astype(float)
+    W = np.repeat(np.exp(np.zeros(len(js)) if scores is None else np.asarray(scores, float)), [len(e) for e, _ in ends])
+    ids, inv = np.unique(E, return_inverse=True)
+    n, s = np.bincount(inv, C, len(ids)), np.bincount(inv, W, len(ids))
+    if rank == 'score': order = np.lexsort((ids, -n, -s))
+    elif rank == 'degree': order = np.lexsort((ids, -n, -deg[ids]))
+    else: order = np.lexsort((ids, -(np.bincount(inv, W * np.log1p(C), len(ids)) + EVIDENCE_DEGREE * np.log1p(deg[ids]))))
+    return [kg.entities[e] for e in ids[order].tolist()]
 
 # %% ../nbs/07_reason.ipynb #d6e6e4a9
 def answer(kg:KnowledgeGraph, questions:list, plans:list[list[Plan]], top_plans:int=1, path_rule:str='no-return',
-           max_paths:int=5, threads:int=1) -> list[Prediction]:
+           max_paths:int=5, threads:int=1,
+           rank:str=DEFAULT_RANK # how the reached entities are ordered: one of RANKINGS
+          ) -> list[Prediction]:
     "Retrieval-only answers: follow the best valid plans and rank the entities they reach; `answered_by` says which plans gave them."
-    jobs, owner = [], []
+    _one_of('rank', rank, RANKINGS)
+    jobs, owner = [], [[] for _ in questions]
     for qi, (r, ps) in enumerate(zip(questions, plans)):
         _, ents = _question_of(r)
-        for rank, p in _best_plans(kg, r, qi, ps, top_plans): jobs.append((ents, list(p.path))); owner.append((qi, rank))
+        for k, p in _best_plans(kg, r, qi, ps, top_plans): owner[qi].append((len(jobs), k, p.score)); jobs.append((ents, list(p.path)))
     res = batch_retrieve(kg, jobs, max_paths=max_paths, threads=threads, rule=path_rule) if jobs else None
+    deg = _degrees(kg) if rank in ('degree', 'evidence') and jobs else None
     answers, samples, ranks = [[] for _ in questions], [[] for _ in questions], [[] for _ in questions]
-    for j, (qi, rank) in enumerate(owner):
-        seen = set(answers[qi])
-        new = [e for e in _ranked_ends(kg, res, j) if e not in seen]
-        if new: answers[qi] += new; ranks[qi].append(rank)
-        samples[qi] += [path_to_text(p) for p in res[j].paths]
+    for qi, own in enumerate(owner):
+        seen = set()
+        for j, k, _ in own:  # a plan answered if it reached an entity no better plan reached
+            new = set(res.end_ids(j)[0].tolist()) - seen
+            if new: ranks[qi].append(k); seen |= new
+            samples[qi] += [path_to_text(p) for p in res[j].paths]
+        if own: answers[qi] = _ranked_ends(kg, res, [j for j, _, _ in own], [s for _, _, s in own], rank, deg)
     return [_prediction(r, answers[qi], plans[qi], samples[qi], ranks[qi]) for qi, r in enumerate(questions)]
 
 # %% ../nbs/07_reason.ipynb #a73261d7
@@ -571,6 +604,7 @@ class ReasonConfig:
     max_hops: int = bounded(3, 1, MAX_HOPS)  # longest plan
     planner: str = 'exact'  # 'exact': score every relation path the KG allows and keep the exact top `beams` (fast, never worse); 'beam': KG-constrained beam search (needed with --unconstrained)
     top_plans: int = bounded(1, 1)  # valid plans whose end entities are answers
+    rank: str = DEFAULT_RANK  # how answers are ordered: 'paths' (best plan first, then most paths), 'score' (sum of exp(plan score) over the plans reaching it), 'degree' (most edges), 'evidence' (plan scores x log paths + a small degree prior); see nbs/bench/ranking.ipynb
     max_candidates: int = bounded(MAX_CANDIDATES, 1)  # most relation paths in one question's KG-constrained menu: beyond it the longest are cut and the prediction says "capped"
     path_rule: str = 'auto'  # the walks that count as answers (plan validity, answers, truth paths): no-return (MetaQA), any (RoG), end-not-topic, simple; auto: learned from the training questions by the main job and recorded in its run (no-return for a planner without one)
     runtime: str = 'torch'  # where the planner runs: 'torch' (the trained model) or 'onnx' (its km_export folder, on onnxruntime)
@@ -586,9 +620,8 @@ class ReasonConfig:
     llm_max_tokens: int = bounded(256, 1)  # longest LLM reply, in tokens
 
     def check(self):
-        "Refuse a planner, runtime or weights dtype that does not exist, or a runtime that cannot run in that dtype, before anything loads."
-        for k, ok in (('planner', PLANNERS), ('runtime', RUNTIMES), ('plan_dtype', PLAN_DTYPES)):
-            if getattr(self, k) not in ok: raise KMInputError(f"{k} must be one of {', '.join(map(repr, ok))}, got {getattr(self, k)!r}")
+        "Refuse a planner, ranking, runtime or weights dtype that does not exist, or a runtime that cannot run in that dtype, before anything loads."
+        for k, ok in (('planner', PLANNERS), ('rank', RANKINGS), ('runtime', RUNTIMES), ('plan_dtype', PLAN_DTYPES)): _one_of(k, getattr(self, k), ok)
         check_path_rule(self.path_rule, auto=True)
         if self.runtime == 'onnx' and self.plan_dtype != 'float32':
             raise KMInputError("an ONNX planner runs as exported (float32, or int8 with km_export --quantize): "
@@ -758,8 +791,8 @@ def predict(kg:KnowledgeGraph, questions:list, plans:list[list[Plan]], cfg:Reaso
            ) -> list[Prediction]:
     "Answers as the reasoning settings say: the best plans' end entities, or (`cfg.llm`) an LLM's reading of their paths."
     rule = resolve_path_rule(cfg.path_rule, planner)
-    if not cfg.llm: return answer(kg, questions, plans, cfg.top_plans, rule, threads=threads)
-    preds = answer(kg, questions, plans, cfg.top_plans, rule, max_paths=cfg.llm_paths, threads=threads)
+    if not cfg.llm: return answer(kg, questions, plans, cfg.top_plans, rule, threads=threads, rank=cfg.rank)
+    preds = answer(kg, questions, plans, cfg.top_plans, rule, max_paths=cfg.llm_paths, threads=threads, rank=cfg.rank)
     return reason(endpoint or llm_endpoint(cfg), None, questions, preds)
 
 # %% ../nbs/07_reason.ipynb #cf571df6

@@ -90,13 +90,14 @@ BENCH_SMOKE = {  # tiny parameters: each benchmark notebook runs top to bottom i
     'export': ['-p', 'dataset', 'movies', '-p', 'steps', '3', '-p', 'n_questions', '8', '-p', 'threads', '1'],
     'rdf': ['-p', 'n_triples', '5000'],
     'rules': ['-p', 'kgs', 'movie-world', '-p', 'per_type', '2', '-p', 'steps', '3', '-p', 'threads', '1', '-p', 'check', 'False'],
+    'ranking': ['-p', 'datasets', 'movie,nations', '-p', 'per_type', '4', '-p', 'limit', '40', '-p', 'reps', '1'],
     'graphqa': ['-p', 'kgs', 'movie-world', '-p', 'per_family', '2', '-p', 'steps', '3', '-p', 'smol_n', '0', '-p', 'threads', '1'],
     'engine': ['-p', 'n_walks', '20000', '-p', 'chunk', '5000', '-p', 'n_questions', '400', '-p', 'q_chunk', '100', '-p', 'per_type', '4',
                '-p', 'rog_batch', '64', '-p', 'repeats', '1'],
 }
 OUT_PARAM = {'load': 'out_dir', 'walks': 'out_dir', 'paths': 'out_dir', 'train': 'out', 'reason': 'out_json', 'inject': 'out_dir', 'serve': 'out_dir',
              'link': 'out_dir', 'export': 'out_dir', 'rdf': 'out_dir', 'engine': 'out_dir',
-             'graphqa': 'out_dir', 'rules': 'out_dir'}
+             'graphqa': 'out_dir', 'rules': 'out_dir', 'ranking': 'out_dir'}
 
 
 def test_every_benchmark_notebook_is_smoke_tested():
