@@ -20,10 +20,10 @@ __all__ = ['MARKER', 'MAX_THREADS', 'disable_telemetry', 'KMInputError', 'KMNotF
            'available_memory', 'check_memory', 'check_disk', 'repo_root', 'data_dir', 'shared_data', 'sweep_temps',
            'check_output_file', 'atomic_path', 'restore_dir', 'current_dir', 'replace_dir', 'atomic_dir',
            'folder_maker', 'mark_output_dir', 'check_output_dir', 'saved_settings', 'folder_lock', 'output_dir',
-           'save_figure', 'seed_everything', 'generating', 'one_line', 'run_cli', 'check_action', 'progress_enabled',
-           'progress', 'quiet_library_progress', 'km_command', 'config_fields', 'config_to_flat', 'config_from_flat',
-           'sectioned', 'load_config_file', 'save_config', 'config_parser', 'parse_config', 'params_cell', 'bounded',
-           'check_settings', 'spread_settings', 'settings_from']
+           'save_figure', 'seed_everything', 'generating', 'one_line', 'run_cli', 'check_action', 'check_choice',
+           'progress_enabled', 'progress', 'quiet_library_progress', 'km_command', 'config_fields', 'config_to_flat',
+           'config_from_flat', 'sectioned', 'load_config_file', 'save_config', 'config_parser', 'parse_config',
+           'params_cell', 'bounded', 'check_settings', 'spread_settings', 'settings_from']
 
 # %% ../nbs/00_core.ipynb #eb73292a
 def disable_telemetry():
@@ -514,6 +514,11 @@ def check_action(action:str, actions) -> str:
     "`action` if it is one of `actions`, else a `KMInputError` listing them."
     if action not in actions: raise KMInputError(f'unknown action {action!r}: use ' + ' or '.join(map(repr, actions)))
     return action
+
+def check_choice(name:str, v, choices, quote:bool=True):
+    "`v` if it is one of `choices`, else a `KMInputError` naming the setting `name` and its choices (`quote`: as Python literals)."
+    if v not in choices: raise KMInputError(f"{name} must be one of {', '.join(map(repr if quote else str, choices))}, got {v!r}")
+    return v
 
 # %% ../nbs/00_core.ipynb #f9214f38
 def _in_jupyter_kernel() -> bool:

@@ -18,7 +18,7 @@ from fastcore.basics import patch
 
 from . import _core
 from .core import MAX_THREADS, bounded
-from .core import (KMInputError, KMNotFound, atomic_path, check_int, km_command, progress, read_jsonl, run_cli,
+from .core import (KMInputError, KMNotFound, atomic_path, check_choice, check_int, km_command, progress, read_jsonl, run_cli,
                                   save_config, spread_settings)
 from .engine import EngineSettings, ordered_map, stop_ray
 from .graph import KnowledgeGraph, load_graph
@@ -208,9 +208,7 @@ PATH_RULES = {  # the walks along a relation path that count as answers; the fir
 
 def check_path_rule(rule:str, auto:bool=False) -> str:
     "`rule` when it names a path rule (or is 'auto' where `auto` allows it), else a `KMInputError` listing the rules."
-    names = list(PATH_RULES) + (['auto'] if auto else [])
-    if rule not in names: raise KMInputError(f"path_rule must be one of {', '.join(names)}, got {rule!r}")
-    return rule
+    return check_choice('path_rule', rule, list(PATH_RULES) + (['auto'] if auto else []), quote=False)
 
 def rule_options(rule:str) -> dict:
     "The engine's switches for a path rule."

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .core import MAX_THREADS, bounded, check_memory, check_output_file
-from .core import (KMInputError, KMNotFound, atomic_path, check_int, generating, km_command, parse_json, progress,
+from .core import (KMInputError, KMNotFound, atomic_path, check_choice, check_int, generating, km_command, parse_json, progress,
                                   run_cli, save_config, sectioned)
 from .engine import EngineSettings, check_engine, ordered_map, stop_ray
 from .graph import KnowledgeGraph, load_graph
@@ -514,11 +514,6 @@ RANKINGS = ('paths', 'score', 'degree', 'evidence')  # how `answer` orders the e
 DEFAULT_RANK = 'score'  # `ReasonConfig.rank`'s default: on dev never below 'paths', and above it when several plans answer (nbs/bench/ranking.ipynb)
 EVIDENCE_DEGREE = 0.01  # weight of log(1 + degree) in 'evidence': ~0.1 for a 10,000-edge hub, below one more path's log(2/1)
 
-def _one_of(name:str, v, ok):
-    "`v` if it is one of `ok`, else a `KMInputError` naming the setting and its choices."
-    if v not in ok: raise KMInputError(f"{name} must be one of {', '.join(map(repr, ok))}, got {v!r}")
-    return v
-
 def _degrees(kg) -> np.ndarray:
     "Every entity's edge count, in and out (a graph stored without inverse edges keeps only out-edges in its rows)."
     deg = np.diff(kg.indptr)
@@ -547,7 +542,7 @@ def answer(kg:KnowledgeGraph, questions:list, plans:list[list[Plan]], top_plans:
            rank:str=DEFAULT_RANK # how the reached entities are ordered: one of RANKINGS
           ) -> list[Prediction]:
     "Retrieval-only answers: follow the best valid plans and rank the entities they reach; `answered_by` says which plans gave them."
-    _one_of('rank', rank, RANKINGS)
+    check_choice('rank', rank, RANKINGS)
     jobs, owner = [], [[] for _ in questions]
     for qi, (r, ps) in enumerate(zip(questions, plans)):
         _, ents = _question_of(r)
@@ -621,7 +616,7 @@ class ReasonConfig:
 
     def check(self):
         "Refuse a planner, ranking, runtime or weights dtype that does not exist, or a runtime that cannot run in that dtype, before anything loads."
-        for k, ok in (('planner', PLANNERS), ('rank', RANKINGS), ('runtime', RUNTIMES), ('plan_dtype', PLAN_DTYPES)): _one_of(k, getattr(self, k), ok)
+        for k, ok in (('planner', PLANNERS), ('rank', RANKINGS), ('runtime', RUNTIMES), ('plan_dtype', PLAN_DTYPES)): check_choice(k, getattr(self, k), ok)
         check_path_rule(self.path_rule, auto=True)
         if self.runtime == 'onnx' and self.plan_dtype != 'float32':
             raise KMInputError("an ONNX planner runs as exported (float32, or int8 with km_export --quantize): "

@@ -109,3 +109,25 @@ def test_km_predict_refuses_an_unknown_rule_before_loading(tmp_path):
     r = subprocess.run([str(BIN/'km_predict'), str(tmp_path/'none'), str(tmp_path/'kb.txt'), str(tmp_path/'q.jsonl'), '--path_rule', 'loose'],
                        capture_output=True, text=True)
     assert r.returncode == 2 and 'path_rule must be one of no-return, any, end-not-topic, simple, auto' in r.stderr, r.stderr
+
+
+@pytest.mark.slow
+def test_main_job_learns_the_rule_of_typeless_questions(tmp_path):
+    "Questions without qtype (one file, the job splits it): the rule is learned and recorded, the report groups by relation path."
+    kb = tmp_path/'family.tsv'
+    kb.write_text(''.join(f'{h}\t{r}\t{t}\n' for h, r, t in FAMILY))
+    kg = KnowledgeGraph.from_triples(FAMILY)
+    qs = build_questions(kg, TYPES, per_type=10, path_rule='any')
+    with open(tmp_path/'q.jsonl', 'w') as f:
+        for q in qs: f.write(json.dumps({k: v for k, v in q.to_dict().items() if k != 'qtype'}) + '\n')
+    r = subprocess.run([str(BIN/'km_pipeline'), '--kg', str(kb), '--questions', str(tmp_path/'q.jsonl'), '--out', str(tmp_path/'run'),
+                        '--steps', '20', '--split', '0.6,0.2,0.2', '--threads', '1'], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rec = json.loads((tmp_path/'run'/'questions'/'path_rule.json').read_text())
+    assert (rec['rule'], rec['chosen'], rec['agreement']['any']) == ('any', 'auto', 1.0), rec
+    assert 'path rule any (learned)' in r.stdout
+    report = (tmp_path/'run'/'eval_report.md').read_text()
+    assert 'Grouped by relation path' in report, report
+    parts = {n: [json.loads(line) for line in open(tmp_path/'run'/'questions'/f'{n}.jsonl')] for n in ('train', 'test')}
+    key = lambda q: (tuple(q['q_entity']), tuple(q['relation_path']))
+    assert not {key(q) for q in parts['train']} & {key(q) for q in parts['test']}  # grouped by (topic, path)
