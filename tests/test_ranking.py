@@ -54,7 +54,7 @@ def test_degree_counts_incoming_edges_without_inverse():
     assert answer(g, [dict(id='g', question='[s]', q_entity=['s'])], ps, rank='degree')[0].prediction == ['b', 'a']
 
 
-def test_one_plan_score_is_paths_and_the_default():
+def test_one_plan_score_is_paths_and_paths_is_the_default():
     mw = movie_world(n_movies=80)
     qs = movie_questions(mw, per_type=3, seed=2)
     gold = mark_valid(mw, [r.q_entity for r in qs], [[Plan(tuple(r.relation_path), -0.2)] for r in qs])
